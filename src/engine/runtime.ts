@@ -1,0 +1,201 @@
+// Compiles traced functions to onnxruntime sessions and runs them. Sessions are cached by
+// (function key, input shapes and dtypes, execution provider): compile once per class set and view
+// count, run per image.
+import * as ort from 'onnxruntime-node';
+import { lowerToOnnx, type ParamMode } from './onnx.js';
+import { input, type DType, type HostArray, type Shape, type Tensor } from './tensor.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface EngineOptions {
+  /** 'auto' picks the best provider this machine has (CUDA, DirectML, CoreML), else CPU. */
+  provider?: ExecutionProvider | 'auto';
+  /** Threads for one operator; default: onnxruntime's choice (all cores). */
+  intraOpThreads?: number;
+  log?: (message: string) => void;
+}
+
+export interface InputSpec {
+  shape: Shape;
+  dtype?: DType;
+}
+
+export interface FunctionSpec<I extends string, O extends string> {
+  inputs: Record<I, InputSpec>;
+  build(inputs: Record<I, Tensor>): Record<O, Tensor>;
+  /** How weights enter the model; default: fed on CPU (one copy shared by all sessions), inlined on GPUs. */
+  params?: ParamMode;
+}
+
+export interface RunResult {
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+  shape: number[];
+}
+
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+};
+
+function providersAvailable(): Set<string> {
+  return new Set(ort.listSupportedBackends().map((b) => b.name));
+}
+
+function autoProvider(): ExecutionProvider {
+  const available = providersAvailable();
+  if (available.has('cuda') && process.platform !== 'darwin') return 'cuda';
+  if (process.platform === 'win32' && available.has('dml')) return 'dml';
+  if (process.platform === 'darwin' && available.has('coreml')) return 'coreml';
+  return 'cpu';
+}
+
+/** Converts what callers naturally hold (Int32Array token ids, plain numbers) to what the input needs. */
+function toOrtTensor(name: string, spec: Tensor, data: HostArray | readonly number[]): ort.Tensor {
+  const expected = spec.size;
+  if (data.length !== expected) {
+    throw new Error(
+      `input '${name}': expected ${expected} values for shape [${spec.shape.join(',')}], got ${data.length}`,
+    );
+  }
+  let values: HostArray;
+  if (spec.dtype === 'int64' && !(data instanceof BigInt64Array)) {
+    values = BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v));
+  } else if (spec.dtype === 'float32' && !(data instanceof Float32Array)) {
+    values = Float32Array.from(data as ArrayLike<number>);
+  } else if (spec.dtype === 'float64' && !(data instanceof Float64Array)) {
+    values = Float64Array.from(data as ArrayLike<number>);
+  } else {
+    values = data as HostArray;
+  }
+  return new ort.Tensor(ORT_TYPES[spec.dtype], values as ort.Tensor.DataType, [...spec.shape]);
+}
+
+export class CompiledFunction<I extends string, O extends string> {
+  private readonly paramFeeds: Record<string, ort.Tensor>;
+
+  constructor(
+    readonly key: string,
+    private readonly session: ort.InferenceSession,
+    private readonly inputSpecs: ReadonlyMap<string, Tensor>,
+    params: readonly { name: string; tensor: Tensor }[],
+    readonly provider: ExecutionProvider,
+  ) {
+    // Weights become onnxruntime tensors once; onnxruntime reads them in place on every run.
+    this.paramFeeds = Object.fromEntries(
+      params.map(({ name, tensor }) => [name, toOrtTensor(name, tensor, tensor.attrs.data as HostArray)]),
+    );
+  }
+
+  async run(feeds: Record<I, HostArray | readonly number[]>): Promise<Record<O, RunResult>> {
+    const ortFeeds: Record<string, ort.Tensor> = { ...this.paramFeeds };
+    for (const [name, spec] of this.inputSpecs) {
+      const value = (feeds as Record<string, HostArray | readonly number[] | undefined>)[name];
+      if (value === undefined) throw new Error(`${this.key}: missing input '${name}'`);
+      ortFeeds[name] = toOrtTensor(name, spec, value);
+    }
+    const results = await this.session.run(ortFeeds);
+    const out: Record<string, RunResult> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      out[name] = { data: tensor.data as RunResult['data'], shape: [...tensor.dims] };
+    }
+    return out as Record<O, RunResult>;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export class Engine {
+  private readonly sessions = new Map<string, Promise<CompiledFunction<string, string>>>();
+  private provider: ExecutionProvider;
+  private announced = false;
+
+  constructor(private readonly options: EngineOptions = {}) {
+    const requested = options.provider ?? 'auto';
+    this.provider = requested === 'auto' ? autoProvider() : requested;
+  }
+
+  /** The execution provider sessions are created with (after any fallback). */
+  get executionProvider(): ExecutionProvider {
+    return this.provider;
+  }
+
+  private log(message: string): void {
+    (this.options.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);
+  }
+
+  /** Traces `spec.build`, lowers it to ONNX and creates (or reuses) the session for it. */
+  compile<I extends string, O extends string>(
+    key: string,
+    spec: FunctionSpec<I, O>,
+  ): Promise<CompiledFunction<I, O>> {
+    const signature = Object.entries<InputSpec>(spec.inputs)
+      .map(([name, s]) => `${name}:${s.dtype ?? 'float32'}[${s.shape.join(',')}]`)
+      .join(';');
+    const cacheKey = `${key}|${signature}|${spec.params ?? 'default'}`;
+    let compiled = this.sessions.get(cacheKey);
+    if (!compiled) {
+      compiled = this.createFunction(key, spec);
+      this.sessions.set(cacheKey, compiled);
+      compiled.catch(() => this.sessions.delete(cacheKey));
+    }
+    return compiled as Promise<CompiledFunction<I, O>>;
+  }
+
+  private async createFunction<I extends string, O extends string>(
+    key: string,
+    spec: FunctionSpec<I, O>,
+  ): Promise<CompiledFunction<I, O>> {
+    const inputTensors = Object.fromEntries(
+      Object.entries<InputSpec>(spec.inputs).map(([name, s]) => [
+        name,
+        input(name, s.shape, s.dtype ?? 'float32'),
+      ]),
+    ) as Record<I, Tensor>;
+    const outputs = spec.build(inputTensors);
+    const paramMode = spec.params ?? (this.provider === 'cpu' ? 'feed' : 'inline');
+    const lowered = lowerToOnnx(key, outputs as Record<string, Tensor>, paramMode);
+    const session = await this.createSession(key, lowered.bytes);
+    // Inputs the outputs do not depend on are pruned from the graph; they are not fed.
+    const used = new Map(lowered.inputs.map((t) => [t.attrs.name as string, t]));
+    return new CompiledFunction<I, O>(key, session, used, lowered.params, this.provider);
+  }
+
+  private async createSession(key: string, bytes: Uint8Array): Promise<ort.InferenceSession> {
+    const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+      ...(this.options.intraOpThreads ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
+    });
+    try {
+      const session = await ort.InferenceSession.create(bytes, options(this.provider));
+      this.announce();
+      return session;
+    } catch (error) {
+      if (this.provider === 'cpu')
+        throw new Error(`${key}: onnxruntime rejected the graph: ${(error as Error).message}`);
+      this.log(
+        `engine: warning: execution provider '${this.provider}' failed to start (${(error as Error).message}); falling back to cpu`,
+      );
+      this.provider = 'cpu';
+      return this.createSession(key, bytes);
+    }
+  }
+
+  private announce(): void {
+    if (this.announced) return;
+    this.announced = true;
+    this.log(`engine: execution provider ${this.provider} (requested ${this.options.provider ?? 'auto'})`);
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map(async (p) => (await p).release()));
+  }
+}
