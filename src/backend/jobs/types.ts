@@ -1,0 +1,48 @@
+// The contract between the job queue and whatever classifies an image (the engine, in a worker).
+
+export interface ViewResult {
+  /** The view's 2x3 affine warp, row-major (6 numbers). */
+  theta: ArrayLike<number>;
+  entropy: number;
+  /** Whether the view was among the confident views the prompt was tuned on. */
+  selected: boolean;
+}
+
+export interface ImageResult {
+  /** Ordinal of the predicted class within the run's class set. */
+  label: number;
+  /** Final class probabilities (adapted where adapted is true, otherwise zero-shot). */
+  probs: Float32Array;
+  zeroShotProbs: Float32Array;
+  entropy: number;
+  zeroShotEntropy: number;
+  adapted: boolean;
+  /** The tuned prompt context vectors, shape [nCtx, width]. */
+  ctx?: { shape: number[]; data: Float32Array };
+  /** For each context position, the vocabulary tokens nearest to its vector. */
+  nearestTokens?: string[][];
+  views?: ViewResult[];
+  /** Loss values per optimisation step, by loss name. */
+  losses?: Record<string, number[]>;
+  /** Milliseconds per phase, by phase name. */
+  timings: Record<string, number>;
+}
+
+export type Method = 'zero-shot' | 'tpt' | 'metatpt';
+
+/** What a run processes. 'uncertain': images whose zero-shot entropy in an earlier run is high. */
+export type RunScope =
+  | { kind: 'collection' }
+  | { kind: 'images'; imageIds: number[] }
+  | { kind: 'uncertain'; baseRunId: number; minZeroShotEntropy: number };
+
+export interface RunParams {
+  [key: string]: unknown;
+}
+
+/** Classifies one image. Must reject promptly (with any error) when signal aborts. */
+export type ProcessImage = (
+  imageAbsPath: string,
+  params: RunParams,
+  signal: AbortSignal,
+) => Promise<ImageResult>;

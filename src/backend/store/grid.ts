@@ -1,0 +1,176 @@
+// The image grid: one page of a collection's images with their prediction (from one run) and label
+// (under one class set), filtered and sorted in SQL. Filters and sort keys map to indexed columns.
+import type { Db } from './database.js';
+import type { Decision, LabelSource } from './labels.js';
+import type { ImageStatus } from './images.js';
+
+export type ReviewState = 'unreviewed' | 'reviewed' | 'labeled' | 'rejected' | 'skipped';
+export type GridSortKey = 'entropy' | 'confidence' | 'zeroShotEntropy' | 'path' | 'id';
+
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+export interface GridQuery {
+  collectionId: number;
+  /** The run whose predictions are shown and filtered on. */
+  runId?: number;
+  /** The class set whose labels are shown; defaults to the run's. */
+  classSetId?: number;
+  predictedClass?: number;
+  labelClass?: number;
+  reviewState?: ReviewState;
+  confidence?: Range;
+  entropy?: Range;
+  /** Only images whose adapted prediction differs from the zero-shot one (true), or agrees (false). */
+  disagreement?: boolean;
+  /** Defaults to readable and broken files; missing files are left out unless asked for. */
+  statuses?: ImageStatus[];
+  sort?: { key: GridSortKey; direction?: 'asc' | 'desc' };
+  offset?: number;
+  limit?: number;
+}
+
+export interface GridItem {
+  imageId: number;
+  relPath: string;
+  width: number | null;
+  height: number | null;
+  status: ImageStatus;
+  error: string | null;
+  predicted: number | null;
+  confidence: number | null;
+  entropy: number | null;
+  zeroShotLabel: number | null;
+  zeroShotEntropy: number | null;
+  adapted: boolean | null;
+  decision: Decision | null;
+  labelClass: number | null;
+  labelSource: LabelSource | null;
+}
+
+export interface GridPage {
+  total: number;
+  offset: number;
+  items: GridItem[];
+}
+
+export const maxGridPageSize = 1000;
+
+const sortColumns: Record<GridSortKey, string> = {
+  entropy: 'p.entropy',
+  confidence: 'p.confidence',
+  zeroShotEntropy: 'p.zero_shot_entropy',
+  path: 'i.rel_path',
+  id: 'i.id',
+};
+
+const reviewConditions: Record<ReviewState, string> = {
+  unreviewed: "(l.decision IS NULL OR l.decision = 'skip')",
+  reviewed: "l.decision IN ('label', 'reject')",
+  labeled: "l.decision = 'label'",
+  rejected: "l.decision = 'reject'",
+  skipped: "l.decision = 'skip'",
+};
+
+interface GridRow extends Omit<GridItem, 'adapted'> {
+  adapted: number | null;
+}
+
+export function gridRepository(db: Db) {
+  const runClassSet = db.prepare<[number], { class_set_id: number; collection_id: number }>(
+    'SELECT class_set_id, collection_id FROM runs WHERE id = ?',
+  );
+  // Statements are compiled once per distinct query shape.
+  const statements = new Map<string, ReturnType<Db['prepare']>>();
+  const prepared = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  return {
+    query(q: GridQuery): GridPage {
+      const params: Record<string, number> = { collectionId: q.collectionId, runId: q.runId ?? -1 };
+      let classSetId = q.classSetId;
+      if (q.runId !== undefined) {
+        const run = runClassSet.get(q.runId);
+        if (!run) throw new Error(`run ${q.runId} does not exist`);
+        if (run.collection_id !== q.collectionId)
+          throw new Error(`run ${q.runId} is not a run of collection ${q.collectionId}`);
+        classSetId ??= run.class_set_id;
+      }
+      params.classSetId = classSetId ?? -1;
+
+      const statuses = q.statuses ?? ['ok', 'error'];
+      const where = [
+        'i.collection_id = @collectionId',
+        `i.status IN (${statuses.map((s) => `'${statusName(s)}'`).join(', ')})`,
+      ];
+      const addRange = (column: string, name: string, range: Range | undefined) => {
+        if (range?.min !== undefined) {
+          where.push(`${column} >= @${name}Min`);
+          params[`${name}Min`] = range.min;
+        }
+        if (range?.max !== undefined) {
+          where.push(`${column} <= @${name}Max`);
+          params[`${name}Max`] = range.max;
+        }
+      };
+      if (q.predictedClass !== undefined) {
+        where.push('p.label = @predictedClass');
+        params.predictedClass = q.predictedClass;
+      }
+      if (q.labelClass !== undefined) {
+        where.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
+        params.labelClass = q.labelClass;
+      }
+      if (q.reviewState !== undefined) where.push(reviewConditions[q.reviewState]);
+      addRange('p.confidence', 'confidence', q.confidence);
+      addRange('p.entropy', 'entropy', q.entropy);
+      if (q.disagreement !== undefined)
+        where.push(q.disagreement ? 'p.label != p.zero_shot_label' : 'p.label = p.zero_shot_label');
+
+      const from = `FROM images i
+        LEFT JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id
+        LEFT JOIN labels l ON l.image_id = i.id AND l.class_set_id = @classSetId
+        WHERE ${where.join(' AND ')}`;
+      const sortKey = q.sort?.key ?? 'id';
+      const direction = q.sort?.direction === 'desc' ? 'DESC' : 'ASC';
+      const column = sortColumns[sortKey];
+      if (!column) throw new Error(`cannot sort the grid by "${sortKey}"`);
+      // Images without a prediction sort last either way.
+      const order = column.startsWith('p.')
+        ? `${column} IS NULL, ${column} ${direction}, i.id`
+        : `${column} ${direction}, i.id`;
+      const offset = Math.max(0, Math.trunc(q.offset ?? 0));
+      const limit = Math.min(maxGridPageSize, Math.max(1, Math.trunc(q.limit ?? 200)));
+
+      const total = (prepared(`SELECT COUNT(*) AS n ${from}`).get(params) as { n: number }).n;
+      const rows = prepared(
+        `SELECT i.id AS imageId, i.rel_path AS relPath, i.width, i.height, i.status, i.error,
+           p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
+           p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
+           l.decision, l.class_ordinal AS labelClass, l.source AS labelSource
+         ${from} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      ).all(params) as GridRow[];
+      return {
+        total,
+        offset,
+        items: rows.map((r) => ({ ...r, adapted: r.adapted === null ? null : r.adapted === 1 })),
+      };
+    },
+  };
+}
+
+const knownStatuses: ReadonlySet<string> = new Set(['ok', 'error', 'missing']);
+function statusName(status: string): string {
+  if (!knownStatuses.has(status)) throw new Error(`unknown image status "${status}"`);
+  return status;
+}
+
+export type GridRepository = ReturnType<typeof gridRepository>;

@@ -1,0 +1,194 @@
+import type { Db } from './database.js';
+
+export type ImageStatus = 'ok' | 'error' | 'missing';
+
+export interface ImageRecord {
+  id: number;
+  collectionId: number;
+  relPath: string;
+  size: number;
+  mtimeMs: number;
+  contentHash: string | null;
+  width: number | null;
+  height: number | null;
+  status: ImageStatus;
+  error: string | null;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** What a scan learns about one file. */
+export interface ScannedFile {
+  relPath: string;
+  size: number;
+  mtimeMs: number;
+  contentHash: string | null;
+  width: number | null;
+  height: number | null;
+  error: string | null;
+}
+
+interface ImageRow {
+  id: number;
+  collection_id: number;
+  rel_path: string;
+  size: number;
+  mtime_ms: number;
+  content_hash: string | null;
+  width: number | null;
+  height: number | null;
+  status: ImageStatus;
+  error: string | null;
+  first_seen: number;
+  last_seen: number;
+}
+
+export const toImageRecord = (r: ImageRow): ImageRecord => ({
+  id: r.id,
+  collectionId: r.collection_id,
+  relPath: r.rel_path,
+  size: r.size,
+  mtimeMs: r.mtime_ms,
+  contentHash: r.content_hash,
+  width: r.width,
+  height: r.height,
+  status: r.status,
+  error: r.error,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+});
+
+const fileParams = (collectionId: number, file: ScannedFile, seenAt: number) => ({
+  collectionId,
+  relPath: file.relPath,
+  size: file.size,
+  mtimeMs: file.mtimeMs,
+  contentHash: file.contentHash,
+  width: file.width,
+  height: file.height,
+  status: file.error ? 'error' : 'ok',
+  error: file.error,
+  seenAt,
+});
+
+export function imagesRepository(db: Db) {
+  const byId = db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?');
+  const byPath = db.prepare<[number, string], ImageRow>(
+    'SELECT * FROM images WHERE collection_id = ? AND rel_path = ?',
+  );
+  const insert = db.prepare(
+    `INSERT INTO images (collection_id, rel_path, size, mtime_ms, content_hash, width, height, status,
+       error, first_seen, last_seen)
+     VALUES (@collectionId, @relPath, @size, @mtimeMs, @contentHash, @width, @height, @status, @error,
+       @seenAt, @seenAt)`,
+  );
+  const update = db.prepare(
+    `UPDATE images SET rel_path = @relPath, size = @size, mtime_ms = @mtimeMs,
+       content_hash = @contentHash, width = @width, height = @height, status = @status,
+       error = @error, last_seen = @seenAt
+     WHERE id = @id`,
+  );
+  const touch = db.prepare<[number, number]>(
+    "UPDATE images SET last_seen = ?, status = CASE status WHEN 'missing' THEN 'ok' ELSE status END WHERE id = ?",
+  );
+  const setError = db.prepare<[string, number]>("UPDATE images SET status = 'error', error = ? WHERE id = ?");
+  const setSize = db.prepare<[number, number, number]>(
+    'UPDATE images SET width = ?, height = ? WHERE id = ?',
+  );
+  // Files that vanished in this scan, paired with files that appeared in it with the same bytes.
+  const moveCandidates = db.prepare<[number, number, number], { oldId: number; newId: number }>(
+    `SELECT old.id AS oldId, new.id AS newId
+     FROM images old
+     JOIN images new ON new.collection_id = old.collection_id AND new.content_hash = old.content_hash
+     WHERE old.collection_id = ? AND old.last_seen < ? AND new.first_seen >= ? AND new.id != old.id
+     ORDER BY old.id, new.id`,
+  );
+  const deleteImage = db.prepare<[number]>('DELETE FROM images WHERE id = ?');
+  const markMissing = db.prepare<[number, number]>(
+    "UPDATE images SET status = 'missing' WHERE collection_id = ? AND last_seen < ? AND status != 'missing'",
+  );
+  const page = db.prepare<[number, number, number], ImageRow>(
+    "SELECT * FROM images WHERE collection_id = ? AND id > ? AND status = 'ok' ORDER BY id LIMIT ?",
+  );
+  const statusCounts = db.prepare<[number], { status: ImageStatus; n: number }>(
+    'SELECT status, COUNT(*) AS n FROM images WHERE collection_id = ? GROUP BY status',
+  );
+
+  return {
+    get(id: number): ImageRecord | undefined {
+      const row = byId.get(id);
+      return row && toImageRecord(row);
+    },
+    require(id: number): ImageRecord {
+      const row = byId.get(id);
+      if (!row) throw new Error(`image ${id} does not exist`);
+      return toImageRecord(row);
+    },
+    findByPath(collectionId: number, relPath: string): ImageRecord | undefined {
+      const row = byPath.get(collectionId, relPath);
+      return row && toImageRecord(row);
+    },
+    insert(collectionId: number, file: ScannedFile, seenAt: number): number {
+      return Number(insert.run(fileParams(collectionId, file, seenAt)).lastInsertRowid);
+    },
+    /** Records new contents for a known image (its id, and so its labels and results, stay). */
+    updateFile(id: number, collectionId: number, file: ScannedFile, seenAt: number): void {
+      update.run({ ...fileParams(collectionId, file, seenAt), id });
+    },
+    /** Marks an unchanged file as seen by the scan that started at seenAt. */
+    touch(id: number, seenAt: number): void {
+      touch.run(seenAt, id);
+    },
+    setError(id: number, message: string): void {
+      setError.run(message, id);
+    },
+    setDimensions(id: number, width: number, height: number): void {
+      setSize.run(width, height, id);
+    },
+    /**
+     * Closes a complete scan that started at scanStartedAt: a file that vanished while a file with the
+     * same content hash appeared was moved, so the old row (with its labels and results) takes the new
+     * path and the new row goes; the other vanished files are marked missing (kept, not deleted, so an
+     * unplugged drive loses no labels).
+     */
+    finishScan(collectionId: number, scanStartedAt: number): { moved: number; removed: number } {
+      return db.transaction(() => {
+        const usedNew = new Set<number>();
+        const movedOld = new Set<number>();
+        for (const { oldId, newId } of moveCandidates.all(collectionId, scanStartedAt, scanStartedAt)) {
+          if (movedOld.has(oldId) || usedNew.has(newId)) continue;
+          const moved = byId.get(newId)!;
+          deleteImage.run(newId);
+          update.run({
+            id: oldId,
+            collectionId,
+            relPath: moved.rel_path,
+            size: moved.size,
+            mtimeMs: moved.mtime_ms,
+            contentHash: moved.content_hash,
+            width: moved.width,
+            height: moved.height,
+            status: moved.status,
+            error: moved.error,
+            seenAt: moved.last_seen,
+          });
+          usedNew.add(newId);
+          movedOld.add(oldId);
+        }
+        const removed = markMissing.run(collectionId, scanStartedAt).changes;
+        return { moved: movedOld.size, removed };
+      })();
+    },
+    /** Readable images of a collection in id order, a page at a time (for background work). */
+    pageAfter(collectionId: number, afterId: number, limit: number): ImageRecord[] {
+      return page.all(collectionId, afterId, limit).map(toImageRecord);
+    },
+    countByStatus(collectionId: number): Record<ImageStatus, number> {
+      const counts: Record<ImageStatus, number> = { ok: 0, error: 0, missing: 0 };
+      for (const { status, n } of statusCounts.all(collectionId)) counts[status] = n;
+      return counts;
+    },
+  };
+}
+
+export type ImagesRepository = ReturnType<typeof imagesRepository>;

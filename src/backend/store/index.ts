@@ -1,0 +1,55 @@
+// openStore: one SQLite connection and the typed repositories over it. All SQL lives in this folder.
+import { openDatabase, schemaVersion, type Db, type OpenDatabaseOptions } from './database.js';
+import { collectionsRepository } from './collections.js';
+import { imagesRepository } from './images.js';
+import { classSetsRepository } from './class-sets.js';
+import { modelsRepository } from './models.js';
+import { runsRepository } from './runs.js';
+import { resultsRepository } from './results.js';
+import { labelsRepository } from './labels.js';
+import { gridRepository } from './grid.js';
+import { exportsRepository } from './exports.js';
+
+export function openStore(path: string, options: OpenDatabaseOptions = {}) {
+  const db = openDatabase(path, options);
+  return {
+    path,
+    schemaVersion: () => schemaVersion(db),
+    /** Runs fn in one transaction (nested calls become savepoints). */
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    close: () => db.close(),
+    collections: collectionsRepository(db),
+    images: imagesRepository(db),
+    classSets: classSetsRepository(db),
+    models: modelsRepository(db),
+    runs: runsRepository(db),
+    results: resultsRepository(db),
+    labels: labelsRepository(db),
+    grid: gridRepository(db),
+    exports: exportsRepository(db),
+    /** The raw connection, for tests and diagnostics only. */
+    db: db as Db,
+  };
+}
+
+export type Store = ReturnType<typeof openStore>;
+
+export type { Collection } from './collections.js';
+export type { ImageRecord, ImageStatus, ScannedFile } from './images.js';
+export type { ClassSet, ClassInfo, ClassDefinition, NewClassSet } from './class-sets.js';
+export type { ModelRecord } from './models.js';
+export type { Run, RunStatus, RunItem, RunItemState, NewRun, WorkItem } from './runs.js';
+export type { Prediction, AdaptedPrompt, StoredView } from './results.js';
+export type {
+  Label,
+  LabelState,
+  LabelChange,
+  LabelAction,
+  LabelHistoryEntry,
+  Decision,
+  LabelSource,
+} from './labels.js';
+export type { GridQuery, GridPage, GridItem, GridSortKey, ReviewState, Range } from './grid.js';
+export type { ExportRecord } from './exports.js';
+export { float32ToBlob, blobToFloat32 } from './float32.js';
+export { migrations } from './migrations.js';

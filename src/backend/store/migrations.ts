@@ -1,0 +1,198 @@
+// The schema, as an ordered list of steps. A database records how many steps it has applied in
+// PRAGMA user_version; opening it applies the rest, each in its own transaction. Never edit a step
+// that has shipped: add a new one.
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+const baseSchema = `
+CREATE TABLE collections (
+  id INTEGER PRIMARY KEY,
+  root TEXT NOT NULL UNIQUE,           -- real path of the folder
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,         -- all times are ms since the epoch
+  last_scan_at INTEGER
+);
+
+CREATE TABLE images (
+  id INTEGER PRIMARY KEY,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  rel_path TEXT NOT NULL,              -- '/'-separated, relative to the collection root
+  size INTEGER NOT NULL,
+  mtime_ms INTEGER NOT NULL,
+  content_hash TEXT,                   -- sha1 hex of the file bytes
+  width INTEGER,
+  height INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'missing')),
+  error TEXT,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  UNIQUE (collection_id, rel_path)
+);
+CREATE INDEX images_by_hash ON images (collection_id, content_hash);
+CREATE INDEX images_by_last_seen ON images (collection_id, last_seen);
+
+CREATE TABLE class_sets (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  template TEXT NOT NULL,              -- e.g. 'a photo of a {}.'
+  context_init TEXT NOT NULL,          -- e.g. 'a photo of a'
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE classes (
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,            -- position in the class set = index in probability vectors
+  name TEXT NOT NULL,
+  prompt TEXT,                         -- overrides the template for this class
+  PRIMARY KEY (class_set_id, ordinal),
+  UNIQUE (class_set_id, name)
+);
+
+CREATE TABLE models (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  dir TEXT NOT NULL UNIQUE,
+  config_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id),
+  model_id INTEGER NOT NULL REFERENCES models(id),
+  method TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  scope_json TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('queued', 'running', 'paused', 'cancelled', 'done', 'failed')),
+  total INTEGER NOT NULL DEFAULT 0,
+  done_count INTEGER NOT NULL DEFAULT 0,
+  failed_count INTEGER NOT NULL DEFAULT 0,
+  device TEXT,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+);
+CREATE INDEX runs_by_collection ON runs (collection_id, id);
+CREATE INDEX runs_by_status ON runs (status);
+
+-- The persistent work queue: one row per image a run has to process.
+CREATE TABLE run_items (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, image_id)
+) WITHOUT ROWID;
+CREATE INDEX run_items_by_state ON run_items (run_id, state, image_id);
+
+CREATE TABLE predictions (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  label INTEGER NOT NULL,
+  probs BLOB NOT NULL,
+  zero_shot_probs BLOB NOT NULL,
+  entropy REAL NOT NULL,
+  zero_shot_entropy REAL NOT NULL,
+  adapted INTEGER NOT NULL,
+  losses_json TEXT,
+  timings_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, image_id)
+);
+CREATE INDEX predictions_by_image ON predictions (image_id);
+
+CREATE TABLE adapted_prompts (
+  run_id INTEGER NOT NULL,
+  image_id INTEGER NOT NULL,
+  ctx BLOB NOT NULL,
+  ctx_shape_json TEXT NOT NULL,
+  nearest_tokens_json TEXT,
+  PRIMARY KEY (run_id, image_id),
+  FOREIGN KEY (run_id, image_id) REFERENCES predictions(run_id, image_id) ON DELETE CASCADE
+);
+
+CREATE TABLE views (
+  run_id INTEGER NOT NULL,
+  image_id INTEGER NOT NULL,
+  view_index INTEGER NOT NULL,
+  theta BLOB NOT NULL,                 -- 2x3 affine, 6 float32
+  entropy REAL NOT NULL,
+  selected INTEGER NOT NULL,
+  PRIMARY KEY (run_id, image_id, view_index),
+  FOREIGN KEY (run_id, image_id) REFERENCES predictions(run_id, image_id) ON DELETE CASCADE
+);
+
+-- The expert's current decision per image and class set.
+CREATE TABLE labels (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  decision TEXT NOT NULL CHECK (decision IN ('label', 'reject', 'skip')),
+  class_ordinal INTEGER,               -- set when decision = 'label'
+  rejected_ordinal INTEGER,            -- the predicted class the expert rejected
+  source TEXT NOT NULL CHECK (source IN ('human', 'accepted', 'imported')),
+  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (image_id, class_set_id),
+  FOREIGN KEY (class_set_id, class_ordinal) REFERENCES classes(class_set_id, ordinal),
+  CHECK ((decision = 'label') = (class_ordinal IS NOT NULL))
+);
+
+-- Undo/redo: an action groups the per-image changes one command made (a bulk assign is one action).
+-- The cursor is the newest action with undone = 0; undone actions after it form the redo stack.
+CREATE TABLE label_actions (
+  id INTEGER PRIMARY KEY,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  undone INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX label_actions_by_scope ON label_actions (collection_id, class_set_id, id);
+
+CREATE TABLE label_history (
+  id INTEGER PRIMARY KEY,
+  action_id INTEGER NOT NULL REFERENCES label_actions(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  before_json TEXT,                    -- the label row before the change, NULL = none
+  after_json TEXT                      -- the label row after the change, NULL = removed
+);
+CREATE INDEX label_history_by_action ON label_history (action_id);
+CREATE INDEX label_history_by_image ON label_history (image_id, id);
+
+CREATE TABLE exports (
+  id INTEGER PRIMARY KEY,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  format TEXT NOT NULL,
+  out_dir TEXT NOT NULL,
+  manifest_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+// The grid filters and sorts by the top probability and the zero-shot label; computing them from the
+// BLOBs per query is a full scan, so they become indexed columns, filled for existing rows by the SQL
+// functions f32_max / f32_argmax that the store registers on every connection.
+const gridColumns = `
+ALTER TABLE predictions ADD COLUMN confidence REAL;
+ALTER TABLE predictions ADD COLUMN zero_shot_label INTEGER;
+UPDATE predictions SET confidence = f32_max(probs), zero_shot_label = f32_argmax(zero_shot_probs);
+CREATE INDEX predictions_by_entropy ON predictions (run_id, entropy);
+CREATE INDEX predictions_by_confidence ON predictions (run_id, confidence);
+CREATE INDEX predictions_by_label ON predictions (run_id, label, entropy);
+CREATE INDEX labels_by_class_set ON labels (class_set_id, decision, class_ordinal);
+`;
+
+export const migrations: readonly Migration[] = [
+  { version: 1, description: 'base schema', sql: baseSchema },
+  { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
+];

@@ -1,0 +1,191 @@
+// Per-image results of runs: predictions, adapted prompts and views. Writing a result also closes the
+// image's work item, in one transaction, so a crash never leaves a result without its item or the
+// reverse.
+import type { Db } from './database.js';
+import { blobToFloat32, float32ToBlob, maxWithIndex } from './float32.js';
+import type { ImageResult } from '../jobs/types.js';
+
+export interface StoredView {
+  viewIndex: number;
+  theta: number[];
+  entropy: number;
+  selected: boolean;
+}
+
+export interface Prediction {
+  runId: number;
+  imageId: number;
+  label: number;
+  confidence: number;
+  probs: Float32Array;
+  zeroShotLabel: number;
+  zeroShotProbs: Float32Array;
+  entropy: number;
+  zeroShotEntropy: number;
+  adapted: boolean;
+  losses: Record<string, number[]> | null;
+  timings: Record<string, number>;
+  createdAt: number;
+}
+
+export interface AdaptedPrompt {
+  ctx: { shape: number[]; data: Float32Array };
+  nearestTokens: string[][] | null;
+}
+
+interface PredictionRow {
+  run_id: number;
+  image_id: number;
+  label: number;
+  confidence: number;
+  probs: Buffer;
+  zero_shot_label: number;
+  zero_shot_probs: Buffer;
+  entropy: number;
+  zero_shot_entropy: number;
+  adapted: number;
+  losses_json: string | null;
+  timings_json: string;
+  created_at: number;
+}
+
+const toPrediction = (r: PredictionRow): Prediction => ({
+  runId: r.run_id,
+  imageId: r.image_id,
+  label: r.label,
+  confidence: r.confidence,
+  probs: blobToFloat32(r.probs),
+  zeroShotLabel: r.zero_shot_label,
+  zeroShotProbs: blobToFloat32(r.zero_shot_probs),
+  entropy: r.entropy,
+  zeroShotEntropy: r.zero_shot_entropy,
+  adapted: r.adapted === 1,
+  losses: r.losses_json === null ? null : (JSON.parse(r.losses_json) as Record<string, number[]>),
+  timings: JSON.parse(r.timings_json) as Record<string, number>,
+  createdAt: r.created_at,
+});
+
+export function resultsRepository(db: Db) {
+  const insertPrediction = db.prepare(
+    `INSERT INTO predictions (run_id, image_id, label, confidence, probs, zero_shot_label, zero_shot_probs,
+       entropy, zero_shot_entropy, adapted, losses_json, timings_json, created_at)
+     VALUES (@runId, @imageId, @label, @confidence, @probs, @zeroShotLabel, @zeroShotProbs, @entropy,
+       @zeroShotEntropy, @adapted, @losses, @timings, @now)`,
+  );
+  const insertPrompt = db.prepare(
+    `INSERT INTO adapted_prompts (run_id, image_id, ctx, ctx_shape_json, nearest_tokens_json)
+     VALUES (?, ?, ?, ?, ?)`,
+  );
+  const insertView = db.prepare(
+    `INSERT INTO views (run_id, image_id, view_index, theta, entropy, selected) VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const closeItem = db.prepare<[string, string | null, number, number]>(
+    "UPDATE run_items SET state = ?, error = ? WHERE run_id = ? AND image_id = ? AND state = 'pending'",
+  );
+  const countDone = db.prepare<[number]>('UPDATE runs SET done_count = done_count + 1 WHERE id = ?');
+  const countFailed = db.prepare<[number]>('UPDATE runs SET failed_count = failed_count + 1 WHERE id = ?');
+  const prediction = db.prepare<[number, number], PredictionRow>(
+    'SELECT * FROM predictions WHERE run_id = ? AND image_id = ?',
+  );
+  const predictionsOfImage = db.prepare<[number], PredictionRow>(
+    'SELECT * FROM predictions WHERE image_id = ? ORDER BY run_id',
+  );
+  const prompt = db.prepare<
+    [number, number],
+    { ctx: Buffer; ctx_shape_json: string; nearest_tokens_json: string | null }
+  >('SELECT ctx, ctx_shape_json, nearest_tokens_json FROM adapted_prompts WHERE run_id = ? AND image_id = ?');
+  const viewsOf = db.prepare<
+    [number, number],
+    { view_index: number; theta: Buffer; entropy: number; selected: number }
+  >(
+    'SELECT view_index, theta, entropy, selected FROM views WHERE run_id = ? AND image_id = ? ORDER BY view_index',
+  );
+
+  const closePending = (runId: number, imageId: number, state: 'done' | 'failed', error: string | null) => {
+    if (closeItem.run(state, error, runId, imageId).changes !== 1) {
+      throw new Error(`run ${runId} has no pending item for image ${imageId}`);
+    }
+  };
+
+  return {
+    /** Stores one image's result and marks its work item done, atomically. */
+    recordResult(runId: number, imageId: number, result: ImageResult): void {
+      db.transaction(() => {
+        closePending(runId, imageId, 'done', null);
+        const top = maxWithIndex(result.probs);
+        insertPrediction.run({
+          runId,
+          imageId,
+          label: result.label,
+          confidence: top.value,
+          probs: float32ToBlob(result.probs),
+          zeroShotLabel: maxWithIndex(result.zeroShotProbs).index,
+          zeroShotProbs: float32ToBlob(result.zeroShotProbs),
+          entropy: result.entropy,
+          zeroShotEntropy: result.zeroShotEntropy,
+          adapted: result.adapted ? 1 : 0,
+          losses: result.losses ? JSON.stringify(result.losses) : null,
+          timings: JSON.stringify(result.timings),
+          now: Date.now(),
+        });
+        if (result.ctx) {
+          insertPrompt.run(
+            runId,
+            imageId,
+            float32ToBlob(result.ctx.data),
+            JSON.stringify(result.ctx.shape),
+            result.nearestTokens ? JSON.stringify(result.nearestTokens) : null,
+          );
+        }
+        result.views?.forEach((view, index) => {
+          if (view.theta.length !== 6)
+            throw new Error(
+              `view ${index} of image ${imageId} has a theta of ${view.theta.length} numbers, not 6`,
+            );
+          insertView.run(
+            runId,
+            imageId,
+            index,
+            float32ToBlob(view.theta),
+            view.entropy,
+            view.selected ? 1 : 0,
+          );
+        });
+        countDone.run(runId);
+      })();
+    },
+    /** Marks an image's work item failed with the reason; the run goes on. */
+    recordFailure(runId: number, imageId: number, error: string): void {
+      db.transaction(() => {
+        closePending(runId, imageId, 'failed', error);
+        countFailed.run(runId);
+      })();
+    },
+    prediction(runId: number, imageId: number): Prediction | undefined {
+      const row = prediction.get(runId, imageId);
+      return row && toPrediction(row);
+    },
+    predictionsOfImage(imageId: number): Prediction[] {
+      return predictionsOfImage.all(imageId).map(toPrediction);
+    },
+    adaptedPrompt(runId: number, imageId: number): AdaptedPrompt | undefined {
+      const row = prompt.get(runId, imageId);
+      if (!row) return undefined;
+      return {
+        ctx: { shape: JSON.parse(row.ctx_shape_json) as number[], data: blobToFloat32(row.ctx) },
+        nearestTokens:
+          row.nearest_tokens_json === null ? null : (JSON.parse(row.nearest_tokens_json) as string[][]),
+      };
+    },
+    views(runId: number, imageId: number): StoredView[] {
+      return viewsOf.all(runId, imageId).map((v) => ({
+        viewIndex: v.view_index,
+        theta: Array.from(blobToFloat32(v.theta)),
+        entropy: v.entropy,
+        selected: v.selected === 1,
+      }));
+    },
+  };
+}
+
+export type ResultsRepository = ReturnType<typeof resultsRepository>;

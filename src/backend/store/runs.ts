@@ -1,0 +1,251 @@
+import type { Db } from './database.js';
+import type { Method, RunParams, RunScope } from '../jobs/types.js';
+
+export type RunStatus = 'queued' | 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
+export type RunItemState = 'pending' | 'done' | 'failed';
+
+export interface Run {
+  id: number;
+  collectionId: number;
+  classSetId: number;
+  modelId: number;
+  method: Method;
+  params: RunParams;
+  /** The scope as requested; an explicit image list is summarised by its length. */
+  scope: Record<string, unknown>;
+  status: RunStatus;
+  total: number;
+  done: number;
+  failed: number;
+  device: string | null;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface NewRun {
+  collectionId: number;
+  classSetId: number;
+  modelId: number;
+  method: Method;
+  params: RunParams;
+  scope: RunScope;
+}
+
+/** One queued image, with what the executor needs to find the file. */
+export interface WorkItem {
+  imageId: number;
+  relPath: string;
+  root: string;
+  attempts: number;
+}
+
+export interface RunItem {
+  imageId: number;
+  relPath: string;
+  state: RunItemState;
+  error: string | null;
+  attempts: number;
+}
+
+interface RunRow {
+  id: number;
+  collection_id: number;
+  class_set_id: number;
+  model_id: number;
+  method: Method;
+  params_json: string;
+  scope_json: string;
+  status: RunStatus;
+  total: number;
+  done_count: number;
+  failed_count: number;
+  device: string | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const toRun = (r: RunRow): Run => ({
+  id: r.id,
+  collectionId: r.collection_id,
+  classSetId: r.class_set_id,
+  modelId: r.model_id,
+  method: r.method,
+  params: JSON.parse(r.params_json) as RunParams,
+  scope: JSON.parse(r.scope_json) as Record<string, unknown>,
+  status: r.status,
+  total: r.total,
+  done: r.done_count,
+  failed: r.failed_count,
+  device: r.device,
+  error: r.error,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+});
+
+const finalStatuses: ReadonlySet<RunStatus> = new Set(['cancelled', 'done', 'failed']);
+
+export function runsRepository(db: Db) {
+  const byId = db.prepare<[number], RunRow>('SELECT * FROM runs WHERE id = ?');
+  const all = db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY id DESC');
+  const ofCollection = db.prepare<[number], RunRow>(
+    'SELECT * FROM runs WHERE collection_id = ? ORDER BY id DESC',
+  );
+  const withStatus = db.prepare<[string], RunRow>('SELECT * FROM runs WHERE status = ? ORDER BY id');
+  const insertRun = db.prepare(
+    `INSERT INTO runs (collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+     VALUES (@collectionId, @classSetId, @modelId, @method, @params, @scope, 'queued', @now)`,
+  );
+  const enqueueCollection = db.prepare<[number, number]>(
+    `INSERT INTO run_items (run_id, image_id, state)
+     SELECT ?, id, 'pending' FROM images WHERE collection_id = ? AND status = 'ok' ORDER BY id`,
+  );
+  const enqueueImage = db.prepare<[number, number, number]>(
+    `INSERT OR IGNORE INTO run_items (run_id, image_id, state)
+     SELECT ?, id, 'pending' FROM images WHERE id = ? AND collection_id = ? AND status = 'ok'`,
+  );
+  const enqueueUncertain = db.prepare<[number, number, number, number]>(
+    `INSERT INTO run_items (run_id, image_id, state)
+     SELECT ?, p.image_id, 'pending' FROM predictions p JOIN images i ON i.id = p.image_id
+     WHERE p.run_id = ? AND p.zero_shot_entropy > ? AND i.collection_id = ? AND i.status = 'ok'
+     ORDER BY p.image_id`,
+  );
+  const setTotal = db.prepare<[number, number]>('UPDATE runs SET total = ? WHERE id = ?');
+  const setStatus = db.prepare(
+    `UPDATE runs SET status = @status,
+       device = COALESCE(@device, device),
+       error = @error,
+       started_at = CASE WHEN @status = 'running' THEN COALESCE(started_at, @now) ELSE started_at END,
+       finished_at = CASE WHEN @final THEN @now ELSE NULL END
+     WHERE id = @id`,
+  );
+  const pending = db.prepare<
+    [number, number, number],
+    { imageId: number; relPath: string; root: string; attempts: number }
+  >(
+    `SELECT ri.image_id AS imageId, i.rel_path AS relPath, c.root AS root, ri.attempts AS attempts
+     FROM run_items ri JOIN images i ON i.id = ri.image_id JOIN collections c ON c.id = i.collection_id
+     WHERE ri.run_id = ? AND ri.state = 'pending' AND ri.image_id > ?
+     ORDER BY ri.image_id LIMIT ?`,
+  );
+  const beginAttempt = db.prepare<[number, number]>(
+    'UPDATE run_items SET attempts = attempts + 1 WHERE run_id = ? AND image_id = ?',
+  );
+  const itemsPage = db.prepare<
+    { runId: number; state: string | null; limit: number; offset: number },
+    RunItem
+  >(
+    `SELECT ri.image_id AS imageId, i.rel_path AS relPath, ri.state, ri.error, ri.attempts
+     FROM run_items ri JOIN images i ON i.id = ri.image_id
+     WHERE ri.run_id = @runId AND (@state IS NULL OR ri.state = @state)
+     ORDER BY ri.image_id LIMIT @limit OFFSET @offset`,
+  );
+  const retryFailed = db.prepare<[number]>(
+    "UPDATE run_items SET state = 'pending', error = NULL, attempts = 0 WHERE run_id = ? AND state = 'failed'",
+  );
+  const resetFailedCount = db.prepare<[number]>('UPDATE runs SET failed_count = 0 WHERE id = ?');
+  const remove = db.prepare<[number]>('DELETE FROM runs WHERE id = ?');
+
+  const require = (id: number): Run => {
+    const row = byId.get(id);
+    if (!row) throw new Error(`run ${id} does not exist`);
+    return toRun(row);
+  };
+
+  return {
+    /** Creates a queued run and its work items (one per image in scope), in one transaction. */
+    create(spec: NewRun): Run {
+      return db.transaction(() => {
+        const { scope } = spec;
+        const storedScope =
+          scope.kind === 'images' ? { kind: 'images', imageCount: scope.imageIds.length } : scope;
+        const id = Number(
+          insertRun.run({
+            collectionId: spec.collectionId,
+            classSetId: spec.classSetId,
+            modelId: spec.modelId,
+            method: spec.method,
+            params: JSON.stringify(spec.params),
+            scope: JSON.stringify(storedScope),
+            now: Date.now(),
+          }).lastInsertRowid,
+        );
+        let total: number;
+        if (scope.kind === 'collection') {
+          total = enqueueCollection.run(id, spec.collectionId).changes;
+        } else if (scope.kind === 'images') {
+          total = 0;
+          for (const imageId of scope.imageIds)
+            total += enqueueImage.run(id, imageId, spec.collectionId).changes;
+        } else {
+          const base = require(scope.baseRunId);
+          if (base.collectionId !== spec.collectionId || base.classSetId !== spec.classSetId) {
+            throw new Error(`run ${base.id} covers another collection or class set; it cannot select images`);
+          }
+          total = enqueueUncertain.run(
+            id,
+            scope.baseRunId,
+            scope.minZeroShotEntropy,
+            spec.collectionId,
+          ).changes;
+        }
+        setTotal.run(total, id);
+        return require(id);
+      })();
+    },
+    get(id: number): Run | undefined {
+      const row = byId.get(id);
+      return row && toRun(row);
+    },
+    require,
+    list(collectionId?: number): Run[] {
+      return (collectionId === undefined ? all.all() : ofCollection.all(collectionId)).map(toRun);
+    },
+    withStatus(status: RunStatus): Run[] {
+      return withStatus.all(status).map(toRun);
+    },
+    setStatus(id: number, status: RunStatus, extra: { device?: string; error?: string } = {}): void {
+      setStatus.run({
+        id,
+        status,
+        device: extra.device ?? null,
+        error: extra.error ?? null,
+        final: finalStatuses.has(status) ? 1 : 0,
+        now: Date.now(),
+      });
+    },
+    /** Pending items in image-id order after afterImageId. */
+    nextPending(runId: number, afterImageId: number, limit: number): WorkItem[] {
+      return pending.all(runId, afterImageId, limit);
+    },
+    /** Counts an attempt before processing starts, so an image that kills the process is noticed. */
+    beginAttempt(runId: number, imageId: number): void {
+      beginAttempt.run(runId, imageId);
+    },
+    items(runId: number, options: { state?: RunItemState; offset?: number; limit?: number } = {}): RunItem[] {
+      return itemsPage.all({
+        runId,
+        state: options.state ?? null,
+        limit: options.limit ?? 100,
+        offset: options.offset ?? 0,
+      });
+    },
+    /** Puts failed items back in the queue. */
+    retryFailed(runId: number): number {
+      return db.transaction(() => {
+        const n = retryFailed.run(runId).changes;
+        resetFailedCount.run(runId);
+        return n;
+      })();
+    },
+    remove(id: number): boolean {
+      return remove.run(id).changes > 0;
+    },
+  };
+}
+
+export type RunsRepository = ReturnType<typeof runsRepository>;
