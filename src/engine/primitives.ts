@@ -204,6 +204,33 @@ export const primitives: Record<string, Primitive> = {
     vjp: (g, { inputs: [a, b] }) => [sumTo(g.matmul(b.mT), a.shape), sumTo(a.mT.matmul(g), b.shape)],
   },
 
+  // y = x·Wᵀ + b with W stored [out, in] as in PyTorch checkpoints: Gemm reads W transposed in place,
+  // so weights are used as loaded, never copied or transposed per run.
+  linear: {
+    infer: ([x, w, b]) => {
+      const dtype = sameDType('linear', [x, w, b]);
+      const [out, inFeatures] = w.shape;
+      if (w.rank !== 2 || x.shape[x.rank - 1] !== inFeatures || b.rank !== 1 || b.shape[0] !== out) {
+        throw new ShapeError(
+          `linear: input ${fmt(x.shape)}, weight ${fmt(w.shape)} and bias ${fmt(b.shape)} do not fit`,
+        );
+      }
+      return { shape: [...x.shape.slice(0, -1), out], dtype };
+    },
+    lower: (ctx, [x, w, b], out) => {
+      const [xT] = out.inputs;
+      const rows = xT.size / xT.shape[xT.rank - 1];
+      const flat = xT.rank === 2 ? x : ctx.node('Reshape', [x, ctx.int64s([rows, xT.shape[xT.rank - 1]])]);
+      const y = ctx.node('Gemm', [flat, w, b], { transB: 1 });
+      return xT.rank === 2 ? y : ctx.node('Reshape', [y, ctx.int64s(out.shape)]);
+    },
+    vjp: (g, { inputs: [x, w, b] }) => {
+      const g2 = g.reshape([-1, w.shape[0]]);
+      const x2 = x.reshape([-1, w.shape[1]]);
+      return [g.matmul(w), g2.mT.matmul(x2), sumTo(g2, b.shape)];
+    },
+  },
+
   // ---- movement -----------------------------------------------------------------------------------
   reshape: {
     infer: ([x], attrs) => ({ shape: attrs.shape as number[], dtype: x.dtype }),

@@ -276,6 +276,11 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   );
 }
 
+/** x·Wᵀ + b, with W [out, in] as stored in PyTorch checkpoints. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  return apply('linear', [x, weight, bias]);
+}
+
 /** Layer normalisation over the last axis with learned scale and shift. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
   return apply('layerNorm', [x, weight, bias], { eps });

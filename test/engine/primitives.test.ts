@@ -6,6 +6,7 @@ import {
   constant,
   input,
   layerNorm,
+  linear,
   maximum,
   minimum,
   pad,
@@ -146,6 +147,18 @@ const cases: Case[] = [
     primitive: 'matmul',
     inputs: { a: { shape: [1, 2, 3] }, b: { shape: [2, 3, 2] } },
     f: ({ a, b }) => a.matmul(b),
+  },
+  {
+    name: 'linear',
+    primitive: 'linear',
+    inputs: { x: { shape: [2, 3, 4] }, w: { shape: [5, 4] }, b: { shape: [5] } },
+    f: ({ x, w, b }) => linear(x, w, b),
+  },
+  {
+    name: 'linear 2-D',
+    primitive: 'linear',
+    inputs: { x: { shape: [3, 4] }, w: { shape: [2, 4] }, b: { shape: [2] } },
+    f: ({ x, w, b }) => linear(x, w, b),
   },
   {
     name: 'reshape',

@@ -1,0 +1,98 @@
+// Runs CLIP's towers on host data: compiles each tower once per shape and feeds it batches.
+import type { Engine } from '../runtime.js';
+import { clipLogits, type ClipModel } from './model.js';
+import type { EncodedBatch } from './tokenizer.js';
+
+/** Token ids cut to their first `length` positions (everything after end-of-text is inert). */
+export function trimTokens(batch: EncodedBatch, length = batch.maxLength): Int32Array {
+  const rows = batch.eot.length;
+  const trimmed = new Int32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    trimmed.set(batch.ids.subarray(r * batch.contextLength, r * batch.contextLength + length), r * length);
+  }
+  return trimmed;
+}
+
+export interface TextEncodeOptions {
+  /** Context vectors [n_ctx, D] replacing the embeddings of positions 1..n_ctx. */
+  ctx?: Float32Array;
+  nCtx?: number;
+  /** Run at the longest real prompt length (default) or at the full context length. */
+  trim?: boolean;
+}
+
+export class ClipEncoder {
+  constructor(
+    readonly model: ClipModel,
+    readonly engine: Engine,
+    /** Images per vision-tower run. */
+    readonly imageBatchSize = 8,
+  ) {}
+
+  get projectionDim(): number {
+    return this.model.config.projectionDim;
+  }
+
+  /** Text features [C, P], not normalised. */
+  async encodeText(batch: EncodedBatch, options: TextEncodeOptions = {}): Promise<Float32Array> {
+    const rows = batch.eot.length;
+    const length = options.trim === false ? batch.contextLength : batch.maxLength;
+    const ids = options.trim === false ? batch.ids : trimTokens(batch, length);
+    const width = this.model.config.text.hiddenSize;
+    if (options.ctx) {
+      const nCtx = options.nCtx ?? options.ctx.length / width;
+      const fn = await this.engine.compile(`${this.model.id}:text-ctx`, {
+        inputs: {
+          ids: { shape: [rows, length], dtype: 'int64' },
+          eot: { shape: [rows], dtype: 'int64' },
+          ctx: { shape: [nCtx, width] },
+        },
+        build: ({ ids, eot, ctx }) => ({
+          features: this.model.encodeTextEmbeddings(this.model.embedPrompts(ids, ctx), eot),
+        }),
+      });
+      return (await fn.run({ ids, eot: batch.eot, ctx: options.ctx })).features.data as Float32Array;
+    }
+    const fn = await this.engine.compile(`${this.model.id}:text`, {
+      inputs: { ids: { shape: [rows, length], dtype: 'int64' }, eot: { shape: [rows], dtype: 'int64' } },
+      build: ({ ids, eot }) => ({
+        features: this.model.encodeTextEmbeddings(this.model.embedTokens(ids), eot),
+      }),
+    });
+    return (await fn.run({ ids, eot: batch.eot })).features.data as Float32Array;
+  }
+
+  /** Image features [N, P], not normalised, of N normalised images [N, 3, S, S] laid end to end. */
+  async encodeImages(pixels: Float32Array, count: number, signal?: AbortSignal): Promise<Float32Array> {
+    const { imageSize, numChannels } = this.model.config.vision;
+    const perImage = numChannels * imageSize * imageSize;
+    if (pixels.length !== count * perImage) {
+      throw new Error(
+        `encodeImages: ${count} images of [${numChannels},${imageSize},${imageSize}] need ${count * perImage} values, got ${pixels.length}`,
+      );
+    }
+    const out = new Float32Array(count * this.projectionDim);
+    for (let start = 0; start < count; start += this.imageBatchSize) {
+      signal?.throwIfAborted();
+      const n = Math.min(this.imageBatchSize, count - start);
+      const fn = await this.engine.compile(`${this.model.id}:vision`, {
+        inputs: { pixels: { shape: [n, numChannels, imageSize, imageSize] } },
+        build: ({ pixels }) => ({ features: this.model.encodeImages(pixels) }),
+      });
+      const result = await fn.run({ pixels: pixels.subarray(start * perImage, (start + n) * perImage) });
+      out.set(result.features.data as Float32Array, start * this.projectionDim);
+    }
+    return out;
+  }
+
+  /** Logits [N, C] = exp(logit_scale) · cos(image, text), from features computed above. */
+  async logits(imageFeatures: Float32Array, textFeatures: Float32Array): Promise<Float32Array> {
+    const p = this.projectionDim;
+    const [n, c] = [imageFeatures.length / p, textFeatures.length / p];
+    const fn = await this.engine.compile(`${this.model.id}:logits`, {
+      inputs: { image: { shape: [n, p] }, text: { shape: [c, p] } },
+      build: ({ image, text }) => ({ logits: clipLogits(image, text, this.model.logitScale) }),
+    });
+    return (await fn.run({ image: imageFeatures, text: textFeatures })).logits.data as Float32Array;
+  }
+}
