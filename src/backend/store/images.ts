@@ -95,12 +95,17 @@ export function imagesRepository(db: Db) {
   const setSize = db.prepare<[number, number, number]>(
     'UPDATE images SET width = ?, height = ? WHERE id = ?',
   );
-  // Files that vanished in this scan, paired with files that appeared in it with the same bytes.
-  const moveCandidates = db.prepare<[number, number, number], { oldId: number; newId: number }>(
+  // Files that vanished by this scan, paired with files present in it that appeared after the vanished
+  // one was last seen and carry nothing of their own yet (no labels, results or queued work).
+  const moveCandidates = db.prepare<{ collectionId: number; scan: number }, { oldId: number; newId: number }>(
     `SELECT old.id AS oldId, new.id AS newId
      FROM images old
      JOIN images new ON new.collection_id = old.collection_id AND new.content_hash = old.content_hash
-     WHERE old.collection_id = ? AND old.last_seen < ? AND new.first_seen >= ? AND new.id != old.id
+     WHERE old.collection_id = @collectionId AND old.last_seen < @scan
+       AND new.last_seen >= @scan AND new.first_seen > old.last_seen
+       AND NOT EXISTS (SELECT 1 FROM labels WHERE image_id = new.id)
+       AND NOT EXISTS (SELECT 1 FROM predictions WHERE image_id = new.id)
+       AND NOT EXISTS (SELECT 1 FROM run_items WHERE image_id = new.id)
      ORDER BY old.id, new.id`,
   );
   const deleteImage = db.prepare<[number]>('DELETE FROM images WHERE id = ?');
@@ -146,8 +151,8 @@ export function imagesRepository(db: Db) {
       setSize.run(width, height, id);
     },
     /**
-     * Closes a complete scan that started at scanStartedAt: a file that vanished while a file with the
-     * same content hash appeared was moved, so the old row (with its labels and results) takes the new
+     * Closes a complete scan stamped scanStartedAt: a file that vanished while a file with the same
+     * content hash appeared was moved, so the old row (with its labels and results) takes the new
      * path and the new row goes; the other vanished files are marked missing (kept, not deleted, so an
      * unplugged drive loses no labels).
      */
@@ -155,7 +160,7 @@ export function imagesRepository(db: Db) {
       return db.transaction(() => {
         const usedNew = new Set<number>();
         const movedOld = new Set<number>();
-        for (const { oldId, newId } of moveCandidates.all(collectionId, scanStartedAt, scanStartedAt)) {
+        for (const { oldId, newId } of moveCandidates.all({ collectionId, scan: scanStartedAt })) {
           if (movedOld.has(oldId) || usedNew.has(newId)) continue;
           const moved = byId.get(newId)!;
           deleteImage.run(newId);

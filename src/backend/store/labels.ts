@@ -102,7 +102,6 @@ export function labelsRepository(db: Db) {
   const insertAction = db.prepare<[number, number, string, number]>(
     'INSERT INTO label_actions (collection_id, class_set_id, kind, created_at) VALUES (?, ?, ?, ?)',
   );
-  const deleteAction = db.prepare<[number]>('DELETE FROM label_actions WHERE id = ?');
   const insertChange = db.prepare<[number, number, string | null, string | null]>(
     'INSERT INTO label_history (action_id, image_id, before_json, after_json) VALUES (?, ?, ?, ?)',
   );

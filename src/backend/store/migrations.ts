@@ -93,6 +93,7 @@ CREATE TABLE run_items (
   PRIMARY KEY (run_id, image_id)
 ) WITHOUT ROWID;
 CREATE INDEX run_items_by_state ON run_items (run_id, state, image_id);
+CREATE INDEX run_items_by_image ON run_items (image_id);
 
 CREATE TABLE predictions (
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
