@@ -1,0 +1,374 @@
+// Reading labels made elsewhere (a class-folder tree, a CSV) or by an earlier export of ours.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
+import {
+  EXPORT_FORMATS,
+  LABEL_SOURCES,
+  MANIFEST_FILE,
+  MANIFEST_KIND,
+  UNLABELED_FOLDER,
+  type ExportFormat,
+  type ImportResult,
+  type ImportedLabel,
+  type LabelSource,
+} from './types.js';
+
+export const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.bmp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+]);
+
+/** Folder names that mean "a split" in the trees people hand around (torchvision, Ultralytics, HF). */
+const SPLIT_FOLDER_NAMES = new Set([
+  'train',
+  'training',
+  'val',
+  'valid',
+  'validation',
+  'dev',
+  'test',
+  'testing',
+  'eval',
+]);
+
+const CSV_PATH_COLUMNS = ['path', 'filepath', 'file_path', 'file_name', 'filename', 'image', 'image_path'];
+const CSV_LABEL_COLUMNS = ['label', 'class', 'category'];
+
+export interface ImportDependencies {
+  /** Content hash of an imported image, in the same form the collection stores; enables hash matching. */
+  hashFile?: (absolutePath: string) => Promise<string>;
+}
+
+function toPosix(relativePath: string): string {
+  return relativePath.replaceAll('\\', '/').replace(/^\.\//, '');
+}
+
+function isHidden(name: string): boolean {
+  return name.startsWith('.');
+}
+
+/** Image files below `dir` (relative, `/`-separated), skipping hidden entries; symlinked files count. */
+async function listImages(root: string, dir = ''): Promise<{ images: string[]; others: number }> {
+  const entries = await fs.readdir(path.join(root, dir), { withFileTypes: true });
+  const images: string[] = [];
+  let others = 0;
+  for (const entry of entries) {
+    if (isHidden(entry.name)) continue;
+    const relative = dir ? `${dir}/${entry.name}` : entry.name;
+    // Folder symlinks are not followed (they can loop); file symlinks are, as symlink exports use them.
+    const isFile =
+      entry.isFile() || (entry.isSymbolicLink() && (await fs.stat(path.join(root, relative))).isFile());
+    if (entry.isDirectory()) {
+      const below = await listImages(root, relative);
+      images.push(...below.images);
+      others += below.others;
+    } else if (isFile && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+      images.push(relative);
+    } else {
+      others++;
+    }
+  }
+  return { images: images.sort(), others };
+}
+
+/** Whether a tree is `root/<split>/<class>/...`: every top-level folder is named like a split. */
+function looksLikeSplitTree(images: string[]): boolean {
+  const topFolders = new Set(images.filter((p) => p.includes('/')).map((p) => p.split('/')[0]));
+  topFolders.delete(UNLABELED_FOLDER);
+  return topFolders.size > 0 && [...topFolders].every((name) => SPLIT_FOLDER_NAMES.has(name.toLowerCase()));
+}
+
+/**
+ * A class-folder tree: `root/<class>/...` or `root/<split>/<class>/...` (guessed when `splitTree`
+ * is not given). Deeper folders belong to their class; `_unlabeled/` is skipped.
+ */
+async function importFolderTree(root: string, splitTree?: boolean): Promise<ImportResult> {
+  const warnings: string[] = [];
+  const { images, others } = await listImages(root);
+  // Our own manifest is expected at the root of an export; anything else that is not an image is news.
+  const strangers = others - ((await exists(path.join(root, MANIFEST_FILE))) ? 1 : 0);
+  if (strangers > 0) warnings.push(`${root}: skipped ${strangers} entries that are not images`);
+  const classDepth = (splitTree ?? looksLikeSplitTree(images)) ? 1 : 0;
+
+  const labels: ImportedLabel[] = [];
+  let unfiled = 0;
+  for (const relativePath of images) {
+    const parts = relativePath.split('/');
+    if (parts.includes(UNLABELED_FOLDER)) continue;
+    if (parts.length <= classDepth + 1) unfiled++;
+    else labels.push({ relativePath, label: parts[classDepth] });
+  }
+  if (unfiled > 0) warnings.push(`${root}: skipped ${unfiled} images that are not inside a class folder`);
+  return { labels, warnings };
+}
+
+/** Rows of a CSV (header row, BOM tolerated) or JSONL file, as plain objects. */
+async function readTable(file: string): Promise<Record<string, unknown>[]> {
+  const text = await fs.readFile(file, 'utf8');
+  if (file.endsWith('.jsonl')) {
+    return text.split('\n').flatMap((line, index) => {
+      if (line.trim() === '') return [];
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch (error) {
+        throw new Error(`${file}:${index + 1}: not valid JSON: ${(error as Error).message}`);
+      }
+    });
+  }
+  try {
+    return parse(text, {
+      // Header names are trimmed; values are not, a class name may start or end with a space.
+      columns: (header: string[]) => header.map((name) => name.trim()),
+      bom: true,
+      skip_empty_lines: true,
+    }) as Record<string, string>[];
+  } catch (error) {
+    throw new Error(`${file}: not a valid CSV: ${(error as Error).message}`);
+  }
+}
+
+function findColumn(columns: string[], candidates: string[]): string | undefined {
+  return candidates.map((c) => columns.find((column) => column.toLowerCase() === c)).find(Boolean);
+}
+
+/** A CSV with a path column and a label column (names matched case-insensitively). */
+async function importCsv(file: string): Promise<ImportResult> {
+  const rows = await readTable(file);
+  const columns = Object.keys(rows[0] ?? {});
+  const pathColumn = findColumn(columns, CSV_PATH_COLUMNS);
+  const labelColumn = findColumn(columns, CSV_LABEL_COLUMNS);
+  if (!pathColumn || !labelColumn) {
+    throw new Error(
+      `${file}: needs a path column (${CSV_PATH_COLUMNS.join('/')}) and a label column ` +
+        `(${CSV_LABEL_COLUMNS.join('/')}); found ${columns.join(', ') || 'no columns'}`,
+    );
+  }
+  const labels: ImportedLabel[] = [];
+  let missing = 0;
+  for (const row of rows) {
+    const relativePath = String(row[pathColumn] ?? '');
+    const label = String(row[labelColumn] ?? '');
+    if (relativePath === '' || label === '') missing++;
+    else labels.push({ relativePath: toPosix(relativePath), label });
+  }
+  const warnings = missing > 0 ? [`${file}: skipped ${missing} rows without a path or a label`] : [];
+  return { labels, warnings };
+}
+
+async function addContentHashes(
+  base: string,
+  result: ImportResult,
+  hashFile: ImportDependencies['hashFile'],
+) {
+  if (!hashFile) return result;
+  let unreadable = 0;
+  for (const label of result.labels) {
+    try {
+      label.contentHash = await hashFile(path.resolve(base, label.relativePath));
+    } catch {
+      unreadable++;
+    }
+  }
+  if (unreadable > 0)
+    result.warnings.push(`${base}: could not read ${unreadable} listed images to hash them`);
+  return result;
+}
+
+/**
+ * Labels from a class-folder tree (`path` is its root) or a CSV file. Relative paths are relative
+ * to the tree's root or to the CSV's folder; match them to a collection with matchImportedLabels.
+ */
+export async function importLabels(
+  source: string,
+  format: 'imagefolder' | 'csv',
+  deps: ImportDependencies = {},
+): Promise<ImportResult> {
+  const stat = await fs.stat(source).catch(() => null);
+  if (format === 'imagefolder') {
+    if (!stat?.isDirectory())
+      throw new Error(`${source}: not a folder (a class-folder tree is a folder of class folders)`);
+    return addContentHashes(source, await importFolderTree(source), deps.hashFile);
+  }
+  if (!stat?.isFile()) throw new Error(`${source}: no such CSV file`);
+  return addContentHashes(path.dirname(source), await importCsv(source), deps.hashFile);
+}
+
+const manifestSchema = z.object({
+  kind: z.literal(MANIFEST_KIND),
+  format: z.enum(EXPORT_FORMATS),
+  options: z.object({ split: z.looseObject({}).nullable() }),
+  classFolders: z.record(z.string(), z.string()),
+  files: z.array(z.object({ path: z.string(), sourceRelativePath: z.string() })),
+});
+type ReadManifest = z.infer<typeof manifestSchema>;
+
+async function readManifest(dir: string): Promise<ReadManifest> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file}: cannot read the export's manifest: ${(error as Error).message}`);
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success)
+    throw new Error(`${file}: not a manifest of this app: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+function asSource(value: unknown): LabelSource | undefined {
+  return LABEL_SOURCES.find((source) => source === value);
+}
+
+function asConfidence(value: unknown): number | null {
+  const number = typeof value === 'string' && value !== '' ? Number(value) : value;
+  return typeof number === 'number' && Number.isFinite(number) ? number : null;
+}
+
+/** Rows of our labels.csv / labels.jsonl / metadata.*: the original path is in `source_path`. */
+async function labelsFromTable(file: string, pathColumn: 'path' | 'file_name'): Promise<ImportedLabel[]> {
+  const rows = await readTable(file);
+  return rows.flatMap((row) => {
+    const label = row.label;
+    if (typeof label !== 'string' || label === '') return [];
+    const relativePath = String(row.source_path || row[pathColumn]);
+    return [{ relativePath, label, source: asSource(row.source), confidence: asConfidence(row.confidence) }];
+  });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+const labelStudioTasksSchema = z.array(
+  z.object({
+    data: z.object({ image: z.string(), source_path: z.string().optional() }),
+    annotations: z
+      .array(
+        z.object({
+          result: z.array(z.object({ value: z.object({ choices: z.array(z.string()).optional() }) })),
+        }),
+      )
+      .optional(),
+    predictions: z
+      .array(
+        z.object({
+          score: z.number().optional(),
+          result: z.array(z.object({ value: z.object({ choices: z.array(z.string()).optional() }) })),
+        }),
+      )
+      .optional(),
+  }),
+);
+
+/** The first chosen class in a list of Label Studio results. */
+function firstChoice(results: { value: { choices?: string[] } }[] | undefined): string | undefined {
+  return results?.map((r) => r.value.choices?.[0]).find((choice) => choice !== undefined);
+}
+
+async function labelsFromLabelStudio(file: string): Promise<ImportedLabel[]> {
+  const parsed = labelStudioTasksSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
+  if (!parsed.success)
+    throw new Error(`${file}: not a list of Label Studio tasks: ${z.prettifyError(parsed.error)}`);
+  return parsed.data.flatMap((task) => {
+    const relativePath = task.data.source_path ?? task.data.image;
+    const annotated = task.annotations
+      ?.map((a) => firstChoice(a.result))
+      .find((choice) => choice !== undefined);
+    if (annotated !== undefined) return [{ relativePath, label: annotated }];
+    const prediction = task.predictions?.find((p) => firstChoice(p.result) !== undefined);
+    if (!prediction) return [];
+    return [
+      {
+        relativePath,
+        label: firstChoice(prediction.result)!,
+        source: 'predicted' as const,
+        confidence: prediction.score ?? null,
+      },
+    ];
+  });
+}
+
+/** Hugging Face metadata files: one at the root, or one per split folder. */
+async function hfMetadataFiles(dir: string): Promise<{ file: string; area: string }[]> {
+  const areas = [
+    '',
+    ...(await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name),
+  ];
+  const found: { file: string; area: string }[] = [];
+  for (const area of areas) {
+    for (const name of ['metadata.jsonl', 'metadata.csv']) {
+      const file = path.join(dir, area, name);
+      if (await exists(file)) found.push({ file, area });
+    }
+  }
+  return found;
+}
+
+/** Labels as written by `format`, with the original paths (via `source_path` or the manifest). */
+async function labelsOfFormat(
+  dir: string,
+  format: ExportFormat,
+  manifest: ReadManifest,
+): Promise<ImportResult> {
+  switch (format) {
+    case 'imagefolder':
+    case 'yolo-cls': {
+      const tree = await importFolderTree(dir, manifest.options.split !== null);
+      const sourceOf = new Map(manifest.files.map((f) => [f.path, f.sourceRelativePath]));
+      const labels = tree.labels.map((l) => ({
+        relativePath: sourceOf.get(l.relativePath) ?? l.relativePath,
+        label: manifest.classFolders[l.label] ?? l.label,
+      }));
+      return { labels, warnings: tree.warnings };
+    }
+    case 'csv':
+      return { labels: await labelsFromTable(path.join(dir, 'labels.csv'), 'path'), warnings: [] };
+    case 'jsonl':
+      return { labels: await labelsFromTable(path.join(dir, 'labels.jsonl'), 'path'), warnings: [] };
+    case 'hf-imagefolder': {
+      const labels: ImportedLabel[] = [];
+      for (const { file } of await hfMetadataFiles(dir))
+        labels.push(...(await labelsFromTable(file, 'file_name')));
+      return { labels, warnings: [] };
+    }
+    case 'labelstudio':
+      return { labels: await labelsFromLabelStudio(path.join(dir, 'tasks.json')), warnings: [] };
+  }
+}
+
+/**
+ * Reads one of our exports back, whatever its format, using its manifest. Paths are the original
+ * collection-relative paths and class names the original names, not the sanitised folder names.
+ * In folder formats the folder an image sits in is its label, so moving images between class
+ * folders after the export counts; an image renamed there keeps its export path (match by name).
+ */
+export async function importFromExport(dir: string): Promise<ImportResult> {
+  const manifest = await readManifest(dir);
+  const result = await labelsOfFormat(dir, manifest.format, manifest);
+  const sourceOf = new Map(manifest.files.map((f) => [f.path, f.sourceRelativePath]));
+  const known = new Set(manifest.files.map((f) => f.sourceRelativePath));
+  const labels = result.labels.map((l) => ({
+    ...l,
+    relativePath: known.has(l.relativePath)
+      ? l.relativePath
+      : (sourceOf.get(l.relativePath) ?? l.relativePath),
+  }));
+  const missing = [];
+  for (const file of manifest.files) if (!(await exists(path.join(dir, file.path)))) missing.push(file.path);
+  if (missing.length > 0)
+    result.warnings.push(`${dir}: ${missing.length} exported images are missing, e.g. ${missing[0]}`);
+  return { labels, warnings: result.warnings };
+}
