@@ -1,0 +1,134 @@
+// Test-time prompt tuning (Shu et al., 2022) as the official code does it: confidence selection
+// once on step 0, the marginal entropy of the selected views, AdamW on the shared context vectors,
+// prediction on the original view with the tuned context. Only the text tower is differentiated.
+import { clipLogits } from '../clip/model.js';
+import { grad } from '../grad.js';
+import { AdamW } from '../optim.js';
+import { entropies, marginalEntropy, selectConfident } from './losses.js';
+import { normalizeRows, type PromptSet } from './prompts.js';
+
+export interface TptOptions {
+  /** Optimisation steps (the paper: 1). */
+  steps: number;
+  lr: number;
+  /** Fraction of views kept by confidence selection (the paper: 0.1). */
+  selectRatio: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const TPT_DEFAULTS: TptOptions = {
+  steps: 1,
+  lr: 5e-3,
+  selectRatio: 0.1,
+  weightDecay: 0.01,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+};
+
+export interface ContextTuning {
+  /** Views kept on step 0, lowest entropy first. */
+  selected: number[];
+  /** Entropy of each view's prediction with the initial context. */
+  viewEntropies: Float64Array;
+  /** Marginal entropy before each step. */
+  losses: number[];
+  /** Gradient of the first step (for inspection and tests). */
+  firstGradient: Float32Array;
+  /** The tuned context [nCtx, D]. */
+  ctx: Float32Array;
+  /** Text features [C, P] with the tuned context, unit rows. */
+  textFeatures: Float32Array;
+}
+
+/** Host matmul of unit rows: logits [N, C] = scale · a [N, P] · b [C, P]ᵀ. */
+export function scaledSimilarities(
+  a: Float32Array,
+  b: Float32Array,
+  width: number,
+  scale: number,
+): Float32Array {
+  const [n, c] = [a.length / width, b.length / width];
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) {
+      let dot = 0;
+      for (let k = 0; k < width; k++) dot += a[i * width + k] * b[j * width + k];
+      out[i * c + j] = scale * dot;
+    }
+  }
+  return out;
+}
+
+/**
+ * Tunes the context on views whose features (unit rows [N, P]) are given. The view features are
+ * computed once per image by the caller; text activations at the initial context come from the
+ * prompt set's cache.
+ */
+export async function tuneContext(
+  prompts: PromptSet,
+  viewFeatures: Float32Array,
+  options: TptOptions,
+  initialCtx: Float32Array = prompts.ctxInit,
+): Promise<ContextTuning> {
+  const { encoder } = prompts;
+  const { model } = encoder;
+  const width = encoder.projectionDim;
+  const views = viewFeatures.length / width;
+  if (prompts.nCtx === 0) throw new Error('prompt tuning needs a template with words before {} to learn');
+
+  const startFeatures =
+    initialCtx === prompts.ctxInit
+      ? prompts.textFeatures
+      : normalizeRows(await encoder.encodeText(batchOf(prompts), { ctx: initialCtx }), width);
+  const logitsBefore = scaledSimilarities(viewFeatures, startFeatures, width, model.logitScale);
+  const viewEntropies = entropies(logitsBefore, views);
+  const selected = selectConfident(viewEntropies, options.selectRatio);
+  const selectedFeatures = new Float32Array(selected.length * width);
+  selected.forEach((v, i) =>
+    selectedFeatures.set(viewFeatures.subarray(v * width, (v + 1) * width), i * width),
+  );
+
+  const textWidth = model.config.text.hiddenSize;
+  const step = await encoder.engine.compile(`${model.id}:tpt-step`, {
+    inputs: {
+      ids: { shape: [prompts.classCount, prompts.length], dtype: 'int64' },
+      eot: { shape: [prompts.classCount], dtype: 'int64' },
+      ctx: { shape: [prompts.nCtx, textWidth] },
+      images: { shape: [selected.length, width] },
+    },
+    build: ({ ids, eot, ctx, images }) => {
+      const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
+      const loss = marginalEntropy(clipLogits(images, text, model.logitScale));
+      return { loss, grad: grad(loss, [ctx])[0] };
+    },
+  });
+
+  const ctx = Float32Array.from(initialCtx);
+  const optimizer = new AdamW([ctx.length], {
+    lr: options.lr,
+    beta1: options.beta1,
+    beta2: options.beta2,
+    eps: options.eps,
+    weightDecay: options.weightDecay,
+  });
+  const losses: number[] = [];
+  let firstGradient = new Float32Array(0);
+  for (let i = 0; i < options.steps; i++) {
+    const out = await step.run({ ids: prompts.ids, eot: prompts.eot, ctx, images: selectedFeatures });
+    const g = out.grad.data as Float32Array;
+    if (i === 0) firstGradient = Float32Array.from(g);
+    losses.push((out.loss.data as Float32Array)[0]);
+    optimizer.update([ctx], [g]);
+  }
+  const textFeatures = normalizeRows(await encoder.encodeText(batchOf(prompts), { ctx }), width);
+  return { selected, viewEntropies, losses, firstGradient, ctx, textFeatures };
+}
+
+/** The prompt set's trimmed tokens in the shape the encoder takes. */
+function batchOf(prompts: PromptSet) {
+  return { ids: prompts.ids, eot: prompts.eot, maxLength: prompts.length, contextLength: prompts.length };
+}
