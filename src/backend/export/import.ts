@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { isImageFileName } from '../library/files.js';
 import {
   EXPORT_FORMATS,
   LABEL_SOURCES,
@@ -14,18 +15,6 @@ import {
   type ImportedLabel,
   type LabelSource,
 } from './types.js';
-
-export const IMAGE_EXTENSIONS = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.webp',
-  '.bmp',
-  '.gif',
-  '.tif',
-  '.tiff',
-  '.avif',
-]);
 
 /** Folder names that mean "a split" in the trees people hand around (torchvision, Ultralytics, HF). */
 const SPLIT_FOLDER_NAMES = new Set([
@@ -56,7 +45,10 @@ function isHidden(name: string): boolean {
   return name.startsWith('.');
 }
 
-/** Image files below `dir` (relative, `/`-separated), skipping hidden entries; symlinked files count. */
+/**
+ * Image files below `dir` (relative, `/`-separated), skipping hidden entries. Unlike the library's
+ * collection walk, symlinked files count wherever they point: a symlink export is made of them.
+ */
 async function listImages(root: string, dir = ''): Promise<{ images: string[]; others: number }> {
   const entries = await fs.readdir(path.join(root, dir), { withFileTypes: true });
   const images: string[] = [];
@@ -71,7 +63,7 @@ async function listImages(root: string, dir = ''): Promise<{ images: string[]; o
       const below = await listImages(root, relative);
       images.push(...below.images);
       others += below.others;
-    } else if (isFile && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+    } else if (isFile && isImageFileName(entry.name)) {
       images.push(relative);
     } else {
       others++;

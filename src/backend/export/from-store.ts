@@ -1,0 +1,218 @@
+// The thin adapter between the store and the format layer: a run's images, predictions and the
+// expert's labels become ExportItems, a finished export is recorded in the store, and imported
+// labels become the expert's labels.
+import { toAbsolute } from '../library/files.js';
+import type { ClassSet, GridItem, LabelChange, Store } from '../store/index.js';
+import { exportDataset } from './export.js';
+import { matchImportedLabels, type CollectionImage } from './match.js';
+import type {
+  ExportControl,
+  ExportItem,
+  ExportOptions,
+  ExportResult,
+  ImportedLabel,
+  ManifestInput,
+} from './types.js';
+
+export interface RunSelection {
+  runId: number;
+  /** 'reviewed': only the expert's labels; 'predictions': those, and the model's label elsewhere. */
+  include: 'reviewed' | 'predictions';
+  /** Predictions below this confidence are left unlabeled (the expert's labels always count). */
+  minConfidence?: number;
+}
+
+export interface StoreExport {
+  items: ExportItem[];
+  /** What the manifest should say about where the labels came from (the caller adds `app`). */
+  provenance: Omit<ManifestInput, 'app' | 'createdAt'>;
+}
+
+const GRID_PAGE = 1000;
+
+function promptOf(classSet: ClassSet, className: string, prompt: string | null): string {
+  return prompt ?? classSet.template.replaceAll('{}', className);
+}
+
+/**
+ * One image's export item. Its confidence is the model's probability of the exported label (so a
+ * human label the model disagreed with shows a low number), null without a prediction. A rejected
+ * prediction is never exported as a label.
+ */
+function toItem(
+  row: GridItem,
+  root: string,
+  names: string[],
+  probs: Float32Array | null,
+  selection: RunSelection,
+): ExportItem {
+  let ordinal: number | null = null;
+  let source: ExportItem['source'] = null;
+  if (row.decision === 'label' && row.labelClass !== null) {
+    ordinal = row.labelClass;
+    source = row.labelSource;
+  } else if (
+    row.decision !== 'reject' &&
+    selection.include === 'predictions' &&
+    row.predicted !== null &&
+    (row.confidence ?? 0) >= (selection.minConfidence ?? 0)
+  ) {
+    ordinal = row.predicted;
+    source = 'predicted';
+  }
+  const nameOf = (o: number | null) => (o === null ? null : names[o]);
+  return {
+    sourcePath: toAbsolute(root, row.relPath),
+    relativePath: row.relPath,
+    label: nameOf(ordinal),
+    confidence: ordinal !== null && probs ? probs[ordinal] : null,
+    source,
+    ...(probs ? { probs: Object.fromEntries(names.map((name, i) => [name, probs[i]])) } : {}),
+    extra: {
+      image_id: row.imageId,
+      predicted_label: nameOf(row.predicted),
+      zero_shot_label: nameOf(row.zeroShotLabel),
+      entropy: row.entropy,
+      decision: row.decision,
+    },
+  };
+}
+
+/** Every readable image of the run's collection, in path order, with its label under the run's class set. */
+export function exportItemsFromStore(store: Store, selection: RunSelection): StoreExport {
+  const run = store.runs.require(selection.runId);
+  const collection = store.collections.require(run.collectionId);
+  const classSet = store.classSets.require(run.classSetId);
+  const model = store.models.get(run.modelId);
+  const names = classSet.classes.map((c) => c.name);
+
+  const items: ExportItem[] = [];
+  for (let offset = 0; ; offset += GRID_PAGE) {
+    const page = store.grid.query({
+      collectionId: collection.id,
+      runId: run.id,
+      statuses: ['ok'],
+      sort: { key: 'path' },
+      offset,
+      limit: GRID_PAGE,
+    });
+    for (const row of page.items) {
+      const probs =
+        row.predicted === null ? null : (store.results.prediction(run.id, row.imageId)?.probs ?? null);
+      items.push(toItem(row, collection.root, names, probs, selection));
+    }
+    if (offset + page.items.length >= page.total) break;
+  }
+
+  return {
+    items,
+    provenance: {
+      model: model
+        ? { id: model.id, name: model.name, dir: model.dir, config: model.config }
+        : { id: run.modelId },
+      classSet: {
+        name: classSet.name,
+        classes: classSet.classes.map((c) => ({
+          name: c.name,
+          prompt: promptOf(classSet, c.name, c.prompt),
+        })),
+        template: classSet.template,
+      },
+      method: run.method,
+      params: { ...run.params, include: selection.include, minConfidence: selection.minConfidence ?? null },
+      runId: run.id,
+    },
+  };
+}
+
+/** Exports a run and records the export (format, folder, manifest) in the store. */
+export async function exportRun(
+  store: Store,
+  selection: RunSelection,
+  options: Omit<ExportOptions, 'manifest'> & { app: ManifestInput['app'] },
+  control: ExportControl = {},
+): Promise<ExportResult> {
+  const { items, provenance } = exportItemsFromStore(store, selection);
+  const { app, ...exportOptions } = options;
+  const result = await exportDataset(items, { ...exportOptions, manifest: { app, ...provenance } }, control);
+  const run = store.runs.require(selection.runId);
+  store.exports.record({
+    collectionId: run.collectionId,
+    runId: run.id,
+    format: result.manifest.format,
+    outDir: result.outDir,
+    // The per-file list can be long; the export folder keeps it, the store keeps the summary.
+    manifest: { ...result.manifest, files: undefined },
+  });
+  return result;
+}
+
+export interface StoreImportTarget {
+  collectionId: number;
+  classSetId: number;
+  /** Replace labels the images already have (the import is one undoable action either way). */
+  overwrite?: boolean;
+}
+
+export interface StoreImportSummary {
+  applied: number;
+  alreadyLabeled: number;
+  unknownClass: number;
+  unmatched: number;
+  warnings: string[];
+}
+
+/** Readable images of a collection, as matchImportedLabels wants them. */
+function collectionImages(store: Store, collectionId: number): CollectionImage<number>[] {
+  const images: CollectionImage<number>[] = [];
+  for (let afterId = 0; ;) {
+    const page = store.images.pageAfter(collectionId, afterId, GRID_PAGE);
+    if (page.length === 0) return images;
+    for (const image of page)
+      images.push({ id: image.id, relativePath: image.relPath, contentHash: image.contentHash });
+    afterId = page[page.length - 1].id;
+  }
+}
+
+/**
+ * Matches imported labels to the collection's images and applies them as one undoable action,
+ * with source 'imported'. Labels naming a class the class set does not have are counted, not added.
+ */
+export function importLabelsIntoStore(
+  store: Store,
+  target: StoreImportTarget,
+  labels: readonly ImportedLabel[],
+): StoreImportSummary {
+  store.collections.require(target.collectionId);
+  const classSet = store.classSets.require(target.classSetId);
+  const ordinalOf = new Map(classSet.classes.map((c) => [c.name, c.ordinal]));
+  const match = matchImportedLabels(labels, collectionImages(store, target.collectionId));
+
+  const summary: StoreImportSummary = {
+    applied: 0,
+    alreadyLabeled: 0,
+    unknownClass: 0,
+    unmatched: match.unmatched.length,
+    warnings: [...match.warnings],
+  };
+  const changes: LabelChange[] = [];
+  for (const { imageId, label } of match.matches) {
+    const classOrdinal = ordinalOf.get(label);
+    if (classOrdinal === undefined) summary.unknownClass++;
+    else if (!target.overwrite && store.labels.get(imageId, target.classSetId)) summary.alreadyLabeled++;
+    else {
+      changes.push({
+        imageId,
+        after: { decision: 'label', classOrdinal, rejectedOrdinal: null, source: 'imported', runId: null },
+      });
+    }
+  }
+  if (summary.unknownClass > 0) {
+    summary.warnings.push(
+      `${summary.unknownClass} labels name a class that class set "${classSet.name}" does not have`,
+    );
+  }
+  const action = store.labels.apply(target, 'import', changes);
+  summary.applied = action?.imageCount ?? 0;
+  return summary;
+}
