@@ -1,4 +1,6 @@
 // The table of sub-commands. Each command lives in its own module under ./commands/.
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 export interface Command {
   name: string;
   summary: string;
@@ -6,4 +8,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [];
+export const commands: Command[] = [
+  exportCommand,
+  importCommand,
+];
