@@ -1,9 +1,12 @@
-// Small real PNGs in a temp folder, standing in for a collection on disk.
+// Small real PNGs in a temp folder, standing in for a collection on disk, and a store seeded with a run.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ExportItem, LabelSource } from '../../src/backend/export/index.js';
+import type { ImageResult } from '../../src/backend/jobs/types.js';
+import { hashFile } from '../../src/backend/library/inspect.js';
+import { openStore, type Store } from '../../src/backend/store/index.js';
 
 export async function makeTempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `metatpt-${prefix}-`));
@@ -51,4 +54,80 @@ export async function listFiles(dir: string): Promise<string[]> {
     .filter((e) => !e.isDirectory())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
     .sort();
+}
+
+export const SEEDED_CLASSES = ['cat', 'dog', 'bird'];
+
+/** A result whose top class is `label` with probability `p`. */
+function result(label: number, p: number): ImageResult {
+  const probs = new Float32Array(3).fill((1 - p) / 2);
+  probs[label] = p;
+  return {
+    label,
+    probs,
+    zeroShotProbs: probs,
+    entropy: 0.5,
+    zeroShotEntropy: 0.5,
+    adapted: false,
+    timings: {},
+  };
+}
+
+export interface SeededRun {
+  store: Store;
+  collectionId: number;
+  classSetId: number;
+  runId: number;
+  imageIds: number[];
+}
+
+/**
+ * A store in `work` with a collection of six real PNGs (`a/img0..2`, `b/img3..5`), a three-class
+ * set, a run with predictions for img0..img4 (confidences 0.9 down to 0.5), and the expert's
+ * decisions: img0 labeled dog against the model, img1 accepted (dog), img2 rejected.
+ */
+export async function seedRun(work: string): Promise<SeededRun> {
+  const root = path.join(work, 'photos');
+  const store = openStore(path.join(work, 'workbench.db'));
+  const collection = store.collections.create(root, 'photos');
+  const imageIds: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const relPath = `${i < 3 ? 'a' : 'b'}/img${i}.png`;
+    await writePng(path.join(root, relPath), i);
+    const { size, mtimeMs } = await fs.stat(path.join(root, relPath));
+    const contentHash = await hashFile(path.join(root, relPath));
+    const file = { relPath, size, mtimeMs, contentHash, width: 4, height: 4, error: null };
+    imageIds.push(store.images.insert(collection.id, file, Date.now()));
+  }
+  const classSet = store.classSets.create({
+    name: 'animals',
+    template: 'a photo of a {}.',
+    contextInit: 'a photo of a',
+    classes: SEEDED_CLASSES.map((name) => ({ name })),
+  });
+  const model = store.models.upsert({ name: 'tiny-clip', dir: '/models/tiny', config: { arch: 'ViT-B/32' } });
+  const run = store.runs.create({
+    collectionId: collection.id,
+    classSetId: classSet.id,
+    modelId: model.id,
+    method: 'tpt',
+    params: { steps: 1 },
+    scope: { kind: 'collection' },
+  });
+  [0, 1, 2, 0, 1].forEach((label, i) =>
+    store.results.recordResult(run.id, imageIds[i], result(label, 0.9 - i / 10)),
+  );
+  const decide = (decision: 'label' | 'reject', ordinal: number, source: 'human' | 'accepted') => ({
+    decision,
+    classOrdinal: decision === 'label' ? ordinal : null,
+    rejectedOrdinal: decision === 'reject' ? ordinal : null,
+    source,
+    runId: source === 'human' && decision === 'label' ? null : run.id,
+  });
+  store.labels.apply({ collectionId: collection.id, classSetId: classSet.id }, 'review', [
+    { imageId: imageIds[0], after: decide('label', 1, 'human') },
+    { imageId: imageIds[1], after: decide('label', 1, 'accepted') },
+    { imageId: imageIds[2], after: decide('reject', 2, 'human') },
+  ]);
+  return { store, collectionId: collection.id, classSetId: classSet.id, runId: run.id, imageIds };
 }

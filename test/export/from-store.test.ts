@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ImageResult } from '../../src/backend/jobs/types.js';
 import {
   exportItemsFromStore,
   exportRun,
@@ -9,80 +8,20 @@ import {
 } from '../../src/backend/export/from-store.js';
 import { importFromExport, importLabels } from '../../src/backend/export/index.js';
 import { hashFile } from '../../src/backend/library/inspect.js';
-import { openStore, type Store } from '../../src/backend/store/index.js';
-import { listFiles, makeTempDir, writePng } from './fixtures.js';
+import type { Store } from '../../src/backend/store/index.js';
+import { SEEDED_CLASSES, listFiles, makeTempDir, seedRun, writePng, type SeededRun } from './fixtures.js';
 
 const APP = { name: 'MetaTPT Workbench', version: '0.1.0' };
-const CLASSES = ['cat', 'dog', 'bird'];
-
-/** A result whose top class is `label` with probability `p`. */
-function result(label: number, p: number): ImageResult {
-  const probs = new Float32Array(3).fill((1 - p) / 2);
-  probs[label] = p;
-  return {
-    label,
-    probs,
-    zeroShotProbs: probs,
-    entropy: 0.5,
-    zeroShotEntropy: 0.5,
-    adapted: false,
-    timings: {},
-  };
-}
+const CLASSES = SEEDED_CLASSES;
 
 let work: string;
 let store: Store;
-let seeded: { collectionId: number; classSetId: number; runId: number; imageIds: number[] };
+let seeded: SeededRun;
 
 beforeEach(async () => {
   work = await makeTempDir('from-store');
-  const root = path.join(work, 'photos');
-  store = openStore(path.join(work, 'workbench.db'));
-  const collection = store.collections.create(root, 'photos');
-  const imageIds: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const relPath = `${i < 3 ? 'a' : 'b'}/img${i}.png`;
-    await writePng(path.join(root, relPath), i);
-    const { size, mtimeMs } = await fs.stat(path.join(root, relPath));
-    const contentHash = await hashFile(path.join(root, relPath));
-    const file = { relPath, size, mtimeMs, contentHash, width: 4, height: 4, error: null };
-    imageIds.push(store.images.insert(collection.id, file, Date.now()));
-  }
-  const classSet = store.classSets.create({
-    name: 'animals',
-    template: 'a photo of a {}.',
-    contextInit: 'a photo of a',
-    classes: CLASSES.map((name) => ({ name })),
-  });
-  const model = store.models.upsert({ name: 'tiny-clip', dir: '/models/tiny', config: { arch: 'ViT-B/32' } });
-  const run = store.runs.create({
-    collectionId: collection.id,
-    classSetId: classSet.id,
-    modelId: model.id,
-    method: 'tpt',
-    params: { steps: 1 },
-    scope: { kind: 'collection' },
-  });
-  // Predictions: img0..img4 get a result, img5 none. Confidences 0.9, 0.8, 0.7, 0.6, 0.5.
-  [0, 1, 2, 0, 1].forEach((label, i) =>
-    store.results.recordResult(run.id, imageIds[i], result(label, 0.9 - i / 10)),
-  );
-  // The expert: labels img0 as dog (disagreeing), accepts img1, rejects img2.
-  store.labels.apply({ collectionId: collection.id, classSetId: classSet.id }, 'review', [
-    {
-      imageId: imageIds[0],
-      after: { decision: 'label', classOrdinal: 1, rejectedOrdinal: null, source: 'human', runId: null },
-    },
-    {
-      imageId: imageIds[1],
-      after: { decision: 'label', classOrdinal: 1, rejectedOrdinal: null, source: 'accepted', runId: run.id },
-    },
-    {
-      imageId: imageIds[2],
-      after: { decision: 'reject', classOrdinal: null, rejectedOrdinal: 2, source: 'human', runId: run.id },
-    },
-  ]);
-  seeded = { collectionId: collection.id, classSetId: classSet.id, runId: run.id, imageIds };
+  seeded = await seedRun(work);
+  store = seeded.store;
 });
 
 afterEach(async () => {
