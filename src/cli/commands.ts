@@ -8,7 +8,4 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [
-  exportCommand,
-  importCommand,
-];
+export const commands: Command[] = [exportCommand, importCommand];
