@@ -14,8 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelManagerError } from '../../src/backend/models/errors.js';
 import { importModelFolder } from '../../src/backend/models/import.js';
 import { listModels, modelIdFor } from '../../src/backend/models/installed.js';
-import { writeSafetensors } from '../../src/engine/clip/safetensors.js';
-import { readSafetensors } from '../../src/engine/clip/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/clip/safetensors.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
 
 const tempDir = mkdtempSync(join(tmpdir(), 'model-import-test-'));
