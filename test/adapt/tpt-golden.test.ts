@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { entropies } from '../../src/engine/adapt/losses.js';
-import { normalizeRows, PromptSet } from '../../src/engine/adapt/prompts.js';
+import { normalizeRowsHost, PromptSet } from '../../src/engine/adapt/prompts.js';
 import { scaledSimilarities, TPT_DEFAULTS, tuneContext } from '../../src/engine/adapt/tpt.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
@@ -31,7 +31,7 @@ describe('one TPT step against the golden PyTorch run', () => {
       const views = loadGoldenTensor(`${prefix}_views`);
       const raw = await encoder.encodeImages(views.data as Float32Array, summary.n_views);
       expectClose(raw, loadGoldenTensor(`${prefix}_view_image_features`).data, 1e-4);
-      const features = normalizeRows(raw, encoder.projectionDim);
+      const features = normalizeRowsHost(raw, encoder.projectionDim);
 
       const logitsBefore = scaledSimilarities(
         features,

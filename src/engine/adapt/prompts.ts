@@ -1,6 +1,7 @@
 // A class set turned into what the text tower needs: tokens trimmed at the longest prompt, the
 // positions the learned context replaces, its initial value, and the zero-shot text features.
 import { trimTokens, type ClipEncoder } from '../clip/encoder.js';
+import type { EncodedBatch } from '../clip/tokenizer.js';
 
 export const DEFAULT_TEMPLATE = 'a photo of a {}.';
 
@@ -52,12 +53,17 @@ export class PromptSet {
       batch.maxLength,
       ctxInit,
       prefixIds.length,
-      normalizeRows(features, encoder.projectionDim),
+      normalizeRowsHost(features, encoder.projectionDim),
     );
   }
 
   get classCount(): number {
     return this.classNames.length;
+  }
+
+  /** The trimmed tokens as a batch the encoder takes. */
+  get tokens(): EncodedBatch {
+    return { ids: this.ids, eot: this.eot, maxLength: this.length, contextLength: this.length };
   }
 }
 
@@ -71,7 +77,7 @@ function contextFromTokens(encoder: ClipEncoder, ids: readonly number[]): Float3
 }
 
 /** Rows of a host [n, width] array scaled to unit length. */
-export function normalizeRows(x: Float32Array, width: number): Float32Array {
+export function normalizeRowsHost(x: Float32Array, width: number): Float32Array {
   const out = new Float32Array(x.length);
   for (let r = 0; r < x.length / width; r++) {
     const row = x.subarray(r * width, (r + 1) * width);
@@ -79,4 +85,42 @@ export function normalizeRows(x: Float32Array, width: number): Float32Array {
     for (let i = 0; i < width; i++) out[r * width + i] = row[i] / norm;
   }
   return out;
+}
+
+/**
+ * The vocabulary tokens nearest (Euclidean, as CoOp reads its learned prompts) to each context
+ * vector: a readable glimpse of what the tuned prompt means.
+ */
+export function nearestTokens(
+  encoder: ClipEncoder,
+  ctx: Float32Array,
+  count = 3,
+): { token: string; distance: number }[][] {
+  const width = encoder.model.config.text.hiddenSize;
+  const table = encoder.model.weightData('text_model.embeddings.token_embedding.weight');
+  const vocab = table.length / width;
+  const result: { token: string; distance: number }[][] = [];
+  for (let c = 0; c < ctx.length / width; c++) {
+    const vector = ctx.subarray(c * width, (c + 1) * width);
+    const best: { id: number; distance: number }[] = [];
+    for (let id = 0; id < vocab; id++) {
+      let d = 0;
+      for (let i = 0; i < width; i++) {
+        const diff = table[id * width + i] - vector[i];
+        d += diff * diff;
+      }
+      if (best.length < count || d < best[best.length - 1].distance) {
+        best.push({ id, distance: d });
+        best.sort((a, b) => a.distance - b.distance);
+        if (best.length > count) best.pop();
+      }
+    }
+    result.push(
+      best.map(({ id, distance }) => ({
+        token: encoder.model.tokenizer.decodeToken(id),
+        distance: Math.sqrt(distance),
+      })),
+    );
+  }
+  return result;
 }

@@ -5,7 +5,7 @@ import { clipLogits } from '../clip/model.js';
 import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
 import { entropies, marginalEntropy, selectConfident } from './losses.js';
-import { normalizeRows, type PromptSet } from './prompts.js';
+import { normalizeRowsHost, type PromptSet } from './prompts.js';
 
 export interface TptOptions {
   /** Optimisation steps (the paper: 1). */
@@ -83,7 +83,7 @@ export async function tuneContext(
   const startFeatures =
     initialCtx === prompts.ctxInit
       ? prompts.textFeatures
-      : normalizeRows(await encoder.encodeText(batchOf(prompts), { ctx: initialCtx }), width);
+      : normalizeRowsHost(await encoder.encodeText(prompts.tokens, { ctx: initialCtx }), width);
   const logitsBefore = scaledSimilarities(viewFeatures, startFeatures, width, model.logitScale);
   const viewEntropies = entropies(logitsBefore, views);
   const selected = selectConfident(viewEntropies, options.selectRatio);
@@ -124,11 +124,6 @@ export async function tuneContext(
     losses.push((out.loss.data as Float32Array)[0]);
     optimizer.update([ctx], [g]);
   }
-  const textFeatures = normalizeRows(await encoder.encodeText(batchOf(prompts), { ctx }), width);
+  const textFeatures = normalizeRowsHost(await encoder.encodeText(prompts.tokens, { ctx }), width);
   return { selected, viewEntropies, losses, firstGradient, ctx, textFeatures };
-}
-
-/** The prompt set's trimmed tokens in the shape the encoder takes. */
-function batchOf(prompts: PromptSet) {
-  return { ids: prompts.ids, eot: prompts.eot, maxLength: prompts.length, contextLength: prompts.length };
 }

@@ -90,6 +90,16 @@ export async function imageToSourceTensor(image: DecodedImage, shortSide: number
   };
 }
 
+/**
+ * The whole image resized (antialiased) to side×side, CHW in 0..1. Normalised coordinates — the frame
+ * of the views' affine maps — do not depend on the pixel grid, so one square size serves every aspect
+ * ratio and one compiled view renderer serves every image.
+ */
+export async function imageToSquareSource(image: DecodedImage, side: number): Promise<ChwImage> {
+  const resized = await resizedPixels(image, side, side, 'cubic');
+  return { data: toChw(resized, { left: 0, top: 0, width: side, height: side }, IDENTITY), height: side, width: side };
+}
+
 /** Writes a CHW float image as PNG, undoing `normalization` if given and clamping to 0..1. */
 export async function writePng(
   path: string,
