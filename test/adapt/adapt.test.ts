@@ -23,7 +23,7 @@ let prompts: PromptSet;
 let image: PreparedImage;
 
 const options = (
-  overrides: Partial<AdaptOptions> & { meta?: Partial<AdaptOptions['meta']> } = {},
+  overrides: Omit<Partial<AdaptOptions>, 'meta'> & { meta?: Partial<AdaptOptions['meta']> } = {},
 ): AdaptOptions => ({
   ...ADAPT_DEFAULTS,
   views: 16,
