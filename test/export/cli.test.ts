@@ -63,6 +63,16 @@ describe('metatpt export', () => {
     expect(stdout).toMatch(/exported 2 images as csv/);
   });
 
+  it('links Label Studio tasks to local files below --ls-root', async () => {
+    const out = path.join(work, 'ls');
+    const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'labelstudio', '--out', out];
+    expect((await runCommand(exportCommand, [...args, '--ls-root', work])).code).toBe(0);
+    const tasks = JSON.parse(await fs.readFile(path.join(out, 'tasks.json'), 'utf8')) as {
+      data: { image: string };
+    }[];
+    expect(tasks[0].data.image).toMatch(/^\/data\/local-files\/\?d=ls\/images\//);
+  });
+
   it('answers a bad command line with the usage and exit code 2', async () => {
     const base = ['--db', dbFile, '--run', String(seeded.runId), '--out', path.join(work, 'x')];
     for (const [args, message] of [

@@ -238,6 +238,10 @@ describe('layouts', () => {
     const { outDir } = await exportDataset(items.slice(0, 2), opts);
     const tasks = labelStudioTasks.parse(await readJson(path.join(outDir, 'tasks.json')));
     expect(tasks[0].data.image).toBe(`/data/local-files/?d=${path.basename(outDir)}/images/cat/x.png`);
+    const outside = options('labelstudio', { labelStudioDocumentRoot: path.join(work, 'collection') });
+    await expect(exportDataset(items, outside)).rejects.toThrow(
+      /outDir must be inside labelStudioDocumentRoot/,
+    );
   });
 });
 

@@ -78,27 +78,35 @@ export type ManifestInput = z.infer<typeof manifestInputSchema>;
 
 export const UNLABELED_FOLDER = '_unlabeled';
 
-export const exportOptionsSchema = z.object({
-  format: z.enum(EXPORT_FORMATS),
-  outDir: z.string().refine((p) => path.isAbsolute(p), 'outDir must be absolute'),
-  link: z.enum(LINK_MODES).default('copy'),
-  split: splitRatiosSchema.optional(),
-  /** 'folder' puts unlabeled images under `_unlabeled/` (never inside a split). */
-  unlabeled: z.enum(['omit', 'folder']).default('omit'),
-  /** hf-imagefolder only: which metadata file to write. */
-  hfMetadata: z.enum(['jsonl', 'csv']).default('jsonl'),
-  /**
-   * labelstudio only: Label Studio's LOCAL_FILES_DOCUMENT_ROOT. When given, task images are
-   * `/data/local-files/?d=<path below that root>`; otherwise paths relative to tasks.json.
-   */
-  labelStudioDocumentRoot: z
-    .string()
-    .refine((p) => path.isAbsolute(p), 'labelStudioDocumentRoot must be absolute')
-    .optional(),
-  /** Files placed at once; copies are I/O-bound, a few in flight keep the disk busy. */
-  concurrency: z.number().int().min(1).max(64).default(4),
-  manifest: manifestInputSchema,
-});
+export const exportOptionsSchema = z
+  .object({
+    format: z.enum(EXPORT_FORMATS),
+    outDir: z.string().refine((p) => path.isAbsolute(p), 'outDir must be absolute'),
+    link: z.enum(LINK_MODES).default('copy'),
+    split: splitRatiosSchema.optional(),
+    /** 'folder' puts unlabeled images under `_unlabeled/` (never inside a split). */
+    unlabeled: z.enum(['omit', 'folder']).default('omit'),
+    /** hf-imagefolder only: which metadata file to write. */
+    hfMetadata: z.enum(['jsonl', 'csv']).default('jsonl'),
+    /**
+     * labelstudio only: Label Studio's LOCAL_FILES_DOCUMENT_ROOT. When given, task images are
+     * `/data/local-files/?d=<path below that root>`; otherwise paths relative to tasks.json.
+     */
+    labelStudioDocumentRoot: z
+      .string()
+      .refine((p) => path.isAbsolute(p), 'labelStudioDocumentRoot must be absolute')
+      .optional(),
+    /** Files placed at once; copies are I/O-bound, a few in flight keep the disk busy. */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    manifest: manifestInputSchema,
+  })
+  .refine(
+    ({ outDir, labelStudioDocumentRoot: root }) => {
+      const relative = root === undefined ? '' : path.relative(root, outDir);
+      return !relative.startsWith('..') && !path.isAbsolute(relative);
+    },
+    { message: 'outDir must be inside labelStudioDocumentRoot, or Label Studio cannot serve the images' },
+  );
 export type ExportOptions = z.input<typeof exportOptionsSchema>;
 export type ResolvedExportOptions = z.output<typeof exportOptionsSchema>;
 

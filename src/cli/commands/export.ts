@@ -23,6 +23,8 @@ const USAGE = `usage: metatpt export --db FILE --run ID --format FORMAT --out DI
   --seed S              seed of the split (default 0)
   --link MODE           ${LINK_MODES.join(' | ')} (default copy)
   --unlabeled MODE      omit (default) | folder (put them in _unlabeled/)
+  --hf-metadata KIND    hf-imagefolder: jsonl (default) | csv
+  --ls-root DIR         labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, to link images as local files
   --json                print the result as JSON`;
 
 function parseSplit(ratios: string | undefined, seed: string | undefined): SplitRatios | undefined {
@@ -73,6 +75,8 @@ async function run(args: string[]): Promise<number> {
       seed: { type: 'string' },
       link: { type: 'string', default: 'copy' },
       unlabeled: { type: 'string', default: 'omit' },
+      'hf-metadata': { type: 'string', default: 'jsonl' },
+      'ls-root': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -92,6 +96,8 @@ async function run(args: string[]): Promise<number> {
     link: oneOf(values.link, LINK_MODES, 'link'),
     unlabeled: oneOf(values.unlabeled, ['omit', 'folder'] as const, 'unlabeled'),
     split: parseSplit(values.split, values.seed),
+    hfMetadata: oneOf(values['hf-metadata'], ['jsonl', 'csv'] as const, 'hf-metadata'),
+    labelStudioDocumentRoot: values['ls-root'] === undefined ? undefined : path.resolve(values['ls-root']),
   };
 
   const store = openStore(requireOption(values.db, 'db'));
