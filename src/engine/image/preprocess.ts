@@ -97,7 +97,11 @@ export async function imageToSourceTensor(image: DecodedImage, shortSide: number
  */
 export async function imageToSquareSource(image: DecodedImage, side: number): Promise<ChwImage> {
   const resized = await resizedPixels(image, side, side, 'cubic');
-  return { data: toChw(resized, { left: 0, top: 0, width: side, height: side }, IDENTITY), height: side, width: side };
+  return {
+    data: toChw(resized, { left: 0, top: 0, width: side, height: side }, IDENTITY),
+    height: side,
+    width: side,
+  };
 }
 
 /** Writes a CHW float image as PNG, undoing `normalization` if given and clamping to 0..1. */
