@@ -1,4 +1,5 @@
 // The table of sub-commands. Each command lives in its own module under ./commands/.
+import { classifyCommand } from './commands/classify.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 export interface Command {
@@ -8,4 +9,4 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [exportCommand, importCommand];
+export const commands: Command[] = [classifyCommand, exportCommand, importCommand];

@@ -1,0 +1,276 @@
+// Argument helpers shared by the commands that load a model, take a class set and run a method
+// (classify, run, index): option specs for node:util parseArgs, their usage text, and parsers that
+// turn the parsed strings into engine options or a clear usage error.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { ADAPT_DEFAULTS, PRESETS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
+import type { MetaOptions } from '../engine/adapt/metatpt.js';
+import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
+import type { ExecutionProvider } from '../engine/runtime.js';
+import { UsageError, oneOf, requireOption } from './commands/arguments.js';
+import type { CommandIo } from './format.js';
+
+export { UsageError, oneOf, requireOption };
+
+type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+/** The parsed (string) values of an option table; every option may be absent. */
+export type OptionValues<T extends ParseArgsOptions> = { [K in keyof T]?: string };
+
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  device: { type: 'string', default: 'auto' },
+} as const satisfies ParseArgsOptions;
+
+export const MODEL_USAGE = `  --model DIR           CLIP model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json)
+  --device D            auto | cpu | cuda | dml | coreml (default auto)`;
+
+export const CLASS_OPTIONS = {
+  classes: { type: 'string' },
+  'classes-file': { type: 'string' },
+  template: { type: 'string' },
+} as const satisfies ParseArgsOptions;
+
+export const CLASS_USAGE = `  --classes "a,b,c"     the class names, comma-separated
+  --classes-file F      one class per line (# comments), or a CSV with a name and an optional prompt column
+  --template T          prompt with {} for the class name (default "${DEFAULT_TEMPLATE}")`;
+
+export const ADAPT_OPTIONS = {
+  method: { type: 'string' },
+  preset: { type: 'string' },
+  views: { type: 'string' },
+  steps: { type: 'string' },
+  lr: { type: 'string' },
+  'select-ratio': { type: 'string' },
+  'inner-steps': { type: 'string' },
+  'inner-lr': { type: 'string' },
+  variant: { type: 'string' },
+  seed: { type: 'string' },
+  'min-entropy': { type: 'string' },
+} as const satisfies ParseArgsOptions;
+
+export const ADAPT_USAGE = `  --method M            zeroshot (default) | tpt | metatpt
+  --preset P            paper (default: 64 views) | fast-cpu (16 views); the options below override it
+  --views N             views per image, the original included
+  --steps N             prompt-tuning steps (default 1)
+  --lr X                prompt-tuning learning rate (default ${ADAPT_DEFAULTS.tpt.lr})
+  --select-ratio X      fraction of the most confident views kept (default ${ADAPT_DEFAULTS.tpt.selectRatio})
+  --inner-steps K       metatpt: steps that learn the views (default ${ADAPT_DEFAULTS.meta.innerSteps}; 0 is TPT)
+  --inner-lr X          metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})
+  --variant V           metatpt: two-stage (default) | one-stage | second-order
+  --seed S              seed of the random views (default 0); each image's seed also depends on its path
+  --min-entropy X       adapt only images whose zero-shot entropy is above X`;
+
+const METHODS = ['zeroshot', 'tpt', 'metatpt'] as const satisfies readonly AdaptMethod[];
+const VARIANTS = [
+  'two-stage',
+  'one-stage',
+  'second-order',
+] as const satisfies readonly MetaOptions['variant'][];
+const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly (
+  ExecutionProvider | 'auto'
+)[];
+
+interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  /** The minimum itself is not allowed (e.g. a learning rate must be above 0). */
+  aboveMin?: boolean;
+  max?: number;
+}
+
+/** A numeric option, checked against `rule`; undefined when the option is absent. */
+export function parseNumber(
+  value: string | undefined,
+  name: string,
+  rule: NumberRule = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const number = value.trim() === '' ? NaN : Number(value);
+  const { integer = false, min, aboveMin = false, max } = rule;
+  const valid =
+    Number.isFinite(number) &&
+    (!integer || Number.isInteger(number)) &&
+    (min === undefined || (aboveMin ? number > min : number >= min)) &&
+    (max === undefined || number <= max);
+  if (!valid) {
+    const kind = integer ? 'a whole number' : 'a number';
+    const bounds = [
+      min === undefined ? '' : `${aboveMin ? 'above' : 'at least'} ${min}`,
+      max === undefined ? '' : `at most ${max}`,
+    ].filter(Boolean);
+    throw new UsageError(`--${name} must be ${[kind, ...bounds].join(', ')}, not "${value}"`);
+  }
+  return number;
+}
+
+export function parseDevice(value: string): ExecutionProvider | 'auto' {
+  return oneOf(value, DEVICES, 'device');
+}
+
+/**
+ * The method options of an adaptation run: the preset first, then each option given explicitly.
+ * The per-image seed is derived from `seed` by the caller (imageSeed).
+ */
+export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptOptions {
+  const preset = PRESETS[oneOf(values.preset ?? 'paper', ['paper', 'fast-cpu'] as const, 'preset')];
+  const tpt = { ...preset.tpt };
+  const meta = { ...preset.meta };
+  const setIfGiven = <T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) => {
+    if (value !== undefined) target[key] = value;
+  };
+  setIfGiven(tpt, 'steps', parseNumber(values.steps, 'steps', { integer: true, min: 0 }));
+  setIfGiven(tpt, 'lr', parseNumber(values.lr, 'lr', { min: 0, aboveMin: true }));
+  setIfGiven(
+    tpt,
+    'selectRatio',
+    parseNumber(values['select-ratio'], 'select-ratio', { min: 0, aboveMin: true, max: 1 }),
+  );
+  setIfGiven(
+    meta,
+    'innerSteps',
+    parseNumber(values['inner-steps'], 'inner-steps', { integer: true, min: 0 }),
+  );
+  setIfGiven(meta, 'innerLr', parseNumber(values['inner-lr'], 'inner-lr', { min: 0, aboveMin: true }));
+  if (values.variant !== undefined) meta.variant = oneOf(values.variant, VARIANTS, 'variant');
+  return {
+    ...ADAPT_DEFAULTS,
+    method: oneOf(values.method ?? 'zeroshot', METHODS, 'method'),
+    views: parseNumber(values.views, 'views', { integer: true, min: 1 }) ?? preset.views,
+    // imageSeed mixes the seed into a 32-bit hash.
+    seed: parseNumber(values.seed ?? '0', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? 0,
+    tpt,
+    meta,
+    minEntropy: parseNumber(values['min-entropy'], 'min-entropy', { min: 0 }) ?? null,
+  };
+}
+
+/**
+ * Options that change nothing for the chosen method, as a note for the user (a zero-shot run with
+ * --views, say, is usually a forgotten --method).
+ */
+export function ignoredAdaptOptions(
+  values: OptionValues<typeof ADAPT_OPTIONS>,
+  method: AdaptMethod,
+): string[] {
+  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'select-ratio', 'min-entropy'] as const;
+  const metaOnly = ['inner-steps', 'inner-lr', 'variant'] as const;
+  const ignored = [...(method === 'zeroshot' ? adaptOnly : []), ...(method === 'metatpt' ? [] : metaOnly)];
+  return ignored.filter((name) => values[name] !== undefined).map((name) => `--${name}`);
+}
+
+export interface ClassSpec {
+  names: string[];
+  /** Per-class prompt overriding the template (null: use the template). */
+  prompts: (string | null)[];
+  template: string;
+}
+
+/** Rejects empty and duplicate (case-insensitive) class names; `where(i)` names entry i in messages. */
+function checkClassNames(names: readonly string[], where: (index: number) => string): void {
+  const seen = new Map<string, number>();
+  names.forEach((name, i) => {
+    if (name === '') throw new Error(`${where(i)}: empty class name`);
+    const first = seen.get(name.toLowerCase());
+    if (first !== undefined)
+      throw new Error(`${where(i)}: duplicate class "${name}" (first at ${where(first)})`);
+    seen.set(name.toLowerCase(), i);
+  });
+}
+
+/**
+ * A classes file: a CSV (by its .csv extension) with a `name` column and an optional `prompt`
+ * column, or else one class per line with blank lines and `#` comments skipped.
+ */
+export async function readClassesFile(file: string): Promise<Omit<ClassSpec, 'template'>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`${file}: cannot read the classes file: ${(error as Error).message}`);
+  }
+  const entries =
+    path.extname(file).toLowerCase() === '.csv' ? classesFromCsv(file, text) : classesFromLines(text);
+  if (entries.length === 0) throw new Error(`${file}: no classes in the file`);
+  checkClassNames(
+    entries.map((e) => e.name),
+    (i) => `${file}:${entries[i].line}`,
+  );
+  return { names: entries.map((e) => e.name), prompts: entries.map((e) => e.prompt) };
+}
+
+interface ClassEntry {
+  name: string;
+  prompt: string | null;
+  line: number;
+}
+
+function classesFromLines(text: string): ClassEntry[] {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .map((raw, i) => ({ name: raw.trim(), prompt: null, line: i + 1 }))
+    .filter(({ name }) => name !== '' && !name.startsWith('#'));
+}
+
+function classesFromCsv(file: string, text: string): ClassEntry[] {
+  let records: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    records = parseCsv(text, {
+      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
+      bom: true,
+      skip_empty_lines: true,
+      info: true,
+    }) as typeof records;
+  } catch (error) {
+    throw new Error(`${file}: not a valid CSV: ${(error as Error).message}`);
+  }
+  if (records.length > 0 && !('name' in records[0].record))
+    throw new Error(`${file}: the CSV has no "name" column`);
+  return records.map(({ record, info }) => ({
+    name: record.name.trim(),
+    prompt: record.prompt?.trim() || null,
+    line: info.lines,
+  }));
+}
+
+/** The class set from --classes or --classes-file (exactly one) and --template. */
+export async function classSpecFromArgs(values: OptionValues<typeof CLASS_OPTIONS>): Promise<ClassSpec> {
+  const template = values.template ?? DEFAULT_TEMPLATE;
+  if (!template.includes('{}'))
+    throw new UsageError(`--template must contain {} where the class name goes, not "${template}"`);
+  const { classes, 'classes-file': file } = values;
+  if ((classes === undefined) === (file === undefined))
+    throw new UsageError('give the classes with either --classes or --classes-file');
+  if (file !== undefined) return { ...(await readClassesFile(file)), template };
+  const names = requireOption(classes, 'classes')
+    .split(',')
+    .map((name) => name.trim());
+  try {
+    checkClassNames(names, (i) => `--classes entry ${i + 1}`);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return { names, prompts: names.map(() => null), template };
+}
+
+/**
+ * Runs a command body: a command-line mistake prints the message and the usage (exit code 2), any
+ * other error its message (exit code 1); the messages name the file and the problem.
+ */
+export async function runWithUsage(
+  io: CommandIo,
+  usage: string,
+  body: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const isUsage =
+      error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+    io.stderr(`metatpt: ${message}\n${isUsage ? `${usage}\n` : ''}`);
+    return isUsage ? 2 : 1;
+  }
+}

@@ -1,0 +1,346 @@
+// `metatpt classify`: classifies image files and folders with CLIP, zero-shot or adapted per image
+// (TPT, MetaTPT), and prints a table or one JSON object per image.
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../commands.js';
+import {
+  ADAPT_OPTIONS,
+  ADAPT_USAGE,
+  CLASS_OPTIONS,
+  CLASS_USAGE,
+  MODEL_OPTIONS,
+  MODEL_USAGE,
+  UsageError,
+  adaptOptionsFromArgs,
+  classSpecFromArgs,
+  ignoredAdaptOptions,
+  parseDevice,
+  requireOption,
+  runWithUsage,
+} from '../args.js';
+import { ProgressLine, tableRow, withProcessIo, type Column, type CommandIo } from '../format.js';
+import {
+  adaptImage,
+  imageSeed,
+  prepareImage,
+  type AdaptOptions,
+  type AdaptResult,
+  type PreparedImage,
+  type ViewRecord,
+} from '../../engine/adapt/adapt.js';
+import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
+import { warpViews } from '../../engine/adapt/warp.js';
+import { ClipEncoder } from '../../engine/clip/encoder.js';
+import { ClipModel } from '../../engine/clip/model.js';
+import { ImageDecodeError } from '../../engine/image/decode.js';
+import { listImageFiles } from '../../engine/image/files.js';
+import { writePng } from '../../engine/image/preprocess.js';
+import { Engine } from '../../engine/runtime.js';
+
+const USAGE = `usage: metatpt classify --model DIR (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...
+
+${MODEL_USAGE}
+${CLASS_USAGE}
+${ADAPT_USAGE}
+  --dump-views DIR      write each adapted image's views as PNG to DIR/<image>/view-NN[-selected].png
+  --json                one JSON object per image per line (default: a table)
+  --progress            show progress on stderr even when it is not a terminal
+  -h, --help            show this help`;
+
+const OPTIONS = {
+  ...MODEL_OPTIONS,
+  ...CLASS_OPTIONS,
+  ...ADAPT_OPTIONS,
+  'dump-views': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  progress: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Progress is shown on a terminal only when there are more images than this. */
+const PROGRESS_MIN_IMAGES = 5;
+
+/** One image to classify: `file` is absolute, `display` is the path as the user wrote it. */
+interface ImageInput {
+  file: string;
+  display: string;
+}
+
+/**
+ * The images named on the command line: folders expanded recursively (sorted), anything else taken
+ * as a file (the decoder reports what is not an image). Warns about folders without images.
+ */
+async function expandInputs(targets: readonly string[], io: CommandIo): Promise<ImageInput[]> {
+  const inputs: ImageInput[] = [];
+  for (const target of targets) {
+    const info = await stat(target).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      inputs.push({ file: path.resolve(target), display: target });
+      continue;
+    }
+    const root = path.resolve(target);
+    const files = await listImageFiles(root);
+    if (files.length === 0) io.stderr(`metatpt: warning: no image files in ${target}\n`);
+    for (const file of files) inputs.push({ file, display: path.join(target, path.relative(root, file)) });
+  }
+  return inputs;
+}
+
+interface Classified {
+  input: ImageInput;
+  result: AdaptResult;
+  /** The per-image seed of the random views. */
+  seed: number;
+  prepareMs: number;
+}
+
+/** How results and per-image errors are printed. */
+interface ResultPrinter {
+  result(item: Classified): void;
+  error(input: ImageInput, message: string): void;
+}
+
+/** One JSON object per line on stdout, errors included (`{"path", "error"}`), so stdout stays parseable. */
+class JsonLinesPrinter implements ResultPrinter {
+  constructor(
+    private readonly io: CommandIo,
+    private readonly prompts: PromptSet,
+  ) {}
+
+  result({ input, result, seed, prepareMs }: Classified): void {
+    const { classNames } = this.prompts;
+    const record: Record<string, unknown> = {
+      path: input.display,
+      label: classNames[result.label],
+      classes: classNames,
+      probs: [...result.probs],
+      entropy: result.entropy,
+      method: result.method,
+      adapted: result.adapted,
+      zeroShotLabel: classNames[result.zeroShotLabel],
+      zeroShotProbs: [...result.zeroShotProbs],
+      timings: { prepare: prepareMs, ...result.timings },
+    };
+    if (result.method !== 'zeroshot') Object.assign(record, { seed, losses: result.losses });
+    if (result.views) record.views = result.views;
+    if (result.ctx) record.nearestTokens = nearestTokens(this.prompts.encoder, result.ctx, 3);
+    this.io.stdout(`${JSON.stringify(record)}\n`);
+  }
+
+  error(input: ImageInput, message: string): void {
+    this.io.stdout(`${JSON.stringify({ path: input.display, error: message })}\n`);
+  }
+}
+
+/** An aligned table on stdout (widths known up front, so rows stream); errors go to stderr. */
+class TablePrinter implements ResultPrinter {
+  private readonly columns: Column[];
+  private readonly showZeroShot: boolean;
+
+  constructor(
+    private readonly io: CommandIo,
+    private readonly prompts: PromptSet,
+    inputs: readonly ImageInput[],
+    method: AdaptOptions['method'],
+  ) {
+    // Very long paths or names overflow their cell rather than widen every row.
+    const widest = (texts: readonly string[], header: string, cap: number) =>
+      Math.min(cap, Math.max(header.length, ...texts.map((t) => t.length)));
+    const labelWidth = widest(prompts.classNames, 'LABEL', 30);
+    this.showZeroShot = method !== 'zeroshot';
+    this.columns = [
+      {
+        width: widest(
+          inputs.map((i) => i.display),
+          'PATH',
+          60,
+        ),
+      },
+      { width: labelWidth },
+      { width: 'CONF'.length + 2, align: 'right' },
+      ...(this.showZeroShot ? [{ width: labelWidth }] : []),
+    ];
+    const header = ['PATH', 'LABEL', 'CONF', ...(this.showZeroShot ? ['ZERO-SHOT'] : [])];
+    io.stdout(`${tableRow(header, this.columns)}\n`);
+  }
+
+  result({ input, result }: Classified): void {
+    const { classNames } = this.prompts;
+    const changed = result.zeroShotLabel !== result.label;
+    const cells = [input.display, classNames[result.label], result.probs[result.label].toFixed(3)];
+    if (this.showZeroShot) cells.push(changed ? classNames[result.zeroShotLabel] : '');
+    this.io.stdout(`${tableRow(cells, this.columns)}\n`);
+  }
+
+  error(input: ImageInput, message: string): void {
+    this.io.stderr(`metatpt: ${input.display}: ${message}\n`);
+  }
+}
+
+/**
+ * Writes an adapted image's views as PNG: view 0 is the CLIP-preprocessed original, the others are
+ * rendered from the source with the same warp the views were encoded with.
+ */
+class ViewDumper {
+  private readonly folderNames = new Set<string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly prompts: PromptSet,
+  ) {}
+
+  /** DIR/<stem>, with -2, -3, ... when two images of this run share a stem. */
+  private folderFor(file: string): string {
+    const stem = path.parse(file).name;
+    let name = stem;
+    for (let n = 2; this.folderNames.has(name); n++) name = `${stem}-${n}`;
+    this.folderNames.add(name);
+    return path.join(this.dir, name);
+  }
+
+  private async renderWarped(image: PreparedImage, views: readonly ViewRecord[]): Promise<Float32Array> {
+    const { model, engine } = this.prompts.encoder;
+    const { side } = image.source;
+    const fn = await engine.compile(`${model.id}:render-views`, {
+      inputs: { source: { shape: [3, side, side] }, theta: { shape: [views.length, 2, 3] } },
+      build: ({ source, theta }) => ({ pixels: warpViews(source, theta, model.config.vision.imageSize) }),
+    });
+    const out = await fn.run({ source: image.source.data, theta: views.flatMap((v) => v.theta) });
+    return out.pixels.data as Float32Array;
+  }
+
+  async write(file: string, image: PreparedImage, views: readonly ViewRecord[]): Promise<void> {
+    const { model } = this.prompts.encoder;
+    const size = model.config.vision.imageSize;
+    const folder = this.folderFor(file);
+    await mkdir(folder, { recursive: true });
+    // Views of an earlier run may have other selection marks; only those files are removed.
+    const stale = (await readdir(folder)).filter((name) => /^view-\d+(-selected)?\.png$/.test(name));
+    await Promise.all(stale.map((name) => rm(path.join(folder, name))));
+
+    const digits = Math.max(2, String(views.length - 1).length);
+    const fileName = (v: number) =>
+      `view-${String(v).padStart(digits, '0')}${views[v].selected ? '-selected' : ''}.png`;
+    const plane = 3 * size * size;
+    const warped = views.length > 1 ? await this.renderWarped(image, views.slice(1)) : new Float32Array(0);
+    await writePng(path.join(folder, fileName(0)), image.original, size, size, model.preprocess);
+    for (let v = 1; v < views.length; v++) {
+      await writePng(path.join(folder, fileName(v)), warped.subarray((v - 1) * plane, v * plane), size, size);
+    }
+  }
+}
+
+interface ClassifyRun {
+  prompts: PromptSet;
+  options: AdaptOptions;
+  printer: ResultPrinter;
+  dumper?: ViewDumper;
+  progress?: ProgressLine;
+  interrupt?: AbortSignal;
+}
+
+/** Classifies the images in order; returns how many were classified and whether the user stopped the run. */
+async function classifyAll(
+  inputs: readonly ImageInput[],
+  run: ClassifyRun,
+): Promise<{ classified: number; interrupted: boolean }> {
+  const { prompts, options, printer, dumper, progress, interrupt } = run;
+  let classified = 0;
+  for (const [index, input] of inputs.entries()) {
+    if (interrupt?.aborted) return { classified, interrupted: true };
+    progress?.update(index, input.display);
+    let item: Classified;
+    try {
+      const started = performance.now();
+      const image = await prepareImage(input.file, prompts);
+      const prepareMs = performance.now() - started;
+      // The seed depends on the file, not on its position, so results do not depend on what else is classified.
+      const seed = imageSeed(options.seed, input.file);
+      const result = await adaptImage(prompts, image, { ...options, seed });
+      if (dumper && result.views) await dumper.write(input.file, image, result.views);
+      item = { input, result, seed, prepareMs };
+    } catch (error) {
+      if (!(error instanceof ImageDecodeError)) throw error;
+      progress?.clear();
+      printer.error(input, error.reason);
+      continue;
+    }
+    progress?.clear();
+    printer.result(item);
+    classified++;
+  }
+  return { classified, interrupted: interrupt?.aborted ?? false };
+}
+
+async function classify(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  if (values.help) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const modelDir = requireOption(values.model, 'model');
+  const device = parseDevice(values.device);
+  const options = adaptOptionsFromArgs(values);
+  const classSpec = await classSpecFromArgs(values);
+  if (positionals.length === 0) throw new UsageError('name at least one image file or folder');
+  const ignored = ignoredAdaptOptions(values, options.method);
+  if (values['dump-views'] !== undefined && options.method === 'zeroshot') ignored.push('--dump-views');
+  if (ignored.length > 0)
+    io.stderr(`metatpt: note: ${ignored.join(', ')} only apply to --method tpt or metatpt\n`);
+
+  const model = ClipModel.load(modelDir);
+  const inputs = await expandInputs(positionals, io);
+  if (inputs.length === 0) {
+    io.stderr('metatpt: no images to classify\n');
+    return 1;
+  }
+  const engine = new Engine({ provider: device, log: (line) => io.stderr(`${line}\n`) });
+  try {
+    const encoder = new ClipEncoder(model, engine);
+    const prompts = await PromptSet.create(encoder, classSpec.names, classSpec);
+    if (options.method !== 'zeroshot' && prompts.nCtx === 0) {
+      throw new UsageError(
+        `--method ${options.method} tunes the words before {} in the template; "${classSpec.template}" has none`,
+      );
+    }
+    const showProgress = values.progress || (io.stderrIsTTY && inputs.length > PROGRESS_MIN_IMAGES);
+    const { classified, interrupted } = await classifyAll(inputs, {
+      prompts,
+      options,
+      printer: values.json
+        ? new JsonLinesPrinter(io, prompts)
+        : new TablePrinter(io, prompts, inputs, options.method),
+      dumper:
+        values['dump-views'] !== undefined && options.method !== 'zeroshot'
+          ? new ViewDumper(path.resolve(values['dump-views']), prompts)
+          : undefined,
+      progress: showProgress
+        ? new ProgressLine(inputs.length, io.stderr, { inPlace: io.stderrIsTTY, columns: io.stderrColumns })
+        : undefined,
+      interrupt: io.interrupt,
+    });
+    if (interrupted) {
+      io.stderr(`metatpt: interrupted after ${classified} of ${inputs.length} images\n`);
+      return 130;
+    }
+    if (classified === 0) {
+      io.stderr('metatpt: none of the images could be classified\n');
+      return 1;
+    }
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** Runs `metatpt classify` with the given arguments and output; resolves to the exit code. */
+export function runClassify(args: string[], io: CommandIo): Promise<number> {
+  return runWithUsage(io, USAGE, () => classify(args, io));
+}
+
+export const classifyCommand: Command = {
+  name: 'classify',
+  summary: 'classify images and folders (zero-shot, TPT or MetaTPT); a table or JSON lines',
+  run: (args) => withProcessIo((io) => runClassify(args, io)),
+};
