@@ -196,7 +196,12 @@ describe('metatpt classify, adapted', () => {
 
   it('gives an image the same result alone or within its folder (the seed follows the path)', async () => {
     const alone = await classifyJson(adaptedArgs('tpt'));
-    const inFolder = await classifyJson([...BASE, '--method', 'tpt', '--views', '8', folder.images]);
+    const inFolder = await classifyJson([
+      ...BASE,
+      ...['--method', 'tpt', '--views', '8', folder.images, folder.shapes],
+    ]);
+    // Named twice (in its folder and on its own), classified once.
+    expect(inFolder.lines).toHaveLength(3);
     const [line] = alone.lines;
     const sameImage = inFolder.lines.find((l) => l.path === folder.shapes)!;
     expect(sameImage.seed).toBe(line.seed);

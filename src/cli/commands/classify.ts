@@ -68,23 +68,26 @@ interface ImageInput {
 }
 
 /**
- * The images named on the command line: folders expanded recursively (sorted), anything else taken
- * as a file (the decoder reports what is not an image). Warns about folders without images.
+ * The images named on the command line, each once: folders expanded recursively (sorted), anything
+ * else taken as a file (the decoder reports what is not an image). Warns about folders without images.
  */
 async function expandInputs(targets: readonly string[], io: CommandIo): Promise<ImageInput[]> {
-  const inputs: ImageInput[] = [];
+  const inputs = new Map<string, ImageInput>();
+  const add = (input: ImageInput) => {
+    if (!inputs.has(input.file)) inputs.set(input.file, input);
+  };
   for (const target of targets) {
     const info = await stat(target).catch(() => undefined);
     if (!info?.isDirectory()) {
-      inputs.push({ file: path.resolve(target), display: target });
+      add({ file: path.resolve(target), display: target });
       continue;
     }
     const root = path.resolve(target);
     const files = await listImageFiles(root);
     if (files.length === 0) io.stderr(`metatpt: warning: no image files in ${target}\n`);
-    for (const file of files) inputs.push({ file, display: path.join(target, path.relative(root, file)) });
+    for (const file of files) add({ file, display: path.join(target, path.relative(root, file)) });
   }
-  return inputs;
+  return [...inputs.values()];
 }
 
 interface Classified {
