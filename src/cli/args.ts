@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { ADAPT_DEFAULTS, PRESETS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
-import type { MetaOptions } from '../engine/adapt/metatpt.js';
+import { ADAPT_DEFAULTS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
+import { adaptParamsSchema, resolveAdaptOptions, type AdaptParams } from '../engine/adapt/options.js';
 import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { UsageError, oneOf, requireOption } from './commands/arguments.js';
@@ -62,46 +62,15 @@ export const ADAPT_USAGE = `  --method M            zeroshot (default) | tpt | m
   --seed S              seed of the random views (default 0); each image's seed also depends on its path
   --min-entropy X       adapt only images whose zero-shot entropy is above X`;
 
-const METHODS = ['zeroshot', 'tpt', 'metatpt'] as const satisfies readonly AdaptMethod[];
-const VARIANTS = [
-  'two-stage',
-  'one-stage',
-  'second-order',
-] as const satisfies readonly MetaOptions['variant'][];
 const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly (
   ExecutionProvider | 'auto'
 )[];
 
-interface NumberRule {
-  integer?: boolean;
-  min?: number;
-  /** The minimum itself is not allowed (e.g. a learning rate must be above 0). */
-  aboveMin?: boolean;
-  max?: number;
-}
-
-/** A numeric option, checked against `rule`; undefined when the option is absent. */
-export function parseNumber(
-  value: string | undefined,
-  name: string,
-  rule: NumberRule = {},
-): number | undefined {
+/** A numeric option; undefined when the option is absent. Ranges are the caller's to check. */
+export function parseNumber(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const number = value.trim() === '' ? NaN : Number(value);
-  const { integer = false, min, aboveMin = false, max } = rule;
-  const valid =
-    Number.isFinite(number) &&
-    (!integer || Number.isInteger(number)) &&
-    (min === undefined || (aboveMin ? number > min : number >= min)) &&
-    (max === undefined || number <= max);
-  if (!valid) {
-    const kind = integer ? 'a whole number' : 'a number';
-    const bounds = [
-      min === undefined ? '' : `${aboveMin ? 'above' : 'at least'} ${min}`,
-      max === undefined ? '' : `at most ${max}`,
-    ].filter(Boolean);
-    throw new UsageError(`--${name} must be ${[kind, ...bounds].join(', ')}, not "${value}"`);
-  }
+  if (!Number.isFinite(number)) throw new UsageError(`--${name} must be a number, not "${value}"`);
   return number;
 }
 
@@ -109,41 +78,44 @@ export function parseDevice(value: string): ExecutionProvider | 'auto' {
   return oneOf(value, DEVICES, 'device');
 }
 
+/** Each method option and the adaptation setting it gives (src/engine/adapt/options.ts). */
+const ADAPT_SETTING_OF = {
+  method: 'method',
+  preset: 'preset',
+  views: 'views',
+  steps: 'steps',
+  lr: 'lr',
+  'select-ratio': 'selectRatio',
+  'inner-steps': 'innerSteps',
+  'inner-lr': 'innerLr',
+  variant: 'variant',
+  seed: 'seed',
+  'min-entropy': 'minEntropy',
+} as const satisfies Record<keyof typeof ADAPT_OPTIONS, keyof AdaptParams>;
+
+const NAME_OPTIONS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
+
 /**
- * The method options of an adaptation run: the preset first, then each option given explicitly.
- * The per-image seed is derived from `seed` by the caller (imageSeed).
+ * The method options of an adaptation run, validated and resolved by the engine's settings schema
+ * (preset first, then each option given); a bad value is a usage error naming the option. The
+ * per-image seed is derived from `seed` by the caller (imageSeed).
  */
 export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptOptions {
-  const preset = PRESETS[oneOf(values.preset ?? 'paper', ['paper', 'fast-cpu'] as const, 'preset')];
-  const tpt = { ...preset.tpt };
-  const meta = { ...preset.meta };
-  const setIfGiven = <T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) => {
-    if (value !== undefined) target[key] = value;
-  };
-  setIfGiven(tpt, 'steps', parseNumber(values.steps, 'steps', { integer: true, min: 0 }));
-  setIfGiven(tpt, 'lr', parseNumber(values.lr, 'lr', { min: 0, aboveMin: true }));
-  setIfGiven(
-    tpt,
-    'selectRatio',
-    parseNumber(values['select-ratio'], 'select-ratio', { min: 0, aboveMin: true, max: 1 }),
-  );
-  setIfGiven(
-    meta,
-    'innerSteps',
-    parseNumber(values['inner-steps'], 'inner-steps', { integer: true, min: 0 }),
-  );
-  setIfGiven(meta, 'innerLr', parseNumber(values['inner-lr'], 'inner-lr', { min: 0, aboveMin: true }));
-  if (values.variant !== undefined) meta.variant = oneOf(values.variant, VARIANTS, 'variant');
-  return {
-    ...ADAPT_DEFAULTS,
-    method: oneOf(values.method ?? 'zeroshot', METHODS, 'method'),
-    views: parseNumber(values.views, 'views', { integer: true, min: 1 }) ?? preset.views,
-    // imageSeed mixes the seed into a 32-bit hash.
-    seed: parseNumber(values.seed ?? '0', 'seed', { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? 0,
-    tpt,
-    meta,
-    minEntropy: parseNumber(values['min-entropy'], 'min-entropy', { min: 0 }) ?? null,
-  };
+  const entries = Object.entries(ADAPT_SETTING_OF) as [keyof typeof ADAPT_SETTING_OF, string][];
+  const params: Record<string, string | number> = {};
+  for (const [option, setting] of entries) {
+    const value = values[option];
+    if (value !== undefined) params[setting] = NAME_OPTIONS.has(option) ? value : parseNumber(value, option)!;
+  }
+  const parsed = adaptParamsSchema.safeParse(params);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const option = entries.find(([, setting]) => setting === issue.path[0])?.[0];
+      return option ? `--${option} "${values[option]}": ${issue.message}` : issue.message;
+    });
+    throw new UsageError(problems.join('; '));
+  }
+  return resolveAdaptOptions(parsed.data);
 }
 
 /**

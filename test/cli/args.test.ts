@@ -9,20 +9,14 @@ import {
 import { ADAPT_DEFAULTS, PRESETS } from '../../src/engine/adapt/adapt.js';
 
 describe('parseNumber', () => {
-  it('accepts numbers within the rule and passes an absent option through', () => {
-    expect(parseNumber('0.25', 'x', { min: 0, max: 1 })).toBe(0.25);
-    expect(parseNumber('3', 'n', { integer: true, min: 1 })).toBe(3);
-    expect(parseNumber(undefined, 'n', { integer: true })).toBeUndefined();
+  it('reads a number and passes an absent option through', () => {
+    expect(parseNumber('0.25', 'x')).toBe(0.25);
+    expect(parseNumber(' 3 ', 'n')).toBe(3);
+    expect(parseNumber(undefined, 'n')).toBeUndefined();
   });
 
-  it.each([
-    ['', { integer: true }, '--n must be a whole number, not ""'],
-    ['1.5', { integer: true, min: 1 }, '--n must be a whole number, at least 1, not "1.5"'],
-    ['0', { min: 0, aboveMin: true }, '--n must be a number, above 0, not "0"'],
-    ['2', { min: 0, max: 1 }, '--n must be a number, at least 0, at most 1, not "2"'],
-    ['Infinity', {}, '--n must be a number, not "Infinity"'],
-  ])('rejects "%s"', (value, rule, message) => {
-    expect(() => parseNumber(value, 'n', rule)).toThrow(message);
+  it.each(['', 'fast', 'Infinity', '1e999'])('rejects "%s"', (value) => {
+    expect(() => parseNumber(value, 'n')).toThrow(`--n must be a number, not "${value}"`);
   });
 });
 
@@ -38,21 +32,25 @@ describe('adaptOptionsFromArgs', () => {
       lr: '0.01',
       'inner-lr': '0.1',
       variant: 'second-order',
-      seed: '4294967295',
+      seed: '42',
       'min-entropy': '0.5',
     });
-    expect(options).toMatchObject({ method: 'metatpt', views: PRESETS['fast-cpu'].views, seed: 2 ** 32 - 1 });
+    expect(options).toMatchObject({ method: 'metatpt', views: PRESETS['fast-cpu'].views, seed: 42 });
     expect(options.tpt).toEqual({ ...PRESETS['fast-cpu'].tpt, lr: 0.01 });
     expect(options.meta).toEqual({ ...PRESETS['fast-cpu'].meta, innerLr: 0.1, variant: 'second-order' });
     expect(options.minEntropy).toBe(0.5);
     expect(adaptOptionsFromArgs({ preset: 'fast-cpu', views: '4' }).views).toBe(4);
   });
 
-  it('rejects unknown names and out-of-range values', () => {
-    expect(() => adaptOptionsFromArgs({ preset: 'slow' })).toThrow(/--preset must be one of paper, fast-cpu/);
-    expect(() => adaptOptionsFromArgs({ variant: 'three-stage' })).toThrow(/--variant must be one of/);
-    expect(() => adaptOptionsFromArgs({ 'select-ratio': '1.5' })).toThrow(/--select-ratio .* at most 1/);
-    expect(() => adaptOptionsFromArgs({ seed: '-1' })).toThrow(/--seed must be a whole number, at least 0/);
+  it('names the option of each bad value', () => {
+    expect(() => adaptOptionsFromArgs({ preset: 'slow' })).toThrow(
+      '--preset "slow": Invalid option: expected one of "paper"|"fast-cpu"',
+    );
+    expect(() => adaptOptionsFromArgs({ views: '1.5', 'select-ratio': '1.5' })).toThrow(
+      /^--views "1\.5": .*expected int.*; --select-ratio "1\.5": Too big/,
+    );
+    expect(() => adaptOptionsFromArgs({ seed: '-1' })).toThrow(/--seed "-1": Too small/);
+    expect(() => adaptOptionsFromArgs({ 'inner-lr': 'x' })).toThrow('--inner-lr must be a number, not "x"');
   });
 
   it('lists the options the chosen method ignores', () => {

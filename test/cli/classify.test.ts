@@ -293,9 +293,9 @@ describe('metatpt classify, the command line', () => {
       [['--classes', 'a,b', folder.shapes], /--model is required/],
       [[...MODEL, folder.shapes], /either --classes or --classes-file/],
       [[...BASE], /at least one image file or folder/],
-      [[...BASE, '--method', 'fancy', folder.shapes], /--method must be one of zeroshot, tpt, metatpt/],
-      [[...BASE, '--views', '0', folder.shapes], /--views must be a whole number, at least 1, not "0"/],
-      [[...BASE, '--lr', 'fast', folder.shapes], /--lr must be a number, above 0, not "fast"/],
+      [[...BASE, '--method', 'fancy', folder.shapes], /--method "fancy": Invalid option: expected one of/],
+      [[...BASE, '--views', '0', folder.shapes], /--views "0": Too small: expected number to be >=1/],
+      [[...BASE, '--lr', 'fast', folder.shapes], /--lr must be a number, not "fast"/],
       [[...MODEL, '--classes', 'cat,,dog', folder.shapes], /--classes entry 2: empty/],
       [[...BASE, '--template', '{}', '--method', 'tpt', folder.shapes], /"\{\}" has none/],
     ];
