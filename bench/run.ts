@@ -1,0 +1,43 @@
+// `npm run bench -- <name> [options]`: runs one benchmark and prints its markdown tables.
+interface BenchmarkModule {
+  main(args: string[]): Promise<void>;
+}
+
+/** Benchmarks by name, loaded on demand so that one benchmark's imports do not slow another. */
+const BENCHMARKS: Record<string, { summary: string; load: () => Promise<BenchmarkModule> }> = {
+  engine: {
+    summary: 'traced vs hand-written ONNX MLP, gradient vs forward (issue 2)',
+    load: () => import('./engine.js'),
+  },
+  zeroshot: {
+    summary: 'ViT-B/16 load, text encoding (trimmed vs 77), image throughput, memory (issue 3)',
+    load: () => import('./zeroshot.js'),
+  },
+  adapt: {
+    summary: 'zero-shot / TPT / MetaTPT per image vs an official-structure TPT baseline (issue 4)',
+    load: () => import('./adapt.js'),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`);
+  return `usage: npm run bench -- <name> [options]\n\nbenchmarks:\n${lines.join('\n')}`;
+}
+
+async function main([name, ...args]: string[]): Promise<number> {
+  const benchmark = name === undefined ? undefined : BENCHMARKS[name];
+  if (!benchmark) {
+    console.error(name === undefined ? usage() : `unknown benchmark "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  await (await benchmark.load()).main(args);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error: Error) => {
+    console.error(`bench: ${error.stack ?? error.message}`);
+    process.exitCode = 1;
+  },
+);
