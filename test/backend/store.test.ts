@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, blobToFloat32, float32ToBlob, migrations } from '../../src/backend/store/index.js';
 import { openDatabase, schemaVersion } from '../../src/backend/store/database.js';
-import { fakeResult, seedCollection, tempDir, tempStore } from './helpers.js';
+import { seedCollection, tempDir, tempStore } from './helpers.js';
+import { fakeResult } from './fake-results.js';
 
 describe('migrations', () => {
   it('builds the latest schema from an empty file', () => {

@@ -36,13 +36,40 @@ export type RunScope =
   | { kind: 'images'; imageIds: number[] }
   | { kind: 'uncertain'; baseRunId: number; minZeroShotEntropy: number };
 
+/** Method settings chosen for a run (steps, learning rate, view count, entropy threshold, ...). */
 export interface RunParams {
   [key: string]: unknown;
 }
 
-/** Classifies one image. Must reject promptly (with any error) when signal aborts. */
+/** Everything about a run that processing one of its images needs; plain data, so it crosses to a worker. */
+export interface RunSpec {
+  runId: number;
+  method: Method;
+  params: RunParams;
+  model: { id: number; name: string; dir: string };
+  classSet: {
+    id: number;
+    name: string;
+    template: string;
+    contextInit: string;
+    classes: { name: string; prompt: string | null }[];
+  };
+}
+
+/** Classifies one image with a run's settings. Must reject promptly (with any error) when signal aborts. */
 export type ProcessImage = (
   imageAbsPath: string,
   params: RunParams,
   signal: AbortSignal,
 ) => Promise<ImageResult>;
+
+/** What processes a run's images: typically an engine host with the run's model and classes loaded. */
+export interface ImageProcessor {
+  processImage: ProcessImage;
+  /** The device in use ('CPU', 'CUDA: ...'), once known. */
+  readonly device: string | null;
+  close(): Promise<void>;
+}
+
+/** Opens the processor for one run; the executor closes it when the run stops. */
+export type OpenProcessor = (run: RunSpec) => Promise<ImageProcessor>;

@@ -117,12 +117,12 @@ export function runsRepository(db: Db) {
   const setTotal = db.prepare<[number, number]>('UPDATE runs SET total = ? WHERE id = ?');
   const setStatus = db.prepare(
     `UPDATE runs SET status = @status,
-       device = COALESCE(@device, device),
        error = @error,
        started_at = CASE WHEN @status = 'running' THEN COALESCE(started_at, @now) ELSE started_at END,
        finished_at = CASE WHEN @final THEN @now ELSE NULL END
      WHERE id = @id`,
   );
+  const setDevice = db.prepare<[string, number]>('UPDATE runs SET device = ? WHERE id = ?');
   const pending = db.prepare<
     [number, number, number],
     { imageId: number; relPath: string; root: string; attempts: number }
@@ -208,15 +208,17 @@ export function runsRepository(db: Db) {
     withStatus(status: RunStatus): Run[] {
       return withStatus.all(status).map(toRun);
     },
-    setStatus(id: number, status: RunStatus, extra: { device?: string; error?: string } = {}): void {
+    setStatus(id: number, status: RunStatus, extra: { error?: string } = {}): void {
       setStatus.run({
         id,
         status,
-        device: extra.device ?? null,
         error: extra.error ?? null,
         final: finalStatuses.has(status) ? 1 : 0,
         now: Date.now(),
       });
+    },
+    setDevice(id: number, device: string): void {
+      setDevice.run(device, id);
     },
     /** Pending items in image-id order after afterImageId. */
     nextPending(runId: number, afterImageId: number, limit: number): WorkItem[] {

@@ -1,0 +1,337 @@
+// Executes runs from their persistent work items, one run at a time, several images at once.
+// Each image's result and the closing of its item are one transaction (store.results), so a crash
+// loses at most the images in flight, and a restart redoes only those.
+import { toAbsolute } from '../library/files.js';
+import type { Store } from '../store/index.js';
+import type { RunStatus, WorkItem } from '../store/runs.js';
+import type { ImageProcessor, OpenProcessor, RunSpec } from './types.js';
+
+export interface RunProgress {
+  runId: number;
+  status: RunStatus;
+  total: number;
+  done: number;
+  failed: number;
+  /** Images per second over the recent completions of this session. */
+  rate: number;
+  /** Seconds until the run is through at the current rate; null while unknown. */
+  etaSeconds: number | null;
+  /** Relative path of the image most recently started. */
+  currentImage: string | null;
+  /** The device the images are processed on, as the processor reports it; null until known. */
+  device: string | null;
+}
+
+export interface RunExecutorOptions {
+  store: Store;
+  /** Loads what processes a run's images (model, classes) when the run starts. */
+  openProcessor: OpenProcessor;
+  /** Images processed at once; match it to the number of workers behind the processor. */
+  concurrency?: number;
+  /** An image started this often without finishing (its process died each time) is marked failed. */
+  maxAttempts?: number;
+  /** After this many failures in a row the run stops as failed: something is wrong beyond one image. */
+  maxConsecutiveFailures?: number;
+  onProgress?: (progress: RunProgress) => void;
+  /** Minimum milliseconds between progress events of a run (the last one is always sent). */
+  progressIntervalMs?: number;
+}
+
+const rateWindow = 50;
+
+/** Why a run's loop stopped before its items ran out. */
+type StopRequest = 'pause' | 'cancel';
+
+interface ActiveRun {
+  runId: number;
+  controller: AbortController;
+  stop: StopRequest | null;
+  finished: Promise<void>;
+}
+
+export class RunExecutor {
+  private readonly queue: number[] = [];
+  private active: ActiveRun | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly options: Required<Omit<RunExecutorOptions, 'onProgress'>> &
+    Pick<RunExecutorOptions, 'onProgress'>;
+
+  constructor(options: RunExecutorOptions) {
+    this.options = {
+      concurrency: 1,
+      maxAttempts: 3,
+      maxConsecutiveFailures: 20,
+      progressIntervalMs: 250,
+      ...options,
+    };
+  }
+
+  /** Queues a queued or paused run to be executed after the ones already queued. */
+  enqueue(runId: number): void {
+    const run = this.options.store.runs.require(runId);
+    if (run.status !== 'queued' && run.status !== 'paused') {
+      throw new Error(`run ${runId} is ${run.status}; only queued or paused runs can be started`);
+    }
+    if (this.queue.includes(runId) || this.active?.runId === runId) return;
+    this.options.store.runs.setStatus(runId, 'queued');
+    this.queue.push(runId);
+    this.kick();
+  }
+
+  /** Stops a run after abandoning its images in flight (they stay pending); resume() continues it. */
+  pause(runId: number): Promise<void> {
+    return this.stop(runId, 'pause');
+  }
+
+  resume(runId: number): void {
+    this.enqueue(runId);
+  }
+
+  /** Ends a run for good; its unprocessed items stay pending and its results stay. */
+  cancel(runId: number): Promise<void> {
+    return this.stop(runId, 'cancel');
+  }
+
+  /**
+   * At start-up: requeues runs a previous process left running (it died), then the runs that were
+   * waiting. Returns their ids in execution order.
+   */
+  resumeInterruptedRuns(): number[] {
+    const { runs } = this.options.store;
+    const ids = [...runs.withStatus('running'), ...runs.withStatus('queued')].map((run) => run.id);
+    for (const id of ids) {
+      runs.setStatus(id, 'queued');
+      this.enqueue(id);
+    }
+    return ids;
+  }
+
+  /** Resolves when no run is executing or queued. */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  activeRunId(): number | null {
+    return this.active?.runId ?? null;
+  }
+
+  private async stop(runId: number, request: StopRequest): Promise<void> {
+    const status: RunStatus = request === 'pause' ? 'paused' : 'cancelled';
+    const queued = this.queue.indexOf(runId);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.options.store.runs.setStatus(runId, status);
+      return;
+    }
+    if (this.active?.runId === runId) {
+      this.active.stop = request;
+      this.active.controller.abort(new Error(`run ${runId} ${status}`));
+      await this.active.finished;
+      return;
+    }
+    const run = this.options.store.runs.require(runId);
+    if (
+      run.status === 'queued' ||
+      run.status === 'paused' ||
+      (request === 'cancel' && run.status === 'running')
+    ) {
+      this.options.store.runs.setStatus(runId, status); // not in this process's queue (e.g. never enqueued)
+    } else if (run.status !== status) {
+      throw new Error(`run ${runId} is ${run.status}; it cannot be ${status}`);
+    }
+  }
+
+  private kick(): void {
+    if (this.loop) return;
+    this.loop = (async () => {
+      try {
+        for (let runId = this.queue.shift(); runId !== undefined; runId = this.queue.shift()) {
+          // A run that cannot even start (its model or class set is gone) fails alone.
+          await this.execute(runId).catch((error: unknown) => markFailed(this.options.store, runId!, error));
+        }
+      } finally {
+        this.loop = null;
+      }
+    })();
+  }
+
+  private async execute(runId: number): Promise<void> {
+    const { store } = this.options;
+    let markFinished!: () => void;
+    const active: ActiveRun = {
+      runId,
+      controller: new AbortController(),
+      stop: null,
+      finished: new Promise((resolve) => (markFinished = resolve)),
+    };
+    this.active = active;
+    let processor: ImageProcessor | null = null;
+    const progress = new ProgressReporter(store, runId, this.options);
+    try {
+      store.runs.setStatus(runId, 'running');
+      const spec = runSpec(store, runId);
+      processor = await this.options.openProcessor(spec);
+      const fatal = active.controller.signal.aborted
+        ? null
+        : await this.process(spec, processor, active, progress);
+      const final: RunStatus =
+        active.stop === 'pause'
+          ? 'paused'
+          : active.stop === 'cancel'
+            ? 'cancelled'
+            : fatal
+              ? 'failed'
+              : 'done';
+      store.runs.setStatus(runId, final, fatal ? { error: fatal } : {});
+    } catch (error) {
+      // The processor could not start, or the store failed (disk full): the run cannot go on.
+      active.controller.abort(error);
+      markFailed(store, runId, error);
+    } finally {
+      this.active = null;
+      await processor?.close();
+      progress.report(null, true);
+      markFinished();
+    }
+  }
+
+  /** Runs the pending items through the processor; returns why the run must fail, or null. */
+  private async process(
+    spec: RunSpec,
+    processor: ImageProcessor,
+    active: ActiveRun,
+    progress: ProgressReporter,
+  ): Promise<string | null> {
+    const { store, concurrency, maxAttempts, maxConsecutiveFailures } = this.options;
+    const { runId } = spec;
+    const { signal } = active.controller;
+    let consecutiveFailures = 0;
+    let fatal: string | null = null;
+    // Stored with the first result, when the processor has certainly settled on a device.
+    let device: string | null = null;
+    progress.device = processor.device;
+
+    // Items are handed out in image-id order from small pages; each lane holds one at a time.
+    let cursor = 0;
+    let buffer: WorkItem[] = [];
+    const nextItem = (): WorkItem | undefined => {
+      if (buffer.length === 0) {
+        buffer = store.runs.nextPending(runId, cursor, 64);
+        if (buffer.length > 0) cursor = buffer[buffer.length - 1].imageId;
+      }
+      return buffer.shift();
+    };
+
+    const lane = async () => {
+      for (let item = nextItem(); item && !signal.aborted && !fatal; item = nextItem()) {
+        if (item.attempts >= maxAttempts) {
+          store.results.recordFailure(
+            runId,
+            item.imageId,
+            `gave up after ${item.attempts} attempts that never finished`,
+          );
+          continue;
+        }
+        store.runs.beginAttempt(runId, item.imageId);
+        progress.report(item.relPath);
+        try {
+          const result = await processor.processImage(
+            toAbsolute(item.root, item.relPath),
+            spec.params,
+            signal,
+          );
+          signal.throwIfAborted();
+          store.results.recordResult(runId, item.imageId, result);
+          consecutiveFailures = 0;
+          if (processor.device !== device) {
+            device = progress.device = processor.device;
+            if (device) store.runs.setDevice(runId, device);
+          }
+        } catch (error) {
+          if (signal.aborted) break; // paused or cancelled: the item stays pending
+          const message = error instanceof Error ? error.message : String(error);
+          store.results.recordFailure(runId, item.imageId, message);
+          if (++consecutiveFailures >= maxConsecutiveFailures) {
+            fatal = `stopped after ${consecutiveFailures} failures in a row; the last: ${message}`;
+          }
+        }
+        progress.completed();
+        progress.report(item.relPath);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+    return fatal;
+  }
+}
+
+/** Turns completions into throttled progress events with a rate over the recent ones. */
+class ProgressReporter {
+  device: string | null = null;
+  private readonly completions: number[] = [];
+  private lastReportAt = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly runId: number,
+    private readonly options: Pick<RunExecutorOptions, 'onProgress' | 'progressIntervalMs'>,
+  ) {}
+
+  completed(): void {
+    this.completions.push(Date.now());
+    if (this.completions.length > rateWindow) this.completions.shift();
+  }
+
+  report(currentImage: string | null, force = false): void {
+    const now = Date.now();
+    const { onProgress, progressIntervalMs = 0 } = this.options;
+    if (!onProgress || (!force && now - this.lastReportAt < progressIntervalMs)) return;
+    this.lastReportAt = now;
+    const { status, total, done, failed } = this.store.runs.require(this.runId);
+    const times = this.completions;
+    const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 0;
+    const rate = span > 0 ? (times.length - 1) / span : 0;
+    const remaining = total - done - failed;
+    onProgress({
+      runId: this.runId,
+      status,
+      total,
+      done,
+      failed,
+      rate,
+      etaSeconds: remaining === 0 ? 0 : rate > 0 ? remaining / rate : null,
+      currentImage,
+      device: this.device,
+    });
+  }
+}
+
+/** The run's settings, model and classes, read once when it starts. */
+export function runSpec(store: Store, runId: number): RunSpec {
+  const run = store.runs.require(runId);
+  const model = store.models.get(run.modelId);
+  if (!model) throw new Error(`run ${runId}: model ${run.modelId} is not registered`);
+  const classSet = store.classSets.require(run.classSetId);
+  return {
+    runId,
+    method: run.method,
+    params: run.params,
+    model: { id: model.id, name: model.name, dir: model.dir },
+    classSet: {
+      id: classSet.id,
+      name: classSet.name,
+      template: classSet.template,
+      contextInit: classSet.contextInit,
+      classes: classSet.classes.map((c) => ({ name: c.name, prompt: c.prompt })),
+    },
+  };
+}
+
+function markFailed(store: Store, runId: number, error: unknown): void {
+  try {
+    store.runs.setStatus(runId, 'failed', {
+      error: `run stopped: ${error instanceof Error ? error.message : String(error)}`,
+    });
+  } catch {
+    // The store is unusable too; the run stays 'running' and resumeInterruptedRuns() picks it up later.
+  }
+}
