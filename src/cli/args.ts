@@ -9,13 +9,30 @@ import { ADAPT_DEFAULTS, type AdaptMethod, type AdaptOptions } from '../engine/a
 import { adaptParamsSchema, resolveAdaptOptions, type AdaptParams } from '../engine/adapt/options.js';
 import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
-import { UsageError, oneOf, requireOption } from './commands/arguments.js';
-import type { CommandIo } from './format.js';
-
-export { UsageError, oneOf, requireOption };
 
 type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 /** The parsed (string) values of an option table; every option may be absent. */
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+export function requireOption(value: string | undefined, name: string): string {
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+export function parseId(value: string | undefined, name: string): number {
+  const id = Number(requireOption(value, name));
+  if (!Number.isInteger(id) || id <= 0)
+    throw new UsageError(`--${name} must be a positive whole number, not "${value}"`);
+  return id;
+}
+
+export function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  const found = allowed.find((a) => a === value);
+  if (!found) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}"`);
+  return found;
+}
+
 export type OptionValues<T extends ParseArgsOptions> = { [K in keyof T]?: string };
 
 export const MODEL_OPTIONS = {
@@ -232,7 +249,7 @@ export async function classSpecFromArgs(values: OptionValues<typeof CLASS_OPTION
  * other error its message (exit code 1); the messages name the file and the problem.
  */
 export async function runWithUsage(
-  io: CommandIo,
+  stderr: (text: string) => void,
   usage: string,
   body: () => Promise<number>,
 ): Promise<number> {
@@ -242,7 +259,12 @@ export async function runWithUsage(
     const message = error instanceof Error ? error.message : String(error);
     const isUsage =
       error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    io.stderr(`metatpt: ${message}\n${isUsage ? `${usage}\n` : ''}`);
+    stderr(`metatpt: ${message}\n${isUsage ? `${usage}\n` : ''}`);
     return isUsage ? 2 : 1;
   }
+}
+
+/** runWithUsage for commands that write to the process's own stderr. */
+export function withUsage(usage: string, body: () => Promise<number>): Promise<number> {
+  return runWithUsage((text) => process.stderr.write(text), usage, body);
 }

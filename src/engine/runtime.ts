@@ -1,6 +1,9 @@
 // Compiles traced functions to onnxruntime sessions and runs them. Sessions are cached by
 // (function key, input shapes and dtypes, execution provider): compile once per class set and view
 // count, run per image.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { lowerToOnnx, type ParamMode } from './onnx.js';
 import { input, type DType, type HostArray, type Shape, type Tensor } from './tensor.js';
@@ -41,13 +44,32 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   bool: 'bool',
 };
 
+const require = createRequire(import.meta.url);
+
+/**
+ * Providers this build can start. onnxruntime lists CUDA on Linux and Windows even when its provider
+ * libraries (installed separately by onnxruntime-node's installer) are missing, and trying it then
+ * prints a native error: so CUDA counts only when its library is on disk next to the binding.
+ */
 function providersAvailable(): Set<string> {
-  return new Set(ort.listSupportedBackends().map((b) => b.name));
+  const names = new Set<string>();
+  for (const backend of ort.listSupportedBackends()) {
+    if (backend.name !== 'cuda' || backend.bundled || cudaLibraryInstalled()) names.add(backend.name);
+  }
+  return names;
+}
+
+function cudaLibraryInstalled(): boolean {
+  const binDir = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin');
+  const library =
+    process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const napiDirs = existsSync(binDir) ? readdirSync(binDir) : [];
+  return napiDirs.some((napi) => existsSync(join(binDir, napi, process.platform, process.arch, library)));
 }
 
 function autoProvider(): ExecutionProvider {
   const available = providersAvailable();
-  if (available.has('cuda') && process.platform !== 'darwin') return 'cuda';
+  if (available.has('cuda')) return 'cuda';
   if (process.platform === 'win32' && available.has('dml')) return 'dml';
   if (process.platform === 'darwin' && available.has('coreml')) return 'coreml';
   return 'cpu';

@@ -56,3 +56,11 @@ describe('Engine', () => {
     await expect(f.run({ x: [1, 2] })).rejects.toThrow("input 'x': expected 3 values for shape [3], got 2");
   });
 });
+
+describe('automatic provider choice', () => {
+  it('does not pick CUDA when its provider library is not installed', () => {
+    // This machine has no CUDA provider library; a GPU machine with it would pick cuda.
+    const engine = new Engine({ log: () => {} });
+    expect(['cpu', 'dml', 'coreml']).toContain(engine.executionProvider);
+  });
+});

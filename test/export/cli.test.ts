@@ -91,7 +91,9 @@ describe('metatpt export', () => {
   it('fails with the reason when the target is not empty', async () => {
     const out = path.join(work, 'photos');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
-    await expect(runCommand(exportCommand, args)).rejects.toThrow(/is not empty/);
+    const { code, stderr } = await runCommand(exportCommand, args);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/is not empty/);
   });
 });
 

@@ -339,7 +339,7 @@ async function classify(args: string[], io: CommandIo): Promise<number> {
 
 /** Runs `metatpt classify` with the given arguments and output; resolves to the exit code. */
 export function runClassify(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io, USAGE, () => classify(args, io));
+  return runWithUsage(io.stderr, USAGE, () => classify(args, io));
 }
 
 export const classifyCommand: Command = {

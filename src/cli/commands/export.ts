@@ -12,7 +12,7 @@ import {
   type SplitRatios,
 } from '../../backend/export/index.js';
 import { openStore } from '../../backend/store/index.js';
-import { UsageError, oneOf, parseId, requireOption, withUsage } from './arguments.js';
+import { UsageError, oneOf, parseId, requireOption, withUsage } from '../args.js';
 
 const USAGE = `usage: metatpt export --db FILE --run ID --format FORMAT --out DIR [options]
 

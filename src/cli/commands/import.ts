@@ -7,7 +7,7 @@ import { importLabelsIntoStore } from '../../backend/export/from-store.js';
 import { importFromExport, importLabels } from '../../backend/export/index.js';
 import { hashFile } from '../../backend/library/inspect.js';
 import { openStore, type Store } from '../../backend/store/index.js';
-import { UsageError, oneOf, parseId, requireOption, withUsage } from './arguments.js';
+import { UsageError, oneOf, parseId, requireOption, withUsage } from '../args.js';
 
 const IMPORT_FORMATS = ['imagefolder', 'csv', 'export'] as const;
 
