@@ -5,7 +5,8 @@ import type { ImageResult } from '../../src/backend/jobs/types.js';
 export function fakeResult(seed: number, views = 0): ImageResult {
   const a = ((seed * 37) % 90) / 100 + 0.05;
   const probs = new Float32Array([a, (1 - a) * 0.7, (1 - a) * 0.3]);
-  const zeroShotProbs = new Float32Array([(1 - a) * 0.3, a, (1 - a) * 0.7]);
+  // Every third result agrees with zero-shot; the others disagree.
+  const zeroShotProbs = seed % 3 === 0 ? probs.slice() : new Float32Array([(1 - a) * 0.3, a, (1 - a) * 0.7]);
   const entropy = (p: Float32Array) => -Array.from(p).reduce((s, x) => s + x * Math.log(x), 0);
   const argmax = (p: Float32Array) => p.indexOf(Math.max(...p));
   return {

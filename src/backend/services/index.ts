@@ -1,0 +1,21 @@
+// The backend services, wired over one store. Transports (Electron IPC, serve mode, CLI) call these.
+import type { RunExecutor } from '../jobs/executor.js';
+import type { ThumbnailCache } from '../library/thumbnails.js';
+import type { Store } from '../store/index.js';
+import { createBrowseService } from './browse.js';
+import { createClassSetsService } from './class-sets.js';
+import { createCollectionsService } from './collections.js';
+import { createReviewService } from './review.js';
+import { createRunsService } from './runs.js';
+
+export function createServices(deps: { store: Store; executor: RunExecutor; thumbnails: ThumbnailCache }) {
+  return {
+    collections: createCollectionsService(deps),
+    classSets: createClassSetsService(deps),
+    runs: createRunsService(deps),
+    review: createReviewService(deps),
+    browse: createBrowseService(deps),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
