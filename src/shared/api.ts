@@ -1,0 +1,302 @@
+// The workbench API: the one contract between the renderer and the backend, whatever carries it
+// (Electron IPC or serve mode's HTTP + WebSocket). Every call's input is validated against its schema
+// at the backend boundary; outputs are plain JSON-compatible data (typed arrays become number arrays).
+import { z } from 'zod';
+import type { ImageDetail } from '../backend/services/browse.js';
+import type { CollectionSummary } from '../backend/services/collections.js';
+import type { ScanProgress, ScanSummary } from '../backend/library/indexer.js';
+import type { RunProgress } from '../backend/jobs/executor.js';
+import type {
+  ClassDefinition,
+  ClassSet,
+  GridPage,
+  LabelAction,
+  LabelState,
+  ModelRecord,
+  Run,
+  RunItem,
+} from '../backend/store/index.js';
+
+const id = z.number().int().positive();
+const imageIds = z.array(id).min(1).max(100_000);
+const range = z.object({ min: z.number().optional(), max: z.number().optional() }).strict();
+const reviewScope = z.object({ collectionId: id, classSetId: id }).strict();
+const classDefinition = z.object({
+  name: z.string().min(1).max(500),
+  prompt: z.string().max(1000).nullable().optional(),
+});
+const classSetInput = z
+  .object({
+    name: z.string().min(1).max(200),
+    classes: z.array(classDefinition).min(1).max(10_000),
+    template: z.string().max(500).optional(),
+    contextInit: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const methodSchema = z.enum(['zeroshot', 'tpt', 'metatpt']);
+
+/** Adaptation settings of a run (see src/engine/adapt/options.ts for their meaning and bounds). */
+const runParams = z.record(z.string(), z.union([z.number(), z.string(), z.null()]));
+
+export const runScopeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('collection') }).strict(),
+  z.object({ kind: z.literal('images'), imageIds }).strict(),
+  z.object({ kind: z.literal('uncertain'), baseRunId: id, minZeroShotEntropy: z.number().min(0) }).strict(),
+]);
+
+export const gridQuerySchema = z
+  .object({
+    collectionId: id,
+    runId: id.optional(),
+    classSetId: id.optional(),
+    predictedClass: z.number().int().min(0).optional(),
+    labelClass: z.number().int().min(0).optional(),
+    reviewState: z.enum(['unreviewed', 'reviewed', 'labeled', 'rejected', 'skipped']).optional(),
+    confidence: range.optional(),
+    entropy: range.optional(),
+    disagreement: z.boolean().optional(),
+    statuses: z.array(z.enum(['ok', 'broken', 'missing'])).optional(),
+    sort: z
+      .object({
+        key: z.enum(['entropy', 'confidence', 'zeroShotEntropy', 'path', 'id']),
+        direction: z.enum(['asc', 'desc']).optional(),
+      })
+      .strict()
+      .optional(),
+    offset: z.number().int().min(0).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const exportFormatSchema = z.enum([
+  'imagefolder',
+  'yolo-cls',
+  'csv',
+  'jsonl',
+  'hf-imagefolder',
+  'labelstudio',
+]);
+
+/** Typed arrays in backend results travel as number arrays. */
+export type Plain<T> = T extends Float32Array | Float64Array | Int32Array
+  ? number[]
+  : T extends (infer U)[]
+    ? Plain<U>[]
+    : T extends object
+      ? { [K in keyof T]: Plain<T[K]> }
+      : T;
+
+export interface AppInfo {
+  version: string;
+  /** Where the database, thumbnails and installed models live. */
+  dataDir: string;
+  /** 'electron' or 'browser' (serve mode): the renderer adapts its file pickers to it. */
+  shell: 'electron' | 'browser';
+  /** The execution provider new runs will use, as the engine chose it. */
+  device: string;
+  /** The demo collection that ships with the app, when it is not added yet. */
+  demoFolder: string | null;
+}
+
+export interface ExportResult {
+  outDir: string;
+  counts: Record<string, number>;
+}
+
+/** Every call: its input schema and its output type. */
+export const apiSchemas = {
+  'app.info': z.object({}).strict(),
+  'app.pickFolder': z.object({ title: z.string().max(200).optional() }).strict(),
+
+  'collections.list': z.object({}).strict(),
+  'collections.add': z
+    .object({ folder: z.string().min(1).max(4096), name: z.string().max(200).optional() })
+    .strict(),
+  'collections.rescan': z.object({ collectionId: id }).strict(),
+  'collections.rename': z.object({ collectionId: id, name: z.string().min(1).max(200) }).strict(),
+  'collections.remove': z.object({ collectionId: id }).strict(),
+
+  'classSets.list': z.object({}).strict(),
+  'classSets.get': z.object({ classSetId: id }).strict(),
+  'classSets.create': classSetInput,
+  'classSets.update': z.object({ classSetId: id, patch: classSetInput.partial() }).strict(),
+  'classSets.remove': z.object({ classSetId: id }).strict(),
+  'classSets.readFile': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'classSets.readFolders': z.object({ root: z.string().min(1).max(4096) }).strict(),
+
+  'models.list': z.object({}).strict(),
+  'models.import': z
+    .object({ folder: z.string().min(1).max(4096), name: z.string().max(200).optional() })
+    .strict(),
+  'models.download': z
+    .object({ repoId: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'a repository id looks like owner/name') })
+    .strict(),
+
+  'runs.start': z
+    .object({
+      collectionId: id,
+      classSetId: id,
+      modelId: id,
+      method: methodSchema,
+      params: runParams.optional(),
+      scope: runScopeSchema,
+    })
+    .strict(),
+  'runs.pause': z.object({ runId: id }).strict(),
+  'runs.resume': z.object({ runId: id }).strict(),
+  'runs.cancel': z.object({ runId: id }).strict(),
+  'runs.retryFailed': z.object({ runId: id }).strict(),
+  'runs.list': z.object({ collectionId: id.optional() }).strict(),
+  'runs.get': z.object({ runId: id }).strict(),
+  'runs.items': z
+    .object({
+      runId: id,
+      state: z.enum(['pending', 'done', 'failed']).optional(),
+      offset: z.number().int().min(0).optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
+
+  'review.assign': z.object({ imageIds, classSetId: id, classOrdinal: z.number().int().min(0) }).strict(),
+  'review.accept': z.object({ imageIds, runId: id }).strict(),
+  'review.reject': z.object({ imageIds, runId: id }).strict(),
+  'review.skip': z.object({ imageIds, classSetId: id }).strict(),
+  'review.clear': z.object({ imageIds, classSetId: id }).strict(),
+  'review.undo': reviewScope,
+  'review.redo': reviewScope,
+  'review.history': reviewScope.extend({ limit: z.number().int().min(1).max(500).optional() }),
+  'review.labelOf': z.object({ imageId: id, classSetId: id }).strict(),
+
+  'browse.grid': gridQuerySchema,
+  'browse.image': z.object({ imageId: id }).strict(),
+
+  'export.run': z
+    .object({
+      runId: id,
+      format: exportFormatSchema,
+      outDir: z.string().min(1).max(4096),
+      include: z.enum(['reviewed', 'predictions']).optional(),
+      minConfidence: z.number().min(0).max(1).optional(),
+      split: z
+        .object({
+          train: z.number().min(0),
+          val: z.number().min(0),
+          test: z.number().min(0).optional(),
+          seed: z.number().int(),
+        })
+        .strict()
+        .optional(),
+      link: z.enum(['copy', 'hardlink', 'symlink']).optional(),
+      unlabeled: z.enum(['omit', 'folder']).optional(),
+    })
+    .strict(),
+  'export.importLabels': z
+    .object({
+      collectionId: id,
+      classSetId: id,
+      format: z.enum(['imagefolder', 'csv', 'export']),
+      path: z.string().min(1).max(4096),
+    })
+    .strict(),
+} as const;
+
+export interface ApiOutputs {
+  'app.info': AppInfo;
+  /** The chosen folder, or null when cancelled or when the shell has no native dialog (browser). */
+  'app.pickFolder': string | null;
+  'collections.list': CollectionSummary[];
+  'collections.add': { collection: CollectionSummary; scan: ScanSummary };
+  'collections.rescan': ScanSummary;
+  'collections.rename': CollectionSummary;
+  'collections.remove': null;
+  'classSets.list': ClassSet[];
+  'classSets.get': ClassSet;
+  'classSets.create': ClassSet;
+  'classSets.update': ClassSet;
+  'classSets.remove': null;
+  'classSets.readFile': ClassDefinition[];
+  'classSets.readFolders': ClassDefinition[];
+  'models.list': ModelRecord[];
+  'models.import': ModelRecord;
+  'models.download': ModelRecord;
+  'runs.start': Run;
+  'runs.pause': null;
+  'runs.resume': null;
+  'runs.cancel': null;
+  'runs.retryFailed': number;
+  'runs.list': Run[];
+  'runs.get': Run;
+  'runs.items': RunItem[];
+  'review.assign': LabelAction | null;
+  'review.accept': LabelAction | null;
+  'review.reject': LabelAction | null;
+  'review.skip': LabelAction | null;
+  'review.clear': LabelAction | null;
+  'review.undo': LabelAction | null;
+  'review.redo': LabelAction | null;
+  'review.history': LabelAction[];
+  'review.labelOf': LabelState | null;
+  'browse.grid': GridPage;
+  'browse.image': Plain<ImageDetail>;
+  'export.run': ExportResult;
+  'export.importLabels': {
+    applied: number;
+    alreadyLabeled: number;
+    unknownClass: number;
+    unmatched: number;
+    warnings: string[];
+  };
+}
+
+export type ApiMethod = keyof typeof apiSchemas;
+export type ApiInput<M extends ApiMethod> = z.input<(typeof apiSchemas)[M]>;
+export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];
+
+/** Events the backend pushes to every connected renderer. */
+export interface ApiEvents {
+  'run.progress': RunProgress;
+  'scan.progress': ScanProgress;
+  'export.progress': { runId: number; done: number; total: number; currentFile: string | null };
+  'model.download': { repoId: string; file: string; receivedBytes: number; totalBytes: number | null };
+  /** Labels changed (by review or import) — views showing them refresh. */
+  'labels.changed': { collectionId: number; classSetId: number };
+}
+
+export type ApiEventName = keyof ApiEvents;
+
+/** What the renderer holds: one typed function per call, and event subscriptions. */
+export interface WorkbenchApi {
+  call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>>;
+  on<E extends ApiEventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void;
+  /** URL of an image file or its thumbnail, served only for images of registered collections. */
+  imageUrl(imageId: number, kind: 'full' | 'thumb'): string;
+}
+
+/** An error as it crosses a transport: the message is shown to the user as is. */
+export interface ApiErrorPayload {
+  message: string;
+  /** 'invalid-input' when the call failed validation, 'not-found', or 'failed'. */
+  code: 'invalid-input' | 'not-found' | 'failed';
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: ApiErrorPayload['code'] = 'failed',
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type {
+  ClassDefinition,
+  ClassSet,
+  CollectionSummary,
+  GridPage,
+  ImageDetail,
+  ModelRecord,
+  Run,
+  RunProgress,
+};
