@@ -351,6 +351,12 @@ export const primitives: Record<string, Primitive> = {
   scatterAdd: {
     infer: ([g, indices], attrs) => {
       const { axis, size } = attrs as { axis: number; size: number };
+      const gathered = g.shape.slice(axis, axis + indices.rank);
+      if (!Number.isInteger(size) || size < 1 || gathered.some((d, i) => d !== indices.shape[i])) {
+        throw new ShapeError(
+          `scatterAdd: size ${size} at axis ${axis} does not fit ${fmt(g.shape)} with indices ${fmt(indices.shape)}`,
+        );
+      }
       const shape = [...g.shape.slice(0, axis), size, ...g.shape.slice(axis + indices.rank)];
       return { shape, dtype: g.dtype };
     },

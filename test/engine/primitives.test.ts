@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { primitives } from '../../src/engine/primitives.js';
 import type { Random } from '../../src/engine/random.js';
 import {
+  apply,
   concat,
   constant,
   input,
+  logicalAnd,
   layerNorm,
   linear,
   maximum,
@@ -309,40 +311,190 @@ describe('forward values', () => {
 });
 
 describe('shape rules', () => {
-  const t = (shape: number[]): Tensor => input(`s${shape.join('x')}`, shape);
-  it('infer output shapes', () => {
-    expect(t([2, 1, 4]).add(t([3, 1])).shape).toEqual([2, 3, 4]);
-    expect(t([5, 2, 3]).matmul(t([3, 7])).shape).toEqual([5, 2, 7]);
-    expect(t([2, 3, 4]).transpose([2, 0, 1]).shape).toEqual([4, 2, 3]);
-    expect(t([2, 3, 4]).sum([0, 2]).shape).toEqual([3]);
-    expect(t([2, 3, 4]).max(1, true).shape).toEqual([2, 1, 4]);
-    expect(
-      t([10, 4]).gather(constant(BigInt64Array.from([1n, 2n, 3n, 4n, 5n, 6n]), [2, 3], 'int64')).shape,
-    ).toEqual([2, 3, 4]);
-    expect(concat([t([2, 3]), t([2, 5])], 1).shape).toEqual([2, 8]);
-    expect(
-      pad(t([2, 3]), [
-        [1, 1],
-        [0, 2],
-      ]).shape,
-    ).toEqual([4, 5]);
-    expect(t([2, 3]).reshape([-1]).shape).toEqual([6]);
-    expect(t([3, 5]).slice(1, 1, -1).shape).toEqual([3, 3]);
-    expect(t([3, 1]).expand([2, 3, 4]).shape).toEqual([2, 3, 4]);
-    expect(t([2, 3]).logsumexp(1).shape).toEqual([2]);
+  const t = (shape: number[], dtype: 'float32' | 'float64' | 'int64' = 'float32'): Tensor =>
+    input(`s${shape.join('x')}`, shape, dtype);
+  const ints = (shape: number[]): Tensor => t(shape, 'int64');
+  const broadcastCase = (op: string) => ({
+    ok: () => apply(op, [t([2, 1, 4]), t([3, 1])]),
+    shape: [2, 3, 4],
+    bad: () => apply(op, [t([2, 3]), t([4])]),
+    error: 'cannot broadcast [2,3] with [4]',
   });
+  const unaryCase = (op: string) => ({
+    ok: () => apply(op, [t([2, 3])]),
+    shape: [2, 3],
+    bad: () => apply(op, [ints([2])]),
+    error: 'needs a float tensor, got int64',
+  });
+  // One entry per primitive: a good application with its shape, and a bad one with the error it must name.
+  const rules: Record<string, { ok: () => Tensor; shape: number[]; bad: () => unknown; error: string }> = {
+    ...Object.fromEntries(
+      [
+        'add',
+        'sub',
+        'mul',
+        'div',
+        'maximum',
+        'minimum',
+        'equal',
+        'less',
+        'greater',
+        'lessOrEqual',
+        'greaterOrEqual',
+      ].map((op) => [op, broadcastCase(op)]),
+    ),
+    and: {
+      ok: () => logicalAnd(t([2, 1]).gt(0), t([3]).gt(0)),
+      shape: [2, 3],
+      bad: () => logicalAnd(t([2]).gt(0), t([3]).gt(0)),
+      error: 'And: cannot broadcast [2] with [3]',
+    },
+    where: {
+      ok: () => where(t([2, 1]).gt(0), t([3]), t([1])),
+      shape: [2, 3],
+      bad: () => apply('where', [t([2]), t([2]), t([2])]),
+      error: 'where: condition must be bool, got float32',
+    },
+    ...Object.fromEntries(
+      ['neg', 'exp', 'log', 'sqrt', 'reciprocal', 'tanh', 'sigmoid', 'erf', 'floor'].map((op) => [
+        op,
+        unaryCase(op),
+      ]),
+    ),
+    pow: {
+      ok: () => t([2]).pow(2),
+      shape: [2],
+      bad: () => ints([2]).pow(2),
+      error: 'pow: needs a float tensor',
+    },
+    clip: {
+      ok: () => t([2]).clip(0, 1),
+      shape: [2],
+      bad: () => t([2]).clip(1, 0),
+      error: 'clip: min 1 > max 0',
+    },
+    cast: {
+      ok: () => t([2, 3]).cast('int64'),
+      shape: [2, 3],
+      bad: () =>
+        t([2, 3])
+          .cast('int64')
+          .add(t([2, 3])),
+      error: 'Add: dtype mismatch int64 vs float32',
+    },
+    matmul: {
+      ok: () => t([5, 2, 3]).matmul(t([3, 7])),
+      shape: [5, 2, 7],
+      bad: () => t([2, 3]).matmul(t([4, 5])),
+      error: 'matmul: inner dimensions differ in [2,3] @ [4,5]',
+    },
+    linear: {
+      ok: () => linear(t([2, 3, 4]), t([5, 4]), t([5])),
+      shape: [2, 3, 5],
+      bad: () => linear(t([2, 4]), t([5, 3]), t([5])),
+      error: 'linear: input [2,4], weight [5,3] and bias [5] do not fit',
+    },
+    reshape: {
+      ok: () => t([2, 3]).reshape([-1]),
+      shape: [6],
+      bad: () => t([2, 3]).reshape([4, 2]),
+      error: 'reshape: cannot reshape [2,3] to [4,2]',
+    },
+    transpose: {
+      ok: () => t([2, 3, 4]).transpose([2, 0, 1]),
+      shape: [4, 2, 3],
+      bad: () => t([2, 3]).transpose([0, 0]),
+      error: 'transpose: perm [0,0] is not a permutation of the axes of [2,3]',
+    },
+    expand: {
+      ok: () => t([3, 1]).expand([2, 3, 4]),
+      shape: [2, 3, 4],
+      bad: () => t([2, 3]).expand([4, 3, 2]),
+      error: 'expand: cannot',
+    },
+    slice: {
+      ok: () => t([3, 5]).slice(1, 1, -1),
+      shape: [3, 3],
+      bad: () => apply('slice', [t([3, 5])], { axis: 1, start: 2, end: 9 }),
+      error: 'slice: [2, 9) on axis 1 is outside [3,5]',
+    },
+    concat: {
+      ok: () => concat([t([2, 3]), t([2, 5])], 1),
+      shape: [2, 8],
+      bad: () => concat([t([2, 3]), t([3, 3])], 1),
+      error: 'concat: shapes [2,3] [3,3] differ off axis 1',
+    },
+    pad: {
+      ok: () =>
+        pad(t([2, 3]), [
+          [1, 1],
+          [0, 2],
+        ]),
+      shape: [4, 5],
+      bad: () => pad(t([2, 3]), [[1, 1]]),
+      error: 'pad: pads [[1,1]] do not fit [2,3]',
+    },
+    gather: {
+      ok: () => t([10, 4]).gather(ints([2, 3])),
+      shape: [2, 3, 4],
+      bad: () => t([2, 3]).gather(t([2])),
+      error: 'gather: indices must be int64 or int32',
+    },
+    scatterAdd: {
+      ok: () => apply('scatterAdd', [t([2, 3, 4]), ints([2, 3])], { axis: 0, size: 10 }),
+      shape: [10, 4],
+      bad: () => apply('scatterAdd', [t([2, 3, 4]), ints([2, 3])], { axis: 0, size: 0 }),
+      error: 'scatterAdd: size 0',
+    },
+    reduceSum: {
+      ok: () => t([2, 3, 4]).sum([0, 2]),
+      shape: [3],
+      bad: () => t([2, 3]).sum(2),
+      error: 'axis 2 out of range for rank 2',
+    },
+    reduceMax: {
+      ok: () => t([2, 3, 4]).max(1, true),
+      shape: [2, 1, 4],
+      bad: () => apply('reduceMax', [t([2, 3])], { axes: [5], keepDims: false }),
+      error: 'reduceMax: axes [5] out of range for [2,3]',
+    },
+    softmax: {
+      ok: () => t([2, 3]).softmax(0),
+      shape: [2, 3],
+      bad: () => t([2, 3]).softmax(2),
+      error: 'axis 2 out of range for rank 2',
+    },
+    logSoftmax: {
+      ok: () => t([2, 3]).logSoftmax(),
+      shape: [2, 3],
+      bad: () => t([2, 3]).logSoftmax(-3),
+      error: 'axis -3 out of range for rank 2',
+    },
+    logsumexp: {
+      ok: () => t([2, 3]).logsumexp(1),
+      shape: [2],
+      bad: () => apply('logsumexp', [t([2, 3])], { axes: [2], keepDims: false }),
+      error: 'logsumexp: axes [2] out of range for [2,3]',
+    },
+    layerNorm: {
+      ok: () => layerNorm(t([2, 3]), t([3]), t([3]), 1e-5),
+      shape: [2, 3],
+      bad: () => layerNorm(t([2, 3]), t([4]), t([3]), 1e-5),
+      error: 'layerNorm: weight [4] and bias [3] must be [3] for input [2,3]',
+    },
+  };
 
-  it('bad shapes give errors naming the op and the shapes', () => {
-    expect(() => t([2, 3]).add(t([4]))).toThrow('Add: cannot broadcast [2,3] with [4]');
-    expect(() => t([2, 3]).matmul(t([4, 5]))).toThrow('matmul: inner dimensions differ in [2,3] @ [4,5]');
-    expect(() => t([3]).matmul(t([3, 5]))).toThrow('matmul: needs rank ≥ 2');
-    expect(() => t([2, 3]).reshape([4, 2])).toThrow('reshape: cannot reshape [2,3] to [4,2]');
-    expect(() => t([2, 3]).transpose([0, 0])).toThrow('transpose: perm [0,0]');
-    expect(() => t([2, 3]).expand([4, 3, 2])).toThrow('expand: cannot');
-    expect(() => concat([t([2, 3]), t([3, 3])], 1)).toThrow('concat: shapes [2,3] [3,3] differ off axis 1');
-    expect(() => layerNorm(t([2, 3]), t([4]), t([3]), 1e-5)).toThrow('layerNorm: weight [4]');
-    expect(() => t([2, 3]).gather(t([2]))).toThrow('gather: indices must be int64 or int32');
-    expect(() => t([2]).add(input('d', [2], 'float64'))).toThrow('Add: dtype mismatch float32 vs float64');
-    expect(() => t([2, 3]).sum(2)).toThrow('axis 2 out of range for rank 2');
+  for (const [name, rule] of Object.entries(rules)) {
+    it(`${name}: infers its shape and names itself and the shapes when they do not fit`, () => {
+      const out = rule.ok();
+      expect(out.op).toBe(name);
+      expect(out.shape).toEqual(rule.shape);
+      expect(rule.bad).toThrow(rule.error);
+    });
+  }
+
+  it('every primitive has a shape rule test', () => {
+    const leaves = ['input', 'param', 'constant'];
+    expect(Object.keys(primitives).filter((p) => !leaves.includes(p) && !(p in rules))).toEqual([]);
   });
 });
