@@ -2,6 +2,8 @@
 import { classifyCommand } from './commands/classify.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
+import { indexCommand } from './commands/index.js';
+import { statusCommand } from './commands/status.js';
 export interface Command {
   name: string;
   summary: string;
@@ -9,4 +11,10 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [classifyCommand, exportCommand, importCommand];
+export const commands: Command[] = [
+  classifyCommand,
+  exportCommand,
+  importCommand,
+  indexCommand,
+  statusCommand,
+];

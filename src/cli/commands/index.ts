@@ -1,0 +1,66 @@
+// `metatpt index`: adds a folder as a collection (or finds it) and indexes it incrementally.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../commands.js';
+import { createCollectionsService } from '../../backend/services/collections.js';
+import { openStore } from '../../backend/store/index.js';
+import { UsageError, requireOption, runWithUsage } from '../args.js';
+import { withProcessIo, type CommandIo } from '../format.js';
+
+const USAGE = `usage: metatpt index --db FILE FOLDER [--name NAME] [--json]
+
+  Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.
+  --db FILE      the workbench database (created if missing)
+  --name NAME    the collection's name (default: the folder's name)
+  --json         print {"collectionId","added","changed","removed","errors"}`;
+
+async function index(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { db: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (positionals.length !== 1) throw new UsageError('give exactly one FOLDER');
+  const store = openStore(path.resolve(requireOption(values.db, 'db')));
+  try {
+    let lastDrawn = 0;
+    const showProgress = !values.json && io.stderrIsTTY;
+    const { collection, scan } = await createCollectionsService({ store }).addFolder(positionals[0], {
+      name: values.name,
+      signal: io.interrupt,
+      onProgress: showProgress
+        ? ({ seen, added, changed }) => {
+            const now = Date.now();
+            if (now - lastDrawn < 100) return;
+            lastDrawn = now;
+            io.stderr(`\r\x1b[2K${seen} files seen, ${added} new, ${changed} changed`);
+          }
+        : undefined,
+    });
+    if (showProgress) io.stderr('\r\x1b[2K');
+    const { added, changed, removed, errors } = scan;
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ collectionId: collection.id, added, changed, removed, errors })}\n`);
+    } else {
+      io.stdout(
+        `collection ${collection.id} "${collection.name}" (${collection.root}): ${added} added, ${changed} changed, ` +
+          `${scan.moved} moved, ${removed} removed, ${scan.unchanged} unchanged, ${errors} errors ` +
+          `in ${(scan.durationMs / 1000).toFixed(1)} s\n`,
+      );
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export function runIndex(args: string[], io: CommandIo): Promise<number> {
+  return runWithUsage(io.stderr, USAGE, () => index(args, io));
+}
+
+export const indexCommand: Command = {
+  name: 'index',
+  summary: 'add a folder as a collection and index its images (incremental)',
+  run: (args) => withProcessIo((io) => runIndex(args, io)),
+};

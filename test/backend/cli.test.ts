@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runIndex } from '../../src/cli/commands/index.js';
+import { runStatus } from '../../src/cli/commands/status.js';
+import type { CommandIo } from '../../src/cli/format.js';
+import { openStore } from '../../src/backend/store/index.js';
+import { makeImageFolder } from '../../scripts/make-image-folder.js';
+import { seedCollection, tempDir } from './helpers.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CommandIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stderrIsTTY: false,
+  };
+  return { io, out: () => out.join(''), err: () => err.join('') };
+}
+
+describe('metatpt index', () => {
+  it('indexes a folder and prints the counts as JSON, incrementally on the second call', async () => {
+    const folder = tempDir();
+    await makeImageFolder({ out: folder, count: 4, size: 16 });
+    writeFileSync(join(folder, 'broken.png'), 'no');
+    const db = join(tempDir(), 'w.db');
+
+    const first = capture();
+    expect(await runIndex(['--db', db, folder, '--json'], first.io)).toBe(0);
+    expect(JSON.parse(first.out())).toEqual({ collectionId: 1, added: 5, changed: 0, removed: 0, errors: 1 });
+
+    const second = capture();
+    expect(await runIndex(['--db', db, folder], second.io)).toBe(0);
+    expect(second.out()).toMatch(
+      /^collection 1 ".*" \(.*\): 0 added, 0 changed, 0 moved, 0 removed, 5 unchanged, 0 errors/,
+    );
+  });
+
+  it('explains a missing folder argument and a missing folder', async () => {
+    const db = join(tempDir(), 'w.db');
+    const usage = capture();
+    expect(await runIndex(['--db', db], usage.io)).toBe(2);
+    expect(usage.err()).toMatch(/give exactly one FOLDER\nusage: metatpt index/);
+    const missing = capture();
+    expect(await runIndex(['--db', db, '/no/such/folder'], missing.io)).toBe(1);
+    expect(missing.err()).toMatch(/cannot add \/no\/such\/folder/);
+  });
+});
+
+describe('metatpt status', () => {
+  it('lists collections and runs, and shows one run with its failures', async () => {
+    const db = join(tempDir(), 'w.db');
+    const store = openStore(db);
+    const { collection, classSet, model, imageIds } = seedCollection(store, 3);
+    const run = store.runs.create({
+      collectionId: collection.id,
+      classSetId: classSet.id,
+      modelId: model.id,
+      method: 'metatpt',
+      params: {},
+      scope: { kind: 'collection' },
+    });
+    store.results.recordFailure(run.id, imageIds[1], 'cannot decode');
+    store.close();
+
+    const overview = capture();
+    expect(await runStatus(['--db', db], overview.io)).toBe(0);
+    expect(overview.out()).toContain('1  photos  /data/photos  (3 images, 0 errors, 0 missing)');
+    expect(overview.out()).toMatch(/1\s+1\s+metatpt\s+queued\s+0\/3 \(1 failed\)/);
+
+    const detail = capture();
+    expect(await runStatus(['--db', db, '--run', String(run.id), '--json'], detail.io)).toBe(0);
+    const parsed = JSON.parse(detail.out());
+    expect(parsed.run).toMatchObject({ id: run.id, status: 'queued', failed: 1, total: 3 });
+    expect(parsed.failedItems).toEqual([
+      expect.objectContaining({ relPath: 'img-000001.png', error: 'cannot decode' }),
+    ]);
+
+    const unknown = capture();
+    expect(await runStatus(['--db', db, '--run', '99'], unknown.io)).toBe(1);
+    expect(unknown.err()).toMatch(/run 99 does not exist/);
+    const noDb = capture();
+    expect(await runStatus(['--db', join(tempDir(), 'typo.db')], noDb.io)).toBe(1);
+    expect(noDb.err()).toMatch(/typo\.db: no such database/);
+  });
+});
