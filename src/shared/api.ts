@@ -280,6 +280,9 @@ export interface ApiErrorPayload {
   code: 'invalid-input' | 'not-found' | 'failed';
 }
 
+/** What a transport answers for one call: the result, or the error as the backend described it. */
+export type ApiResponse = { ok: true; result: unknown } | { ok: false; error: ApiErrorPayload };
+
 export class ApiError extends Error {
   constructor(
     message: string,
