@@ -342,3 +342,27 @@ describe('browse service', () => {
     expect(() => browse.imageDetail(424242)).toThrow(/image 424242 does not exist/);
   });
 });
+
+describe('grid input', () => {
+  it('refuses malformed paging, ranges and sort keys with a clear error', () => {
+    const store = tempStore();
+    const { collection } = seedCollection(store, 2);
+    const browse = createBrowseService({ store });
+    const query = { collectionId: collection.id };
+    expect(() => browse.grid({ ...query, limit: 0 })).toThrow(
+      /grid limit must be a whole number from 1 to 1000, not 0/,
+    );
+    expect(() => browse.grid({ ...query, offset: Number.NaN })).toThrow(/grid offset must be a whole number/);
+    expect(() => browse.grid({ ...query, entropy: { min: Number.NaN } })).toThrow(
+      /grid entropy min must be a number/,
+    );
+    expect(() => browse.grid({ ...query, sort: { key: 'constructor' as 'path' } })).toThrow(
+      /cannot sort the grid by/,
+    );
+    expect(() => browse.grid({ ...query, statuses: ["ok') OR 1=1 --" as 'ok'] })).toThrow(
+      /unknown image status/,
+    );
+    expect(() => browse.grid({ collectionId: 999 })).toThrow(/collection 999 does not exist/);
+    expect(browse.grid({ ...query, limit: 1, offset: 1 }).items).toHaveLength(1);
+  });
+});

@@ -112,24 +112,31 @@ export function gridRepository(db: Db) {
         `i.status IN (${statuses.map((s) => `'${statusName(s)}'`).join(', ')})`,
       ];
       const addRange = (column: string, name: string, range: Range | undefined) => {
-        if (range?.min !== undefined) {
-          where.push(`${column} >= @${name}Min`);
-          params[`${name}Min`] = range.min;
-        }
-        if (range?.max !== undefined) {
-          where.push(`${column} <= @${name}Max`);
-          params[`${name}Max`] = range.max;
+        for (const [bound, operator] of [
+          ['min', '>='],
+          ['max', '<='],
+        ] as const) {
+          const value = range?.[bound];
+          if (value === undefined) continue;
+          if (!Number.isFinite(value))
+            throw new Error(`grid ${name} ${bound} must be a number, not ${value}`);
+          where.push(`${column} ${operator} @${name}_${bound}`);
+          params[`${name}_${bound}`] = value;
         }
       };
       if (q.predictedClass !== undefined) {
         where.push('p.label = @predictedClass');
-        params.predictedClass = q.predictedClass;
+        params.predictedClass = wholeNumber(q.predictedClass, 'predictedClass', 0, Number.MAX_SAFE_INTEGER);
       }
       if (q.labelClass !== undefined) {
         where.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
-        params.labelClass = q.labelClass;
+        params.labelClass = wholeNumber(q.labelClass, 'labelClass', 0, Number.MAX_SAFE_INTEGER);
       }
-      if (q.reviewState !== undefined) where.push(reviewConditions[q.reviewState]);
+      if (q.reviewState !== undefined) {
+        if (!Object.hasOwn(reviewConditions, q.reviewState))
+          throw new Error(`unknown review state "${q.reviewState}"`);
+        where.push(reviewConditions[q.reviewState]);
+      }
       addRange('p.confidence', 'confidence', q.confidence);
       addRange('p.entropy', 'entropy', q.entropy);
       if (q.disagreement !== undefined)
@@ -141,14 +148,14 @@ export function gridRepository(db: Db) {
         WHERE ${where.join(' AND ')}`;
       const sortKey = q.sort?.key ?? 'id';
       const direction = q.sort?.direction === 'desc' ? 'DESC' : 'ASC';
-      const column = sortColumns[sortKey];
+      const column = Object.hasOwn(sortColumns, sortKey) ? sortColumns[sortKey] : undefined;
       if (!column) throw new Error(`cannot sort the grid by "${sortKey}"`);
       // Images without a prediction sort last either way.
       const order = column.startsWith('p.')
         ? `${column} IS NULL, ${column} ${direction}, i.id`
         : `${column} ${direction}, i.id`;
-      const offset = Math.max(0, Math.trunc(q.offset ?? 0));
-      const limit = Math.min(maxGridPageSize, Math.max(1, Math.trunc(q.limit ?? 200)));
+      const offset = wholeNumber(q.offset ?? 0, 'offset', 0, Number.MAX_SAFE_INTEGER);
+      const limit = wholeNumber(q.limit ?? 200, 'limit', 1, maxGridPageSize);
 
       const total = (prepared(`SELECT COUNT(*) AS n ${from}`).get(params) as { n: number }).n;
       const rows = prepared(
@@ -156,8 +163,8 @@ export function gridRepository(db: Db) {
            p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
            p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
            l.decision, l.class_ordinal AS labelClass, l.source AS labelSource
-         ${from} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
-      ).all(params) as GridRow[];
+         ${from} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+      ).all({ ...params, limit, offset }) as GridRow[];
       return {
         total,
         offset,
@@ -165,6 +172,13 @@ export function gridRepository(db: Db) {
       };
     },
   };
+}
+
+function wholeNumber(value: number, name: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`grid ${name} must be a whole number from ${min} to ${max}, not ${value}`);
+  }
+  return value;
 }
 
 const knownStatuses: ReadonlySet<string> = new Set(['ok', 'error', 'missing']);
