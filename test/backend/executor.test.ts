@@ -191,7 +191,7 @@ describe('RunExecutor', () => {
     const { run, imageIds } = collectionRun(store, 3);
     const other = store.runs.create({
       ...specOf(store, run.id),
-      method: 'zero-shot',
+      method: 'zeroshot',
       scope: { kind: 'images', imageIds: [imageIds[2]] },
     });
     const order: number[] = [];

@@ -49,7 +49,7 @@ describe('migrations', () => {
     v1.close();
 
     const store = openStore(path);
-    expect(store.schemaVersion()).toBe(2);
+    expect(store.schemaVersion()).toBe(migrations.length);
     const prediction = store.results.prediction(1, 1)!;
     expect(prediction.confidence).toBe(0.75);
     expect(prediction.zeroShotLabel).toBe(0);
@@ -57,15 +57,37 @@ describe('migrations', () => {
     store.close();
   });
 
+  it("renames the stored method 'zero-shot' to the engine's 'zeroshot'", () => {
+    const path = join(tempDir(), 'v2.db');
+    const v2 = openDatabase(path, { targetVersion: 2 });
+    v2.exec(`
+      INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
+      INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
+      INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
+      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+        VALUES (1, 1, 1, 1, 'zero-shot', '{}', '{}', 'done', 0), (2, 1, 1, 1, 'tpt', '{}', '{}', 'done', 0);`);
+    v2.close();
+    const store = openStore(path);
+    expect(store.runs.list().map((run) => [run.id, run.method])).toEqual([
+      [2, 'tpt'],
+      [1, 'zeroshot'],
+    ]);
+    store.close();
+  });
+
   it('rolls a failing migration back whole and keeps the old version', () => {
     const path = join(tempDir(), 'broken.db');
     const broken = [
       ...migrations,
-      { version: 3, description: 'broken', sql: 'CREATE TABLE t3 (x); SELECT nope FROM nowhere;' },
+      {
+        version: migrations.length + 1,
+        description: 'broken',
+        sql: 'CREATE TABLE t3 (x); SELECT nope FROM nowhere;',
+      },
     ];
     expect(() => openDatabase(path, { migrations: broken })).toThrow(/broken\.db.*nowhere/);
     const db = openDatabase(path);
-    expect(schemaVersion(db)).toBe(2);
+    expect(schemaVersion(db)).toBe(migrations.length);
     expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 't3'").pluck().get()).toBe(0);
     db.close();
   });
@@ -145,7 +167,7 @@ describe('results', () => {
     const store = tempStore();
     const { collection, imageIds, classSet, model } = seedCollection(store, 6);
     const spec = { collectionId: collection.id, classSetId: classSet.id, modelId: model.id, params: {} };
-    const base = store.runs.create({ ...spec, method: 'zero-shot', scope: { kind: 'collection' } });
+    const base = store.runs.create({ ...spec, method: 'zeroshot', scope: { kind: 'collection' } });
     const entropies = imageIds.map((id, i) => {
       const result = fakeResult(i);
       store.results.recordResult(base.id, id, result);

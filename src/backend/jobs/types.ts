@@ -28,7 +28,8 @@ export interface ImageResult {
   timings: Record<string, number>;
 }
 
-export type Method = 'zero-shot' | 'tpt' | 'metatpt';
+/** The engine's method names (src/engine/adapt/options.ts), as the CLI and the API spell them. */
+export type Method = 'zeroshot' | 'tpt' | 'metatpt';
 
 /** What a run processes. 'uncertain': images whose zero-shot entropy in an earlier run is high. */
 export type RunScope =

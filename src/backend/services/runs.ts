@@ -13,7 +13,7 @@ export interface StartRunInput {
   scope: RunScope;
 }
 
-const methods: ReadonlySet<string> = new Set<Method>(['zero-shot', 'tpt', 'metatpt']);
+const methods: ReadonlySet<string> = new Set<Method>(['zeroshot', 'tpt', 'metatpt']);
 
 export function createRunsService({ store, executor }: { store: Store; executor: RunExecutor }) {
   return {

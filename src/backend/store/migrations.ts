@@ -193,7 +193,11 @@ CREATE INDEX predictions_by_label ON predictions (run_id, label, entropy);
 CREATE INDEX labels_by_class_set ON labels (class_set_id, decision, class_ordinal);
 `;
 
+// Early builds stored the zero-shot method as 'zero-shot'; the engine, CLI and API call it 'zeroshot'.
+const zeroShotMethodName = `UPDATE runs SET method = 'zeroshot' WHERE method = 'zero-shot';`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
+  { version: 3, description: "method 'zero-shot' renamed 'zeroshot'", sql: zeroShotMethodName },
 ];
