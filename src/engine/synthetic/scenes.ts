@@ -1,0 +1,130 @@
+// The procedural image–text domain of the embedded model: a shape of some colour and texture on a
+// plain or gradient background, at a random position, size and rotation, with a caption in words.
+import { Random } from '../random.js';
+
+export const SHAPES = [
+  'circle',
+  'square',
+  'triangle',
+  'star',
+  'hexagon',
+  'cross',
+  'heart',
+  'ring',
+  'arrow',
+  'crescent',
+] as const;
+export type ShapeName = (typeof SHAPES)[number];
+
+/** Named colours (sRGB), far enough apart that a caption's colour word is unambiguous. */
+export const COLOURS = {
+  red: [220, 40, 40],
+  orange: [245, 140, 30],
+  yellow: [240, 220, 40],
+  green: [50, 170, 60],
+  blue: [40, 80, 220],
+  purple: [140, 60, 190],
+  pink: [245, 130, 190],
+  brown: [130, 80, 40],
+  black: [25, 25, 25],
+  white: [245, 245, 245],
+  gray: [128, 128, 128],
+} as const satisfies Record<string, readonly [number, number, number]>;
+export type ColourName = keyof typeof COLOURS;
+export const COLOUR_NAMES = Object.keys(COLOURS) as ColourName[];
+
+/** How the shape is filled; the caption word for each (solid shapes are "plain"). */
+export const TEXTURES = { solid: 'plain', stripes: 'striped', dots: 'dotted', checker: 'checkered' } as const;
+export type TextureName = keyof typeof TEXTURES;
+export const TEXTURE_NAMES = Object.keys(TEXTURES) as TextureName[];
+
+export interface Scene {
+  shape: ShapeName;
+  colour: ColourName;
+  texture: TextureName;
+  background: ColourName;
+  /** A vertical gradient from the background colour to a lighter tint of it. */
+  gradient: boolean;
+  /** Centre in fractions of the image side. */
+  x: number;
+  y: number;
+  /** Radius of the shape's bounding circle in fractions of the side. */
+  size: number;
+  /** Degrees. */
+  rotation: number;
+  /** Texture period in fractions of the side, and the angle of stripes. */
+  texturePeriod: number;
+  textureAngle: number;
+}
+
+const pick = <T>(random: Random, items: readonly T[]): T => items[random.int(0, items.length - 1)];
+
+/** A random scene; the shape colour always differs from the background so the shape is visible. */
+export function sampleScene(random: Random, shape: ShapeName = pick(random, SHAPES)): Scene {
+  const colour = pick(random, COLOUR_NAMES);
+  const background = pick(
+    random,
+    COLOUR_NAMES.filter((c) => c !== colour),
+  );
+  const size = random.uniform(0.22, 0.4);
+  return {
+    shape,
+    colour,
+    texture: pick(random, TEXTURE_NAMES),
+    background,
+    gradient: random.next() < 0.3,
+    x: random.uniform(size, 1 - size),
+    y: random.uniform(size, 1 - size),
+    size,
+    rotation: random.uniform(0, 360),
+    texturePeriod: random.uniform(0.06, 0.12),
+    textureAngle: random.uniform(0, 180),
+  };
+}
+
+/**
+ * One caption for the scene, from a mix of full and partial descriptions as image–text data has them;
+ * "a photo of a {shape}." keeps the usual zero-shot template inside the training distribution.
+ */
+export function sceneCaption(scene: Scene, random: Random): string {
+  const { shape, colour, texture, background } = scene;
+  const ground = `${scene.gradient ? `${background} gradient` : background} background`;
+  const textureWord = TEXTURES[texture];
+  const templates = [
+    `a ${colour} ${textureWord} ${shape} on a ${ground}`,
+    `a ${textureWord} ${colour} ${shape} on a ${ground}`,
+    `a ${colour} ${shape} on a ${ground}`,
+    `a ${textureWord} ${shape} on a ${ground}`,
+    `a ${shape} on a ${ground}`,
+    `a ${colour} ${textureWord} ${shape}`,
+    `a ${colour} ${shape}`,
+    `a ${textureWord} ${shape}`,
+    `a photo of a ${shape}.`,
+    `a ${shape}`,
+  ];
+  return pick(random, templates);
+}
+
+/** `perClass` scenes of every shape, class by class: a balanced evaluation set. */
+export function balancedScenes(random: Random, perClass: number): Scene[] {
+  return SHAPES.flatMap((shape) => Array.from({ length: perClass }, () => sampleScene(random, shape)));
+}
+
+/**
+ * `size` scenes that share colour, texture and background and differ in shape (and placement): in a
+ * contrastive batch they are each other's hard negatives, so only the shape tells their captions apart.
+ */
+export function sampleSceneGroup(random: Random, size: number): Scene[] {
+  if (size > SHAPES.length)
+    throw new RangeError(`a scene group holds at most ${SHAPES.length} shapes, asked for ${size}`);
+  const shapes = [...SHAPES];
+  for (let i = shapes.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [shapes[i], shapes[j]] = [shapes[j], shapes[i]];
+  }
+  const look = sampleScene(random);
+  return shapes.slice(0, size).map((shape) => {
+    const { colour, texture, background, gradient } = look;
+    return { ...sampleScene(random, shape), colour, texture, background, gradient };
+  });
+}
