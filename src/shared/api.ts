@@ -56,7 +56,7 @@ export const gridQuerySchema = z
     confidence: range.optional(),
     entropy: range.optional(),
     disagreement: z.boolean().optional(),
-    statuses: z.array(z.enum(['ok', 'broken', 'missing'])).optional(),
+    statuses: z.array(z.enum(['ok', 'error', 'missing'])).optional(),
     sort: z
       .object({
         key: z.enum(['entropy', 'confidence', 'zeroShotEntropy', 'path', 'id']),

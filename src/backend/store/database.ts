@@ -9,10 +9,12 @@ export interface OpenDatabaseOptions {
   /** Apply migrations up to this version only (tests use it to build an older schema). */
   targetVersion?: number;
   migrations?: readonly Migration[];
+  /** better-sqlite3's compiled binding to load (the Electron app has one built for Electron's ABI). */
+  nativeBinding?: string;
 }
 
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Db {
-  const db = new Database(path);
+  const db = new Database(path, { nativeBinding: options.nativeBinding });
   try {
     // WAL lets the UI read and review while a run writes; NORMAL sync is durable across app crashes
     // (only an OS crash can lose the last commits) and much faster than FULL.

@@ -1,0 +1,77 @@
+// Shared set-up for the backend assembly, serve-mode and headless-command tests: a data folder, a
+// small generated image folder, the golden tiny model as the embedded model, and a backend over them.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeImageFolder } from '../../scripts/make-image-folder.js';
+import { createBackend, type Backend, type BackendOptions } from '../../src/backend/app.js';
+import { ENGINE_WORKER_SCRIPT } from '../../src/backend/engine-host/host.js';
+import type { ApiEventName, ApiEvents, ApiInput, ApiMethod, ApiOutput } from '../../src/shared/api.js';
+import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
+
+export { GOLDEN_MODEL_DIR };
+/** Classes the golden model knows by name. */
+export const CLASS_NAMES = goldenIndex.class_names.slice(0, 4);
+
+export interface Workspace {
+  root: string;
+  dataDir: string;
+  resourcesDir: string;
+  /** A folder of generated images (d0000/img-000000N.png). */
+  photos: string;
+  remove(): void;
+}
+
+/** A temporary workspace: `resources/models/tiny` is a copy of the golden model, `resources/demo` a folder. */
+export async function makeWorkspace(imageCount = 4): Promise<Workspace> {
+  const root = mkdtempSync(join(tmpdir(), 'metatpt-app-'));
+  const resourcesDir = join(root, 'resources');
+  cpSync(GOLDEN_MODEL_DIR, join(resourcesDir, 'models', 'tiny'), { recursive: true });
+  mkdirSync(join(resourcesDir, 'demo'), { recursive: true });
+  const photos = join(root, 'photos');
+  await makeImageFolder({ out: photos, count: imageCount, size: 40 });
+  return {
+    root,
+    dataDir: join(root, 'data'),
+    resourcesDir,
+    photos,
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+export function startBackend(workspace: Workspace, options: Partial<BackendOptions> = {}): Promise<Backend> {
+  return createBackend({
+    dataDir: workspace.dataDir,
+    resourcesDir: workspace.resourcesDir,
+    provider: 'cpu',
+    workerScript: ENGINE_WORKER_SCRIPT,
+    shell: 'browser',
+    version: '0.0.0-test',
+    log: () => {},
+    ...options,
+  });
+}
+
+/** A typed call through the backend's dispatcher, as a transport makes it. */
+export function call<M extends ApiMethod>(
+  backend: Backend,
+  method: M,
+  input: ApiInput<M>,
+): Promise<ApiOutput<M>> {
+  return backend.dispatch(method, input) as Promise<ApiOutput<M>>;
+}
+
+/** Resolves with the first event payload that satisfies `accept`. */
+export function nextEvent<E extends ApiEventName>(
+  backend: Backend,
+  event: E,
+  accept: (payload: ApiEvents[E]) => boolean = () => true,
+): Promise<ApiEvents[E]> {
+  return new Promise((resolve) => {
+    const off = backend.events.on(event, (payload) => {
+      if (!accept(payload)) return;
+      off();
+      resolve(payload);
+    });
+  });
+}
