@@ -286,6 +286,24 @@ describe('browse service', () => {
     expect(page.total).toBe(31);
     expect(ids(page.items)).toEqual(ids(sorted.items.slice(10, 15)));
 
+    // A page across the end of the images with results continues with those without, in id order.
+    const ascending = browse.grid({
+      collectionId: collection.id,
+      runId: run.id,
+      sort: { key: 'confidence' },
+      limit: 100,
+    });
+    const tail = browse.grid({
+      collectionId: collection.id,
+      runId: run.id,
+      sort: { key: 'confidence' },
+      offset: 28,
+      limit: 5,
+    });
+    expect(ids(tail.items)).toEqual(ids(ascending.items.slice(28)));
+    expect(tail.items.map((item) => item.imageId).at(-1)).toBe(extra);
+    expect(tail.items).toHaveLength(3);
+
     const uncertain = browse.grid({
       collectionId: collection.id,
       runId: run.id,

@@ -107,10 +107,12 @@ export function gridRepository(db: Db) {
       params.classSetId = classSetId ?? -1;
 
       const statuses = q.statuses ?? ['ok', 'error'];
-      const where = [
+      const imageWhere = [
         'i.collection_id = @collectionId',
         `i.status IN (${statuses.map((s) => `'${statusName(s)}'`).join(', ')})`,
       ];
+      const predictionWhere: string[] = [];
+      const labelWhere: string[] = [];
       const addRange = (column: string, name: string, range: Range | undefined) => {
         for (const [bound, operator] of [
           ['min', '>='],
@@ -120,51 +122,95 @@ export function gridRepository(db: Db) {
           if (value === undefined) continue;
           if (!Number.isFinite(value))
             throw new Error(`grid ${name} ${bound} must be a number, not ${value}`);
-          where.push(`${column} ${operator} @${name}_${bound}`);
+          predictionWhere.push(`${column} ${operator} @${name}_${bound}`);
           params[`${name}_${bound}`] = value;
         }
       };
       if (q.predictedClass !== undefined) {
-        where.push('p.label = @predictedClass');
+        predictionWhere.push('p.label = @predictedClass');
         params.predictedClass = wholeNumber(q.predictedClass, 'predictedClass', 0, Number.MAX_SAFE_INTEGER);
       }
+      addRange('p.confidence', 'confidence', q.confidence);
+      addRange('p.entropy', 'entropy', q.entropy);
+      if (q.disagreement !== undefined)
+        predictionWhere.push(q.disagreement ? 'p.label != p.zero_shot_label' : 'p.label = p.zero_shot_label');
       if (q.labelClass !== undefined) {
-        where.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
+        labelWhere.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
         params.labelClass = wholeNumber(q.labelClass, 'labelClass', 0, Number.MAX_SAFE_INTEGER);
       }
       if (q.reviewState !== undefined) {
         if (!Object.hasOwn(reviewConditions, q.reviewState))
           throw new Error(`unknown review state "${q.reviewState}"`);
-        where.push(reviewConditions[q.reviewState]);
+        labelWhere.push(reviewConditions[q.reviewState]);
       }
-      addRange('p.confidence', 'confidence', q.confidence);
-      addRange('p.entropy', 'entropy', q.entropy);
-      if (q.disagreement !== undefined)
-        where.push(q.disagreement ? 'p.label != p.zero_shot_label' : 'p.label = p.zero_shot_label');
 
-      const from = `FROM images i
-        LEFT JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id
-        LEFT JOIN labels l ON l.image_id = i.id AND l.class_set_id = @classSetId
-        WHERE ${where.join(' AND ')}`;
       const sortKey = q.sort?.key ?? 'id';
-      const direction = q.sort?.direction === 'desc' ? 'DESC' : 'ASC';
       const column = Object.hasOwn(sortColumns, sortKey) ? sortColumns[sortKey] : undefined;
       if (!column) throw new Error(`cannot sort the grid by "${sortKey}"`);
-      // Images without a prediction sort last either way.
-      const order = column.startsWith('p.')
-        ? `${column} IS NULL, ${column} ${direction}, i.id`
-        : `${column} ${direction}, i.id`;
+      const direction = q.sort?.direction === 'desc' ? 'DESC' : 'ASC';
       const offset = wholeNumber(q.offset ?? 0, 'offset', 0, Number.MAX_SAFE_INTEGER);
       const limit = wholeNumber(q.limit ?? 200, 'limit', 1, maxGridPageSize);
 
-      const total = (prepared(`SELECT COUNT(*) AS n ${from}`).get(params) as { n: number }).n;
-      const rows = prepared(
-        `SELECT i.id AS imageId, i.rel_path AS relPath, i.width, i.height, i.status, i.error,
-           p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
-           p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
-           l.decision, l.class_ordinal AS labelClass, l.source AS labelSource
-         ${from} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
-      ).all({ ...params, limit, offset }) as GridRow[];
+      // Join only what the filters need: counting 100k rows costs per joined table. Sorting on a
+      // prediction column goes through its index over the images that have a prediction (an inner
+      // join); images without one follow in id order, as a second segment.
+      const count = (segment: Segment) =>
+        (prepared(`SELECT COUNT(*) AS n ${fromClause(segment)}`).get(params) as { n: number }).n;
+      const page = (segment: Segment, order: string, pageOffset: number, pageLimit: number) =>
+        prepared(
+          `${selectColumns} ${fromClause(segment, true)} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+        ).all({
+          ...params,
+          limit: pageLimit,
+          offset: pageOffset,
+        }) as GridRow[];
+      const fromClause = (segment: Segment, display = false) => {
+        const predictionJoin =
+          segment === 'with-prediction'
+            ? 'JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id'
+            : display
+              ? 'LEFT JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id'
+              : '';
+        const labelJoin =
+          display || labelWhere.length > 0
+            ? 'LEFT JOIN labels l ON l.image_id = i.id AND l.class_set_id = @classSetId'
+            : '';
+        const where = [...imageWhere, ...labelWhere];
+        if (segment === 'without-prediction') {
+          where.push(
+            'NOT EXISTS (SELECT 1 FROM predictions x WHERE x.run_id = @runId AND x.image_id = i.id)',
+          );
+        }
+        return `FROM images i ${predictionJoin} ${labelJoin} WHERE ${where.join(' AND ')}`;
+      };
+
+      let total: number;
+      let rows: GridRow[];
+      if (predictionWhere.length > 0) {
+        imageWhere.push(...predictionWhere);
+        total = count('with-prediction');
+        rows = page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit);
+      } else if (column.startsWith('p.') && q.runId !== undefined) {
+        const predicted = count('with-prediction');
+        total = count('all');
+        rows =
+          offset < predicted
+            ? page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit)
+            : [];
+        if (rows.length < limit && offset + rows.length < total) {
+          const rest = page(
+            'without-prediction',
+            'i.id',
+            Math.max(0, offset - predicted),
+            limit - rows.length,
+          );
+          rows = rows.concat(rest);
+        }
+      } else {
+        total = count('all');
+        const order = column.startsWith('p.') ? 'i.id' : `${column} ${direction}, i.id ${direction}`;
+        rows = page('all', order, offset, limit);
+      }
       return {
         total,
         offset,
@@ -173,6 +219,14 @@ export function gridRepository(db: Db) {
     },
   };
 }
+
+/** Which images a statement covers: all, or those with (or without) a prediction of the run. */
+type Segment = 'all' | 'with-prediction' | 'without-prediction';
+
+const selectColumns = `SELECT i.id AS imageId, i.rel_path AS relPath, i.width, i.height, i.status, i.error,
+  p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
+  p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
+  l.decision, l.class_ordinal AS labelClass, l.source AS labelSource`;
 
 function wholeNumber(value: number, name: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
