@@ -21,8 +21,8 @@ export interface EventMessage {
 
 /** The part of a WebSocket the client uses (the browser's, or `ws` in Node). */
 export interface EventSocket {
-  onmessage: ((message: { data: unknown }) => void) | null;
-  onclose: (() => void) | null;
+  addEventListener(type: 'message', listener: (message: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: () => void): void;
   close(): void;
 }
 
@@ -63,15 +63,15 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     if (socket || closed) return;
     const current = openSocket(`${base.replace(/^http/, 'ws')}/events?token=${token}`);
     socket = current;
-    current.onmessage = (message) => {
+    current.addEventListener('message', (message) => {
       if (typeof message.data !== 'string') return;
       const { event, payload } = JSON.parse(message.data) as EventMessage;
       for (const listener of listeners.get(event) ?? []) listener(payload);
-    };
-    current.onclose = () => {
+    });
+    current.addEventListener('close', () => {
       if (socket === current) socket = null;
       if (!closed && listeners.size > 0) reconnectTimer = setTimeout(connectEvents, reconnectMs);
-    };
+    });
   }
 
   return {
