@@ -242,6 +242,14 @@ export const useReviewStore = defineStore('review', () => {
   }
 
   const execute = (command: ReviewCommand) => serially(() => perform(command));
+  // A new run means a new queue; keys pressed meanwhile apply to it.
+  watch(
+    () => run.value?.id,
+    () => void serially(restart),
+    { immediate: true },
+  );
+  /** Resolves when every command given so far has finished. */
+  const idle = () => pending;
   /** Brings an earlier decision's image back, to change it. */
   const revisit = (decision: ReviewDecision) => serially(() => moveTo(decision.index));
 
@@ -261,6 +269,7 @@ export const useReviewStore = defineStore('review', () => {
     allReviewed,
     restart,
     execute,
+    idle,
     revisit,
     moveTo,
   };
