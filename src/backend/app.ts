@@ -36,7 +36,10 @@ export interface BackendOptions {
   version: string;
   /** The shell's native folder dialog; without one, app.pickFolder answers null. */
   pickFolder?: (title?: string) => Promise<string | null>;
-  /** Requeue the runs a previous process left running or queued (default true). */
+  /**
+   * Take over the queue: requeue the runs a previous process left running or queued, and leave them
+   * queued at close (default true; a headless run executes only its own).
+   */
   resumeRuns?: boolean;
   /** Where models are downloaded from (tests point it at a local hub). */
   download?: Pick<DownloadOptions, 'baseUrl' | 'fetch'>;
@@ -158,13 +161,15 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     }),
   );
 
-  if (options.resumeRuns ?? true) executor.resumeInterruptedRuns();
+  const resumeRuns = options.resumeRuns ?? true;
+  if (resumeRuns) executor.resumeInterruptedRuns();
 
   let closing: Promise<void> | null = null;
   async function shutdown(): Promise<void> {
     background.abort();
     // Take the waiting runs out of the queue first, so pausing the active one does not start the next.
-    const interrupted = store.runs.withStatus('queued').map((run) => run.id);
+    // A backend that did not take over the queue at start (a headless run) leaves the others' alone.
+    const interrupted = resumeRuns ? store.runs.withStatus('queued').map((run) => run.id) : [];
     for (const runId of interrupted) await executor.pause(runId);
     const active = executor.activeRunId();
     if (active !== null) {

@@ -1,7 +1,7 @@
 // Where the app keeps its data, computed the way Electron computes app.getPath('userData') for this
 // app's name, so the headless commands find the desktop app's database without Electron.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const APP_NAME = 'MetaTPT Workbench';
 export const DATABASE_FILE = 'workbench.db';
@@ -27,4 +27,9 @@ export function defaultDataDir(
 /** The desktop app's database, the default of every headless command's --db. */
 export function defaultDatabasePath(): string {
   return join(defaultDataDir(), DATABASE_FILE);
+}
+
+/** A command's --db value as an absolute path; the desktop app's database when it is not given. */
+export function databasePath(option: string | undefined): string {
+  return resolve(option ?? defaultDatabasePath());
 }

@@ -113,11 +113,10 @@ const ADAPT_SETTING_OF = {
 const NAME_OPTIONS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
 
 /**
- * The method options of an adaptation run, validated and resolved by the engine's settings schema
- * (preset first, then each option given); a bad value is a usage error naming the option. The
- * per-image seed is derived from `seed` by the caller (imageSeed).
+ * The method options of an adaptation run as the engine's settings (what a stored run keeps),
+ * validated by its schema; a bad value is a usage error naming the option.
  */
-export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptOptions {
+export function adaptParamsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptParams {
   const entries = Object.entries(ADAPT_SETTING_OF) as [keyof typeof ADAPT_SETTING_OF, string][];
   const params: Record<string, string | number> = {};
   for (const [option, setting] of entries) {
@@ -132,7 +131,15 @@ export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>)
     });
     throw new UsageError(problems.join('; '));
   }
-  return resolveAdaptOptions(parsed.data);
+  return parsed.data;
+}
+
+/**
+ * The method options resolved (preset first, then each option given) to the engine's options. The
+ * per-image seed is derived from `seed` by the caller (imageSeed).
+ */
+export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptOptions {
+  return resolveAdaptOptions(adaptParamsFromArgs(values));
 }
 
 /**

@@ -4,6 +4,9 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { indexCommand } from './commands/index.js';
 import { statusCommand } from './commands/status.js';
+import { runCommand } from './commands/run.js';
+import { predictionsCommand } from './commands/predictions.js';
+import { serveCommand } from './commands/serve.js';
 export interface Command {
   name: string;
   summary: string;
@@ -17,4 +20,7 @@ export const commands: Command[] = [
   importCommand,
   indexCommand,
   statusCommand,
+  runCommand,
+  predictionsCommand,
+  serveCommand,
 ];

@@ -1,16 +1,18 @@
 // `metatpt index`: adds a folder as a collection (or finds it) and indexes it incrementally.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../commands.js';
 import { createCollectionsService } from '../../backend/services/collections.js';
+import { databasePath } from '../../backend/paths.js';
 import { openStore } from '../../backend/store/index.js';
-import { UsageError, requireOption, runWithUsage } from '../args.js';
+import { UsageError, runWithUsage } from '../args.js';
 import { withProcessIo, type CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt index --db FILE FOLDER [--name NAME] [--json]
+const USAGE = `usage: metatpt index [--db FILE] FOLDER [--name NAME] [--json]
 
   Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.
-  --db FILE      the workbench database (created if missing)
+  --db FILE      the workbench database, created if missing (default: the desktop app's)
   --name NAME    the collection's name (default: the folder's name)
   --json         print {"collectionId","added","changed","removed","errors"}`;
 
@@ -22,7 +24,9 @@ async function index(args: string[], io: CommandIo): Promise<number> {
     options: { db: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length !== 1) throw new UsageError('give exactly one FOLDER');
-  const store = openStore(path.resolve(requireOption(values.db, 'db')));
+  const file = databasePath(values.db);
+  mkdirSync(path.dirname(file), { recursive: true }); // the app's data folder, before the app first ran
+  const store = openStore(file);
   try {
     let lastDrawn = 0;
     const showProgress = !values.json && io.stderrIsTTY;

@@ -1,14 +1,15 @@
 // `metatpt status`: the collections and runs in a database, or one run in detail.
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../commands.js';
+import { databasePath } from '../../backend/paths.js';
 import { openStore, type Run, type Store } from '../../backend/store/index.js';
-import { parseId, requireOption, runWithUsage } from '../args.js';
+import { parseId, runWithUsage } from '../args.js';
 import { tableRow, withProcessIo, type Column, type CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt status --db FILE [--run ID] [--json]
+const USAGE = `usage: metatpt status [--db FILE] [--run ID] [--json]
 
+  --db FILE   the workbench database (default: the desktop app's)
   --run ID    one run: its counts, device, error and failed images
   --json      print JSON`;
 
@@ -76,7 +77,7 @@ async function status(args: string[], io: CommandIo): Promise<number> {
     strict: true,
     options: { db: { type: 'string' }, run: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
-  const dbPath = path.resolve(requireOption(values.db, 'db'));
+  const dbPath = databasePath(values.db);
   // Reading status must not create an empty database where the user mistyped the path.
   if (!existsSync(dbPath)) throw new Error(`${dbPath}: no such database`);
   const store = openStore(dbPath);

@@ -1,0 +1,184 @@
+// `metatpt run`: creates a run over a collection (zero-shot, TPT or MetaTPT) and executes it in the
+// foreground, through the same job queue and engine worker as the app; or continues a run that was
+// interrupted. Ctrl-C or SIGTERM pause it after the image in flight: `--resume` continues it later.
+import { basename, extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../commands.js';
+import type { Backend } from '../../backend/app.js';
+import { modelRecordForFolder } from '../../backend/model-registry.js';
+import { databasePath } from '../../backend/paths.js';
+import type { ClassSet, Run, Store } from '../../backend/store/index.js';
+import {
+  ADAPT_OPTIONS,
+  ADAPT_USAGE,
+  CLASS_OPTIONS,
+  CLASS_USAGE,
+  UsageError,
+  adaptParamsFromArgs,
+  classSpecFromArgs,
+  parseDevice,
+  parseId,
+  runWithUsage,
+  type ClassSpec,
+} from '../args.js';
+import { openCliBackend } from '../backend.js';
+import { ProgressLine, withProcessIo, type CommandIo } from '../format.js';
+
+const USAGE = `usage: metatpt run [--db FILE] --collection ID --model DIR (--classes "a,b" | --classes-file F) [options]
+       metatpt run [--db FILE] --resume RUN_ID
+
+  Runs a method over a collection's images and stores the results (the app shows them).
+  --db FILE             the workbench database (default: the desktop app's)
+  --collection ID       the collection (see metatpt index / status)
+  --model DIR           CLIP model folder; registered in the database if new
+  --device D            auto | cpu | cuda | dml | coreml (default auto)
+${CLASS_USAGE}
+${ADAPT_USAGE}
+  --resume RUN_ID       continue a paused or interrupted run
+  --json                print {"runId","status","total","done","failed"} when the run stops
+  Ctrl-C or SIGTERM pause the run after the image in flight; exit code 130 then, 1 if the run failed.`;
+
+const OPTIONS = {
+  db: { type: 'string' },
+  collection: { type: 'string' },
+  model: { type: 'string' },
+  device: { type: 'string', default: 'auto' },
+  resume: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  ...CLASS_OPTIONS,
+  ...ADAPT_OPTIONS,
+} as const;
+
+/** Options that only describe a new run, and so make no sense with --resume. */
+const NEW_RUN_OPTIONS = ['collection', 'model', ...Object.keys(CLASS_OPTIONS), ...Object.keys(ADAPT_OPTIONS)];
+
+const sameClasses = (classSet: ClassSet, spec: ClassSpec) =>
+  classSet.template === spec.template &&
+  classSet.classes.length === spec.names.length &&
+  classSet.classes.every((c, i) => c.name === spec.names[i] && c.prompt === spec.prompts[i]);
+
+/** A class set with exactly these classes, prompts and template: an existing one, or a new one. */
+function classSetFor(backend: Backend, spec: ClassSpec, file: string | undefined): ClassSet {
+  const existing = backend.store.classSets.list().find((classSet) => sameClasses(classSet, spec));
+  if (existing) return existing;
+  const base = file ? basename(file, extname(file)) : spec.names.join(', ').slice(0, 80);
+  let name = base;
+  for (let n = 2; backend.store.classSets.getByName(name); n++) name = `${base} (${n})`;
+  return backend.services.classSets.create({
+    name,
+    template: spec.template,
+    classes: spec.names.map((className, i) => ({ name: className, prompt: spec.prompts[i] })),
+  });
+}
+
+/** The run to continue: paused, queued, or left 'running' by a process that was killed. */
+function resumableRun(store: Store, runId: number): Run {
+  const run = store.runs.require(runId);
+  if (run.status === 'running') store.runs.setStatus(runId, 'queued');
+  else if (run.status !== 'paused' && run.status !== 'queued') {
+    throw new Error(`run ${runId} is ${run.status}; only paused or interrupted runs can be resumed`);
+  }
+  return run;
+}
+
+/**
+ * Starts the run (queues it: `start` returns its id) and waits until it ends or the user stops it;
+ * returns its final state.
+ */
+async function execute(
+  backend: Backend,
+  start: () => number,
+  io: CommandIo,
+  stop: AbortSignal,
+): Promise<Run> {
+  const { store, executor, events } = backend;
+  let runId: number | null = null;
+  let progress = null as ProgressLine | null; // made on the first event: the total is known then
+  const offProgress = events.on('run.progress', (p) => {
+    if (p.runId !== runId || !p.currentImage) return;
+    progress ??= new ProgressLine(p.total, io.stderr, { inPlace: io.stderrIsTTY, columns: io.stderrColumns });
+    progress.update(p.done + p.failed, p.currentImage);
+  });
+  const pause = () => void (runId !== null && executor.pause(runId));
+  stop.addEventListener('abort', pause, { once: true });
+  try {
+    runId = start();
+    if (stop.aborted) pause();
+    await executor.idle();
+  } finally {
+    stop.removeEventListener('abort', pause);
+    offProgress();
+    progress?.clear();
+  }
+  return store.runs.require(runId);
+}
+
+async function runOrResume(args: string[], io: CommandIo): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: OPTIONS });
+  const resumeId = values.resume === undefined ? undefined : parseId(values.resume, 'resume');
+  if (resumeId !== undefined) {
+    const extra = NEW_RUN_OPTIONS.filter((name) => values[name as keyof typeof values] !== undefined);
+    if (extra.length > 0)
+      throw new UsageError(`--resume continues a run as it was created; drop --${extra.join(', --')}`);
+  }
+  const collectionId = resumeId === undefined ? parseId(values.collection, 'collection') : undefined;
+  const classes = resumeId === undefined ? await classSpecFromArgs(values) : undefined;
+  const params = adaptParamsFromArgs(values);
+  if (resumeId === undefined && values.model === undefined) throw new UsageError('--model is required');
+
+  // SIGINT arrives through io.interrupt; SIGTERM (a service manager stopping us) is handled the same.
+  const stop = new AbortController();
+  io.interrupt?.addEventListener('abort', () => stop.abort(), { once: true });
+  const onTerm = () => stop.abort();
+  process.once('SIGTERM', onTerm);
+  const backend = await openCliBackend(databasePath(values.db), {
+    provider: parseDevice(values.device),
+    resumeRuns: false,
+  });
+  try {
+    const { store, services, executor } = backend;
+    const startRun = (): number => {
+      if (resumeId !== undefined) {
+        executor.enqueue(resumableRun(store, resumeId).id);
+        return resumeId;
+      }
+      const { method, ...settings } = params;
+      const run = services.runs.start({
+        collectionId: collectionId!,
+        classSetId: classSetFor(backend, classes!, values['classes-file']).id,
+        modelId: modelRecordForFolder(store, values.model!).id,
+        method: method ?? 'zeroshot',
+        params: settings,
+        scope: { kind: 'collection' },
+      });
+      io.stderr(`run ${run.id}: ${run.method} on ${run.total} images of collection ${collectionId}\n`);
+      return run.id;
+    };
+    const run = await execute(backend, startRun, io, stop.signal);
+    const runId = run.id;
+    const { status, total, done, failed } = run;
+    if (values.json) io.stdout(`${JSON.stringify({ runId, status, total, done, failed })}\n`);
+    else {
+      io.stdout(
+        `run ${runId} ${status}: ${done}/${total} done, ${failed} failed` +
+          (status === 'paused' ? ` (continue with: metatpt run --resume ${runId})` : '') +
+          (run.error ? `\n  ${run.error}` : '') +
+          '\n',
+      );
+    }
+    return status === 'done' ? 0 : status === 'paused' ? 130 : 1;
+  } finally {
+    process.removeListener('SIGTERM', onTerm);
+    await backend.close();
+  }
+}
+
+export function runRun(args: string[], io: CommandIo): Promise<number> {
+  return runWithUsage(io.stderr, USAGE, () => runOrResume(args, io));
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'classify or adapt a collection as a stored run (foreground; resumable)',
+  run: (args) => withProcessIo((io) => runRun(args, io)),
+};
