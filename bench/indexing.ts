@@ -134,6 +134,7 @@ export async function main(args: string[]): Promise<void> {
     rows.push(['write one run of results', count, results.ms / 1000, count / (results.ms / 1000), '']);
     const { runId, classSetId } = results.value;
     labelEveryTenth(store, collectionId, classSetId);
+    store.optimize(); // as the executor does when a run ends
 
     const queries: [string, GridQuery][] = [
       ['first page by path', { collectionId, runId, sort: { key: 'path' } }],

@@ -57,6 +57,40 @@ describe('migrations', () => {
     store.close();
   });
 
+  it('moves prediction details out of a version 3 predictions table, keeping views attached', () => {
+    const path = join(tempDir(), 'v3.db');
+    const v3 = openDatabase(path, { targetVersion: 3 });
+    v3.exec(`
+      INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
+      INSERT INTO images (id, collection_id, rel_path, size, mtime_ms, status, first_seen, last_seen)
+        VALUES (1, 1, 'a.png', 1, 0, 'ok', 0, 0);
+      INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
+      INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
+      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+        VALUES (1, 1, 1, 1, 'metatpt', '{}', '{}', 'done', 0);`);
+    v3.prepare(
+      `INSERT INTO predictions (run_id, image_id, label, probs, zero_shot_probs, entropy, zero_shot_entropy, adapted,
+         losses_json, timings_json, created_at, confidence, zero_shot_label)
+       VALUES (1, 1, 0, ?, ?, 0.5, 0.9, 1, '{"outer":[2,1]}', '{"total":5}', 0, 0.5, 1)`,
+    ).run(float32ToBlob([0.5, 0.5]), float32ToBlob([0.25, 0.75]));
+    v3.prepare(
+      'INSERT INTO views (run_id, image_id, view_index, theta, entropy, selected) VALUES (1, 1, 0, ?, 0.1, 1)',
+    ).run(float32ToBlob([1, 0, 0, 0, 1, 0]));
+    v3.close();
+
+    const store = openStore(path);
+    const prediction = store.results.prediction(1, 1)!;
+    expect(prediction).toMatchObject({ losses: { outer: [2, 1] }, timings: { total: 5 }, zeroShotLabel: 1 });
+    expect(Array.from(prediction.zeroShotProbs)).toEqual([0.25, 0.75]);
+    const columns = store.db.prepare("SELECT name FROM pragma_table_info('predictions')").pluck().all();
+    expect(columns).not.toContain('probs');
+    expect(store.results.views(1, 1)).toHaveLength(1);
+    store.runs.remove(1); // cascades through predictions to details and views
+    expect(store.db.prepare('SELECT COUNT(*) FROM prediction_details').pluck().get()).toBe(0);
+    expect(store.db.prepare('SELECT COUNT(*) FROM views').pluck().get()).toBe(0);
+    store.close();
+  });
+
   it("renames the stored method 'zero-shot' to the engine's 'zeroshot'", () => {
     const path = join(tempDir(), 'v2.db');
     const v2 = openDatabase(path, { targetVersion: 2 });

@@ -183,6 +183,7 @@ export class RunExecutor {
               ? 'failed'
               : 'done';
       store.runs.setStatus(runId, final, fatal ? { error: fatal } : {});
+      store.optimize();
     } catch (error) {
       // The processor could not start, or the store failed (disk full): the run cannot go on.
       active.controller.abort(error);

@@ -136,6 +136,7 @@ export async function scanCollection(
 
   const { moved, removed } = store.images.finishScan(collectionId, scanStamp);
   store.collections.markScanned(collectionId, scanStamp);
+  store.optimize();
   progress(null, true);
   // A moved file was counted as added when its new path appeared.
   return {

@@ -18,6 +18,8 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     /** Runs fn in one transaction (nested calls become savepoints). */
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
+    /** Refreshes the query planner's statistics where tables changed a lot (after a scan or a run). */
+    optimize: () => void db.pragma('optimize'),
     collections: collectionsRepository(db),
     images: imagesRepository(db),
     classSets: classSetsRepository(db),

@@ -196,8 +196,31 @@ CREATE INDEX labels_by_class_set ON labels (class_set_id, decision, class_ordina
 // Early builds stored the zero-shot method as 'zero-shot'; the engine, CLI and API call it 'zeroshot'.
 const zeroShotMethodName = `UPDATE runs SET method = 'zeroshot' WHERE method = 'zero-shot';`;
 
+// Grid queries scan predictions by the 100,000; rows that carry two probability BLOBs and JSON spread
+// over many pages (4 KB per BLOB at 1000 classes), which made those scans slow. The detail that only
+// the single-image view needs moves to prediction_details; predictions keeps the narrow grid columns.
+const predictionDetailsApart = `
+CREATE TABLE prediction_details (
+  run_id INTEGER NOT NULL,
+  image_id INTEGER NOT NULL,
+  probs BLOB NOT NULL,
+  zero_shot_probs BLOB NOT NULL,
+  losses_json TEXT,
+  timings_json TEXT NOT NULL,
+  PRIMARY KEY (run_id, image_id),
+  FOREIGN KEY (run_id, image_id) REFERENCES predictions(run_id, image_id) ON DELETE CASCADE
+);
+INSERT INTO prediction_details (run_id, image_id, probs, zero_shot_probs, losses_json, timings_json)
+  SELECT run_id, image_id, probs, zero_shot_probs, losses_json, timings_json FROM predictions;
+ALTER TABLE predictions DROP COLUMN probs;
+ALTER TABLE predictions DROP COLUMN zero_shot_probs;
+ALTER TABLE predictions DROP COLUMN losses_json;
+ALTER TABLE predictions DROP COLUMN timings_json;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
   { version: 3, description: "method 'zero-shot' renamed 'zeroshot'", sql: zeroShotMethodName },
+  { version: 4, description: 'prediction details apart from the grid columns', sql: predictionDetailsApart },
 ];

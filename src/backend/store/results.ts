@@ -65,12 +65,18 @@ const toPrediction = (r: PredictionRow): Prediction => ({
   createdAt: r.created_at,
 });
 
+const selectPrediction = `SELECT p.*, d.probs, d.zero_shot_probs, d.losses_json, d.timings_json
+  FROM predictions p JOIN prediction_details d ON d.run_id = p.run_id AND d.image_id = p.image_id`;
+
 export function resultsRepository(db: Db) {
   const insertPrediction = db.prepare(
-    `INSERT INTO predictions (run_id, image_id, label, confidence, probs, zero_shot_label, zero_shot_probs,
-       entropy, zero_shot_entropy, adapted, losses_json, timings_json, created_at)
-     VALUES (@runId, @imageId, @label, @confidence, @probs, @zeroShotLabel, @zeroShotProbs, @entropy,
-       @zeroShotEntropy, @adapted, @losses, @timings, @now)`,
+    `INSERT INTO predictions (run_id, image_id, label, confidence, zero_shot_label, entropy, zero_shot_entropy,
+       adapted, created_at)
+     VALUES (@runId, @imageId, @label, @confidence, @zeroShotLabel, @entropy, @zeroShotEntropy, @adapted, @now)`,
+  );
+  const insertDetails = db.prepare(
+    `INSERT INTO prediction_details (run_id, image_id, probs, zero_shot_probs, losses_json, timings_json)
+     VALUES (@runId, @imageId, @probs, @zeroShotProbs, @losses, @timings)`,
   );
   const insertPrompt = db.prepare(
     `INSERT INTO adapted_prompts (run_id, image_id, ctx, ctx_shape_json, nearest_tokens_json)
@@ -85,10 +91,10 @@ export function resultsRepository(db: Db) {
   const countDone = db.prepare<[number]>('UPDATE runs SET done_count = done_count + 1 WHERE id = ?');
   const countFailed = db.prepare<[number]>('UPDATE runs SET failed_count = failed_count + 1 WHERE id = ?');
   const prediction = db.prepare<[number, number], PredictionRow>(
-    'SELECT * FROM predictions WHERE run_id = ? AND image_id = ?',
+    `${selectPrediction} WHERE p.run_id = ? AND p.image_id = ?`,
   );
   const predictionsOfImage = db.prepare<[number], PredictionRow>(
-    'SELECT * FROM predictions WHERE image_id = ? ORDER BY run_id',
+    `${selectPrediction} WHERE p.image_id = ? ORDER BY p.run_id`,
   );
   const prompt = db.prepare<
     [number, number],
@@ -112,21 +118,24 @@ export function resultsRepository(db: Db) {
     recordResult(runId: number, imageId: number, result: ImageResult): void {
       db.transaction(() => {
         closePending(runId, imageId, 'done', null);
-        const top = maxWithIndex(result.probs);
         insertPrediction.run({
           runId,
           imageId,
           label: result.label,
-          confidence: top.value,
-          probs: float32ToBlob(result.probs),
+          confidence: maxWithIndex(result.probs).value,
           zeroShotLabel: maxWithIndex(result.zeroShotProbs).index,
-          zeroShotProbs: float32ToBlob(result.zeroShotProbs),
           entropy: result.entropy,
           zeroShotEntropy: result.zeroShotEntropy,
           adapted: result.adapted ? 1 : 0,
+          now: Date.now(),
+        });
+        insertDetails.run({
+          runId,
+          imageId,
+          probs: float32ToBlob(result.probs),
+          zeroShotProbs: float32ToBlob(result.zeroShotProbs),
           losses: result.losses ? JSON.stringify(result.losses) : null,
           timings: JSON.stringify(result.timings),
-          now: Date.now(),
         });
         if (result.ctx) {
           insertPrompt.run(
