@@ -95,7 +95,8 @@ async function execute(
   let runId: number | null = null;
   let progress = null as ProgressLine | null; // made on the first event: the total is known then
   const offProgress = events.on('run.progress', (p) => {
-    if (p.runId !== runId || !p.currentImage) return;
+    // Events come as an image starts and as it ends; the last end has no image after it to show.
+    if (p.runId !== runId || !p.currentImage || p.done + p.failed >= p.total) return;
     progress ??= new ProgressLine(p.total, io.stderr, { inPlace: io.stderrIsTTY, columns: io.stderrColumns });
     progress.update(p.done + p.failed, p.currentImage);
   });
