@@ -261,7 +261,12 @@ export interface ApiEvents {
   'model.download': { repoId: string; file: string; receivedBytes: number; totalBytes: number | null };
   /** Labels changed (by review or import) — views showing them refresh. */
   'labels.changed': { collectionId: number; classSetId: number };
+  /** A command from the desktop shell's menu, for the renderer to carry out (never sent in a browser). */
+  'app.command': { command: AppCommand };
 }
+
+/** Menu commands: File ▸ Add folder… and Help ▸ Keyboard shortcuts. */
+export type AppCommand = 'add-folder' | 'show-shortcuts';
 
 export type ApiEventName = keyof ApiEvents;
 
