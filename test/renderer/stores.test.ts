@@ -87,18 +87,18 @@ describe('renderer stores over the backend', () => {
     const saved = await classSets.save();
     expect(saved?.classes.map((c) => c.name)).toEqual(CLASS_NAMES);
     expect(classSets.activeId).toBe(saved!.id);
-    expect(classSets.promptsChanged).toBe(true);
+    expect(classSets.rescoreReason).toBe('new');
 
-    classSets.promptsChanged = false;
+    classSets.rescoreReason = null;
     classSets.draft.template = 'a blurry photo of a {}.';
     await classSets.save();
-    expect(classSets.promptsChanged).toBe(true);
-    classSets.promptsChanged = false;
+    expect(classSets.rescoreReason).toBe('changed');
+    classSets.rescoreReason = null;
     classSets.draft.template = 'a photo of a {}.';
     await classSets.save();
-    classSets.promptsChanged = false;
+    classSets.rescoreReason = null;
     await classSets.save();
-    expect(classSets.promptsChanged).toBe(false);
+    expect(classSets.rescoreReason).toBeNull();
   });
 
   it('starts a zero-shot run, follows its progress, and shows it in the grid', async () => {

@@ -9,7 +9,6 @@ export interface ParamField {
   help: string;
   min?: number;
   max?: number;
-  step: number;
   integer: boolean;
   /** Methods the parameter means something for. */
   methods: readonly RunMethod[];
@@ -24,7 +23,6 @@ export const paramFields: readonly ParamField[] = [
     help: 'Augmented views per image (the original is view 0)',
     min: 1,
     max: 512,
-    step: 1,
     integer: true,
     methods: adaptive,
   },
@@ -34,7 +32,6 @@ export const paramFields: readonly ParamField[] = [
     help: 'AdamW steps on the prompt context',
     min: 1,
     max: 100,
-    step: 1,
     integer: true,
     methods: adaptive,
   },
@@ -43,7 +40,6 @@ export const paramFields: readonly ParamField[] = [
     label: 'Prompt LR',
     help: 'Learning rate of the prompt context',
     min: 1e-6,
-    step: 0.001,
     integer: false,
     methods: adaptive,
   },
@@ -53,7 +49,6 @@ export const paramFields: readonly ParamField[] = [
     help: 'Share of lowest-entropy views the prompt is tuned on',
     min: 0.01,
     max: 1,
-    step: 0.01,
     integer: false,
     methods: adaptive,
   },
@@ -63,7 +58,6 @@ export const paramFields: readonly ParamField[] = [
     help: 'Inner Adam steps on the view warps (0 = fixed TPT views)',
     min: 0,
     max: 50,
-    step: 1,
     integer: true,
     methods: ['metatpt'],
   },
@@ -72,7 +66,6 @@ export const paramFields: readonly ParamField[] = [
     label: 'View LR',
     help: 'Learning rate of the view warps',
     min: 1e-6,
-    step: 0.001,
     integer: false,
     methods: ['metatpt'],
   },
@@ -81,7 +74,6 @@ export const paramFields: readonly ParamField[] = [
     label: 'Feature weight',
     help: 'λ_f: keeps views on the image content',
     min: 0,
-    step: 0.1,
     integer: false,
     methods: ['metatpt'],
   },
@@ -90,7 +82,6 @@ export const paramFields: readonly ParamField[] = [
     label: 'Warp weight',
     help: 'λ_r: keeps warps near their start',
     min: 0,
-    step: 0.1,
     integer: false,
     methods: ['metatpt'],
   },
@@ -99,7 +90,6 @@ export const paramFields: readonly ParamField[] = [
     label: 'Seed',
     help: 'Seed of the random views',
     min: 0,
-    step: 1,
     integer: true,
     methods: adaptive,
   },

@@ -58,8 +58,8 @@ export const useClassSetsStore = defineStore('classSets', () => {
   const activeId = ref<number | null>(null);
   const draft = ref<ClassDraft>(emptyDraft());
   const importing = ref(false);
-  /** Set when prompts of the active class set changed after its last zero-shot run. */
-  const promptsChanged = ref(false);
+  /** Why the view offers a zero-shot run: a new class set, or prompts that changed; null for none. */
+  const rescoreReason = ref<'new' | 'changed' | null>(null);
 
   const active = computed(() => classSets.value.find((s) => s.id === activeId.value) ?? null);
   const problems = computed(() => draftProblems(draft.value));
@@ -147,7 +147,8 @@ export const useClassSetsStore = defineStore('classSets', () => {
     );
     activeId.value = saved.id;
     draft.value = draftOf(saved);
-    promptsChanged.value = before === null || promptText(before) !== promptText(saved);
+    if (before === null) rescoreReason.value = 'new';
+    else if (promptText(before) !== promptText(saved)) rescoreReason.value = 'changed';
     return saved;
   }
 
@@ -173,7 +174,7 @@ export const useClassSetsStore = defineStore('classSets', () => {
     draft,
     problems,
     importing,
-    promptsChanged,
+    rescoreReason,
     byId,
     classNames,
     load,
