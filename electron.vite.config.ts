@@ -5,7 +5,15 @@ import vue from '@vitejs/plugin-vue';
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
-    build: { rollupOptions: { input: { index: resolve('src/main/index.ts') } } },
+    build: {
+      rollupOptions: {
+        input: {
+          index: resolve('src/main/index.ts'),
+          // The engine's worker thread; the main process starts it from out/main/engine-worker.js.
+          'engine-worker': resolve('src/backend/engine-host/worker.ts'),
+        },
+      },
+    },
   },
   preload: {
     plugins: [externalizeDepsPlugin()],
@@ -19,6 +27,8 @@ export default defineConfig({
   },
   renderer: {
     root: resolve('src/renderer'),
+    // Relative asset URLs: the same build loads from file:// in Electron and from / in serve mode.
+    base: './',
     plugins: [vue()],
     build: { rollupOptions: { input: { index: resolve('src/renderer/index.html') } } },
   },

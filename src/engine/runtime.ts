@@ -44,7 +44,8 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   bool: 'bool',
 };
 
-const require = createRequire(import.meta.url);
+// Not named `require`: bundlers (electron-vite's ESM shim) declare that name in the same scope.
+const requireFromHere = createRequire(import.meta.url);
 
 /**
  * Providers this build can start. onnxruntime lists CUDA on Linux and Windows even when its provider
@@ -60,7 +61,7 @@ function providersAvailable(): Set<string> {
 }
 
 function cudaLibraryInstalled(): boolean {
-  const binDir = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin');
+  const binDir = join(dirname(requireFromHere.resolve('onnxruntime-node/package.json')), 'bin');
   const library =
     process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   const napiDirs = existsSync(binDir) ? readdirSync(binDir) : [];

@@ -1,33 +1,171 @@
+// The Electron main process: a thin shell around the backend. It creates the backend in the app's
+// data folder, answers the renderer's API calls over IPC, forwards the backend's events, serves
+// collection images on workbench://, and owns the window and its menu.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { app, BrowserWindow } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  screen,
+  session,
+  type IpcMainInvokeEvent,
+} from 'electron';
+import { createBackend, type Backend } from '../backend/app.js';
+import { errorPayload } from '../backend/api/dispatch.js';
+import { APP_NAME } from '../backend/paths.js';
+import type { ApiResponse, AppCommand } from '../shared/api.js';
+import { IPC_CHANNELS, IMAGE_PROTOCOL } from '../shared/ipc.js';
+import { handleImageProtocol, registerImageScheme } from './image-protocol.js';
+import { buildAppMenu } from './menu.js';
+import { isOnScreen, loadWindowState, rememberWindowState } from './window-state.js';
+
+const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
+
+/** The page may load only its own files and images from the image protocol. */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  `img-src 'self' data: blob: ${IMAGE_PROTOCOL}:`,
+  // The dev server's hot reload talks over its own WebSocket.
+  `connect-src 'self'${devServerUrl ? ` ${devServerUrl.replace(/^http/, 'ws')}` : ''}`,
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+].join('; ');
+
+// Same data folder as the headless commands compute (src/backend/paths.ts), whatever the package name.
+app.setName(APP_NAME);
+app.setPath('userData', join(app.getPath('appData'), APP_NAME));
+registerImageScheme();
+
+let mainWindow: BrowserWindow | null = null;
 
 function createMainWindow(): BrowserWindow {
+  const stateFile = join(app.getPath('userData'), 'window-state.json');
+  const saved = loadWindowState(stateFile);
+  const placement =
+    saved &&
+    isOnScreen(
+      saved,
+      screen.getAllDisplays().map((display) => display.workArea),
+    )
+      ? { x: saved.x, y: saved.y, width: saved.width, height: saved.height }
+      : { width: saved?.width ?? 1400, height: saved?.height ?? 900 };
   const window = new BrowserWindow({
-    width: 1400,
-    height: 900,
+    ...placement,
+    minWidth: 800,
+    minHeight: 560,
     show: false,
-    title: 'MetaTPT Workbench',
+    title: APP_NAME,
     webPreferences: {
       preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      webSecurity: true,
     },
   });
+  if (saved?.maximized) window.maximize();
+  rememberWindowState(window, stateFile);
   window.once('ready-to-show', () => window.show());
-  const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
+
+  // The window shows the app and nothing else: no navigation away, no new windows.
+  window.webContents.on('will-navigate', (event) => event.preventDefault());
+  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+
   if (devServerUrl) void window.loadURL(devServerUrl);
   else void window.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+  window.on('closed', () => {
+    if (mainWindow === window) mainWindow = null;
+  });
   return window;
 }
 
-void app.whenReady().then(() => {
-  createMainWindow();
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createMainWindow();
+/** Only our own window's page may call the API. */
+function fromOwnWindow(event: IpcMainInvokeEvent): boolean {
+  return mainWindow !== null && event.sender === mainWindow.webContents;
+}
+
+function connectIpc(backend: Backend): void {
+  ipcMain.handle(IPC_CHANNELS.call, async (event, method: unknown, input: unknown): Promise<ApiResponse> => {
+    if (!fromOwnWindow(event)) return { ok: false, error: { message: 'not allowed', code: 'failed' } };
+    try {
+      return { ok: true, result: (await backend.dispatch(String(method), input)) ?? null };
+    } catch (error) {
+      return { ok: false, error: errorPayload(error) };
+    }
   });
+  backend.events.subscribe((event, payload) =>
+    mainWindow?.webContents.send(IPC_CHANNELS.event, event, payload),
+  );
+}
+
+/** better-sqlite3 built for Electron's ABI by scripts/build-electron-sqlite.mjs, when it exists. */
+function electronSqliteBinding(): string | undefined {
+  const binding = join(app.getAppPath(), 'build', 'electron-native', 'better_sqlite3.node');
+  return existsSync(binding) ? binding : undefined;
+}
+
+async function start(): Promise<Backend> {
+  await app.whenReady();
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
+    callback({
+      responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] },
+    }),
+  );
+  const backend = await createBackend({
+    dataDir: app.getPath('userData'),
+    resourcesDir: app.isPackaged ? process.resourcesPath : join(app.getAppPath(), 'resources'),
+    provider: 'auto',
+    // Bundled next to this file by electron.vite.config.ts.
+    workerScript: join(import.meta.dirname, 'engine-worker.js'),
+    nativeBinding: electronSqliteBinding(),
+    shell: 'electron',
+    version: app.getVersion(),
+    pickFolder: async (title) => {
+      const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
+      const chosen = mainWindow
+        ? await dialog.showOpenDialog(mainWindow, options)
+        : await dialog.showOpenDialog(options);
+      return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+    },
+  });
+  handleImageProtocol(backend);
+  connectIpc(backend);
+  const send = (command: AppCommand) => backend.events.emit('app.command', { command });
+  Menu.setApplicationMenu(buildAppMenu({ developer: !app.isPackaged, send }));
+  mainWindow = createMainWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createMainWindow();
+  });
+  return backend;
+}
+
+const started = start();
+started.catch((error: unknown) => {
+  dialog.showErrorBox(APP_NAME, `The workbench could not start:\n${String(error)}`);
+  app.exit(1);
 });
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
+});
+
+// Runs are paused (and resume at the next start) and the database is closed before the app exits.
+let closed = false;
+app.on('before-quit', (event) => {
+  if (closed) return;
+  event.preventDefault();
+  void started
+    .then((backend) => backend.close())
+    .catch((error: unknown) => process.stderr.write(`closing the backend: ${String(error)}\n`))
+    .finally(() => {
+      closed = true;
+      app.quit();
+    });
 });

@@ -1,6 +1,6 @@
 // Channel names between the Electron preload and main process, shared so neither side spells them.
 export const IPC_CHANNELS = {
-  /** invoke(channel, method, input) → IpcCallResult */
+  /** invoke(channel, method, input) → ApiResponse */
   call: 'workbench:call',
   /** main → renderer: (event name, payload) */
   event: 'workbench:event',
