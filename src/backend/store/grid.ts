@@ -191,13 +191,11 @@ export function gridRepository(db: Db) {
         total = count('with-prediction');
         rows = page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit);
       } else if (column.startsWith('p.') && q.runId !== undefined) {
-        const predicted = count('with-prediction');
         total = count('all');
-        rows =
-          offset < predicted
-            ? page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit)
-            : [];
+        rows = page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit);
         if (rows.length < limit && offset + rows.length < total) {
+          // Where the images with a prediction end: known from this page unless it started past them.
+          const predicted = rows.length > 0 ? offset + rows.length : count('with-prediction');
           const rest = page(
             'without-prediction',
             'i.id',

@@ -19,7 +19,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
     /** Refreshes the query planner's statistics where tables changed a lot (after a scan or a run). */
-    optimize: () => void db.pragma('optimize'),
+    optimize: () => void db.pragma('optimize = 0x10002'),
     collections: collectionsRepository(db),
     images: imagesRepository(db),
     classSets: classSetsRepository(db),
