@@ -98,6 +98,29 @@ describe('createBackend', () => {
     expect((await call(backend, 'app.info', {})).demoFolder).not.toBeNull();
   });
 
+  it('exports a run with progress events and imports the labels back', async () => {
+    const [run] = await call(backend, 'runs.list', {});
+    const outDir = join(workspace.root, 'export');
+    const progress: ApiEvents['export.progress'][] = [];
+    const off = backend.events.on('export.progress', (p) => progress.push(p));
+    const exported = await call(backend, 'export.run', { runId: run.id, format: 'imagefolder', outDir });
+    off();
+    expect(exported.outDir).toBe(outDir);
+    expect(exported.counts).toMatchObject({ predicted: 4, unlabeled: 0 });
+    expect(progress.at(-1)).toMatchObject({ runId: run.id, done: 4, total: 4 });
+    await expect(call(backend, 'export.run', { runId: run.id, format: 'csv', outDir })).rejects.toThrow();
+
+    const changed = nextEvent(backend, 'labels.changed');
+    const imported = await call(backend, 'export.importLabels', {
+      collectionId: run.collectionId,
+      classSetId: run.classSetId,
+      format: 'export',
+      path: outDir,
+    });
+    expect(imported).toMatchObject({ applied: 4, unmatched: 0, unknownClass: 0 });
+    expect(await changed).toEqual({ collectionId: run.collectionId, classSetId: run.classSetId });
+  });
+
   it('turns unknown ids into not-found and bad input into invalid-input errors', async () => {
     await expect(call(backend, 'runs.get', { runId: 999 })).rejects.toMatchObject({
       code: 'not-found',
