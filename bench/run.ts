@@ -17,6 +17,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'zero-shot / TPT / MetaTPT per image vs an official-structure TPT baseline (issue 4)',
     load: () => import('./adapt.js'),
   },
+  'session-memory': {
+    summary: 'memory one onnxruntime session holds across runs under arena / memory-pattern options',
+    load: () => import('./session-memory.js'),
+  },
 };
 
 function usage(): string {

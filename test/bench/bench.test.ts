@@ -11,6 +11,11 @@ import { engineReport, runEngineBenchmark } from '../../bench/engine.js';
 import { imagenetClassNames } from '../../bench/lib/classes.js';
 import { interleaved, median } from '../../bench/lib/measure.js';
 import { confidentMarginalEntropy } from '../../bench/tpt-baseline.js';
+import {
+  runSessionMemoryBenchmark,
+  SESSION_VARIANTS,
+  sessionMemoryReport,
+} from '../../bench/session-memory.js';
 import { runZeroShotBenchmark, zeroShotReport } from '../../bench/zeroshot.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
 
@@ -132,5 +137,19 @@ describe('adapt benchmark', () => {
       }
     }
     expect(adaptReport(results)).toContain('TPT baseline (official structure)');
+  });
+});
+
+describe('session memory benchmark', () => {
+  it('runs the baseline step under each set of session options', async () => {
+    const rows = await runSessionMemoryBenchmark({
+      modelDir: GOLDEN_MODEL_DIR,
+      classNames: classNames.slice(0, 3),
+      runs: 2,
+      views: 4,
+    });
+    expect(rows.map((r) => r.variant)).toEqual(Object.keys(SESSION_VARIANTS));
+    expect(rows.every((r) => r.afterRunMiB.length === 2 && r.medianRunMs > 0)).toBe(true);
+    expect(sessionMemoryReport(rows, 3)).toContain('after run 2');
   });
 });
