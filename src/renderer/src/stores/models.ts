@@ -37,7 +37,7 @@ export const useModelsStore = defineStore('models', () => {
 
   function added(model: ModelRecord): void {
     models.value = [...models.value.filter((m) => m.id !== model.id), model];
-    app.notify('info', `Model ${model.name} is ready`);
+    app.notify('info', `Installed the model “${model.name}”`);
   }
 
   async function importFolder(folder: string, name?: string): Promise<void> {
