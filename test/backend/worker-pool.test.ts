@@ -80,3 +80,23 @@ describe('WorkerPool', () => {
     });
   });
 });
+
+describe('WorkerPool signals', () => {
+  it('removes its abort listener from a shared signal when each job settles', async () => {
+    await withPool({ size: 1 }, async (pool) => {
+      const controller = new AbortController();
+      let listeners = 0;
+      const { addEventListener, removeEventListener } = controller.signal;
+      controller.signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
+        listeners++;
+        addEventListener.apply(controller.signal, args);
+      };
+      controller.signal.removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
+        listeners--;
+        removeEventListener.apply(controller.signal, args);
+      };
+      for (const value of [1, 2, 3]) await pool.run({ value }, controller.signal);
+      expect(listeners).toBe(0);
+    });
+  });
+});

@@ -58,8 +58,17 @@ export class WorkerPool<TInit, TInput, TOutput> {
     if (this.initError) return Promise.reject(this.initError);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TOutput>((resolve, reject) => {
-      const job: Job<TInput, TOutput> = { id: this.nextId++, input, signal, resolve, reject };
-      signal?.addEventListener('abort', () => this.cancel(job), { once: true });
+      // A run's one signal serves all its jobs: each job's listener goes when the job settles.
+      const onAbort = () => this.cancel(job);
+      const settled = () => signal?.removeEventListener('abort', onAbort);
+      const job: Job<TInput, TOutput> = {
+        id: this.nextId++,
+        input,
+        signal,
+        resolve: (output) => (settled(), resolve(output)),
+        reject: (error) => (settled(), reject(error)),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
       this.dispatch();
     });
