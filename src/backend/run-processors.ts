@@ -28,6 +28,7 @@ function workerInit(spec: RunSpec, provider: RunProcessorsOptions['provider']): 
     classNames: classSet.classes.map((c) => c.name),
     prompts: classSet.classes.map((c) => c.prompt),
     template: classSet.template,
+    contextInit: classSet.contextInit,
     provider,
   };
 }

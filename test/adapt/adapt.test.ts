@@ -165,6 +165,23 @@ describe('per-image adaptation', () => {
     expect(Math.abs(dot(firstOrder, g) / norm - norm) / norm).toBeGreaterThan(0.1);
   });
 
+  it('starts the learned context from a separate context init of the same length', async () => {
+    const { encoder } = prompts;
+    const names = goldenIndex.class_names.slice(0, 12);
+    const other = await PromptSet.create(encoder, names, { contextInit: 'an image of the' });
+    expect(nearestTokens(encoder, other.ctxInit, 1).map((t) => t[0].token.trim())).toEqual([
+      'an',
+      'image',
+      'of',
+      'the',
+    ]);
+    expect([...other.textFeatures]).toEqual([...prompts.textFeatures]);
+    expect([...other.contextFeatures]).not.toEqual([...other.textFeatures]);
+    await expect(PromptSet.create(encoder, names, { contextInit: 'a photo' })).rejects.toThrow(
+      'the context init "a photo" has 2 tokens, but the words before {} in "a photo of a {}." have 4',
+    );
+  });
+
   it('reads the tuned prompt back as the nearest vocabulary tokens', async () => {
     const tokens = nearestTokens(prompts.encoder, prompts.ctxInit, 1);
     expect(tokens.map((t) => t[0].token.trim())).toEqual(['a', 'photo', 'of', 'a']);

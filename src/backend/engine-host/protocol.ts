@@ -8,6 +8,8 @@ export interface EngineWorkerInit {
   /** Per-class prompt text overriding the template (null where the template applies). */
   prompts?: (string | null)[];
   template?: string;
+  /** Words that initialise the learned context (default: the template's words before {}). */
+  contextInit?: string | null;
   provider: ExecutionProvider | 'auto';
 }
 

@@ -12,10 +12,10 @@ import type { EngineJob, EngineJobResult, EngineWorkerInit } from './protocol.js
 let prompts: PromptSet | null = null;
 
 serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
-  async init({ modelDir, classNames, prompts: perClass, template, provider }) {
+  async init({ modelDir, classNames, prompts: perClass, template, contextInit, provider }) {
     const engine = new Engine({ provider, log: (line) => process.stderr.write(`${line}\n`) });
     const encoder = new ClipEncoder(ClipModel.load(modelDir), engine);
-    prompts = await PromptSet.create(encoder, classNames, { template, prompts: perClass });
+    prompts = await PromptSet.create(encoder, classNames, { template, prompts: perClass, contextInit });
   },
 
   async process({ path, params, seedKey }, signal) {

@@ -184,7 +184,7 @@ export async function adaptImage(
           source: image.source.data,
           theta: thetas.slice(start, end).flat(),
           theta0: initial.slice(start, end).flat(),
-          text: prompts.textFeatures,
+          text: prompts.contextFeatures,
           anchor,
           weights: viewWeights,
         });
@@ -287,7 +287,7 @@ async function tuneJointly(
   const width = prompts.encoder.projectionDim;
   const views = viewFeatures.length / width;
   const viewEntropies = entropies(
-    scaledSimilarities(viewFeatures, prompts.textFeatures, width, prompts.encoder.model.logitScale),
+    scaledSimilarities(viewFeatures, prompts.contextFeatures, width, prompts.encoder.model.logitScale),
     views,
   );
   const selected = selectConfident(viewEntropies, options.tpt.selectRatio);

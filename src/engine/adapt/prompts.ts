@@ -10,6 +10,11 @@ export interface PromptSetOptions {
   template?: string;
   /** Per-class prompt text overriding the template (same order as the class names). */
   prompts?: (string | null | undefined)[];
+  /**
+   * Words whose embeddings start the learned context, in place of the template's words before {}
+   * (same number of tokens).
+   */
+  contextInit?: string | null;
 }
 
 export class PromptSet {
@@ -26,6 +31,8 @@ export class PromptSet {
     readonly nCtx: number,
     /** Zero-shot text features [C, P], unit rows. */
     readonly textFeatures: Float32Array,
+    /** Text features with the initial context (the same array when it is the template's own words). */
+    readonly contextFeatures: Float32Array,
   ) {}
 
   static async create(
@@ -40,10 +47,21 @@ export class PromptSet {
     const prompts = classNames.map((name, i) => options.prompts?.[i]?.trim() || template.replace('{}', name));
     const { tokenizer } = encoder.model;
     const batch = tokenizer.encode(prompts);
-    const prefix = template.slice(0, template.indexOf('{}')).trim();
-    const prefixIds = prefix ? tokenizer.tokenize(prefix).slice(1, -1) : [];
-    const ctxInit = contextFromTokens(encoder, prefixIds);
-    const features = await encoder.encodeText(batch);
+    const innerIds = (text: string): number[] => (text ? tokenizer.tokenize(text).slice(1, -1) : []);
+    const prefixIds = innerIds(template.slice(0, template.indexOf('{}')).trim());
+    const initIds = options.contextInit?.trim() ? innerIds(options.contextInit.trim()) : prefixIds;
+    if (initIds.length !== prefixIds.length) {
+      throw new Error(
+        `the context init "${options.contextInit}" has ${initIds.length} tokens, but the words before {} in "${template}" have ${prefixIds.length}`,
+      );
+    }
+    const ctxInit = contextFromTokens(encoder, initIds);
+    const width = encoder.projectionDim;
+    const textFeatures = normalizeRowsHost(await encoder.encodeText(batch), width);
+    const ownWords = initIds.every((id, i) => id === prefixIds[i]);
+    const contextFeatures = ownWords
+      ? textFeatures
+      : normalizeRowsHost(await encoder.encodeText(batch, { ctx: ctxInit }), width);
     return new PromptSet(
       encoder,
       classNames,
@@ -53,7 +71,8 @@ export class PromptSet {
       batch.maxLength,
       ctxInit,
       prefixIds.length,
-      normalizeRowsHost(features, encoder.projectionDim),
+      textFeatures,
+      contextFeatures,
     );
   }
 

@@ -65,14 +65,13 @@ export function scaledSimilarities(
 
 /**
  * Tunes the context on views whose features (unit rows [N, P]) are given. The view features are
- * computed once per image by the caller; text activations at the initial context come from the
+ * computed once per image by the caller; the text features at the initial context come from the
  * prompt set's cache.
  */
 export async function tuneContext(
   prompts: PromptSet,
   viewFeatures: Float32Array,
   options: TptOptions,
-  initialCtx: Float32Array = prompts.ctxInit,
 ): Promise<ContextTuning> {
   const { encoder } = prompts;
   const { model } = encoder;
@@ -80,11 +79,7 @@ export async function tuneContext(
   const views = viewFeatures.length / width;
   if (prompts.nCtx === 0) throw new Error('prompt tuning needs a template with words before {} to learn');
 
-  const startFeatures =
-    initialCtx === prompts.ctxInit
-      ? prompts.textFeatures
-      : normalizeRowsHost(await encoder.encodeText(prompts.tokens, { ctx: initialCtx }), width);
-  const logitsBefore = scaledSimilarities(viewFeatures, startFeatures, width, model.logitScale);
+  const logitsBefore = scaledSimilarities(viewFeatures, prompts.contextFeatures, width, model.logitScale);
   const viewEntropies = entropies(logitsBefore, views);
   const selected = selectConfident(viewEntropies, options.selectRatio);
   const selectedFeatures = new Float32Array(selected.length * width);
@@ -107,7 +102,7 @@ export async function tuneContext(
     },
   });
 
-  const ctx = Float32Array.from(initialCtx);
+  const ctx = Float32Array.from(prompts.ctxInit);
   const optimizer = new AdamW([ctx.length], {
     lr: options.lr,
     beta1: options.beta1,
