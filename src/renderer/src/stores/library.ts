@@ -59,15 +59,25 @@ export const useLibraryStore = defineStore('library', () => {
       return added.collection;
     } finally {
       adding.value = null;
+      // The new collection's id is unknown when adding failed: forget every scan's progress (a rescan
+      // still going shows again at its next progress event).
+      scans.value = {};
     }
   }
 
   async function rescan(collectionId: number): Promise<void> {
-    const scan = await app.save(() => api.call('collections.rescan', { collectionId }));
-    if (!scan) return;
+    try {
+      const scan = await app.save(() => api.call('collections.rescan', { collectionId }));
+      if (scan) await load();
+    } finally {
+      forgetScan(collectionId);
+    }
+  }
+
+  /** A scan is over: its progress is no longer shown. */
+  function forgetScan(collectionId: number): void {
     const { [collectionId]: _finished, ...rest } = scans.value;
     scans.value = rest;
-    await load();
   }
 
   async function remove(collectionId: number): Promise<void> {
