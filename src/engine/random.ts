@@ -36,3 +36,13 @@ export class Random {
     return Float32Array.from({ length: size }, () => this.normal() * std);
   }
 }
+
+/**
+ * A seed for one named stream (an image path, a class, a tensor) derived from a run's seed by
+ * FNV-1a over the key's UTF-8 bytes: streams stay fixed whatever order they are drawn in.
+ */
+export function seedFrom(seed: number, key: string): number {
+  let hash = (0x811c9dc5 ^ seed) >>> 0;
+  for (const byte of new TextEncoder().encode(key)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
+}

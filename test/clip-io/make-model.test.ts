@@ -69,8 +69,11 @@ describe('makeClipModel', () => {
     expect(w('logit_scale')[0]).toBeCloseTo(Math.log(100), 6);
     expect(Array.from(w('text_model.encoder.layers.0.layer_norm1.weight'))).toEqual(new Array(64).fill(1));
     expect(Array.from(w('vision_model.pre_layrnorm.bias'))).toEqual(new Array(64).fill(0));
-    const expectStd = (name: string, expected: number) =>
-      expect(std(w(name)) / expected, name).toBeCloseTo(1, 1);
+    // The sample std of n normals is off by about 1/√(2n) relative: allow four of those.
+    const expectStd = (name: string, expected: number) => {
+      const values = w(name);
+      expect(Math.abs(std(values) / expected - 1), name).toBeLessThan(4 / Math.sqrt(2 * values.length));
+    };
     expectStd('text_model.embeddings.token_embedding.weight', 0.02);
     expectStd('text_model.embeddings.position_embedding.weight', 0.002);
     expectStd('text_model.encoder.layers.1.self_attn.q_proj.weight', 0.5 / 8);

@@ -1,24 +1,6 @@
 // Seeded, stratified train/val/test split: the same items, ratios and seed always give the same split.
+import { Random, seedFrom } from '../../engine/random.js';
 import type { SplitName, SplitRatios } from './types.js';
-
-/** mulberry32: a small, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a of a string mixed with the seed, so each class gets its own stream. */
-function seedFor(seed: number, key: string): number {
-  let hash = (0x811c9dc5 ^ seed) >>> 0;
-  for (const byte of Buffer.from(key, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return hash;
-}
 
 function shuffleInPlace<T>(values: T[], random: () => number): void {
   for (let i = values.length - 1; i > 0; i--) {
@@ -68,7 +50,8 @@ export function stratifiedSplit(
   const assignment = new Map<string, SplitName>();
   for (const [className, keys] of keysByClass) {
     const order = [...keys].sort();
-    shuffleInPlace(order, mulberry32(seedFor(ratios.seed, className)));
+    const rng = new Random(seedFrom(ratios.seed, className));
+    shuffleInPlace(order, () => rng.next());
     const counts = splitCounts(order.length, ratios);
     let index = 0;
     for (const split of ['train', 'val', 'test'] as const) {

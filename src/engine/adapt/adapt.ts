@@ -3,7 +3,7 @@
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { AdamW } from '../optim.js';
-import { Random } from '../random.js';
+import { Random, seedFrom } from '../random.js';
 import { entropies, selectConfident, softmax } from './losses.js';
 import { META_DEFAULTS, ViewGraphs, type MetaOptions, type ViewSource } from './metatpt.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
@@ -95,9 +95,7 @@ export async function prepareImage(
 
 /** A per-image seed from the run's seed and a stable key (the image's path), so runs resume identically. */
 export function imageSeed(seed: number, key: string): number {
-  let hash = 2166136261 ^ seed;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
-  return hash >>> 0;
+  return seedFrom(seed, key);
 }
 
 const argmax = (xs: ArrayLike<number>): number => {

@@ -1,8 +1,7 @@
 // Typed, validated view of a Hugging Face CLIP model's config.json and preprocessor_config.json,
 // and the list of weight tensors (names and shapes) such a config implies.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ModelFileError } from './errors.js';
+import { ModelFileError, readModelJson } from './errors.js';
 
 export type Activation = 'quick_gelu' | 'gelu';
 
@@ -142,24 +141,6 @@ function parseWith<T extends z.ZodType>(schema: T, json: unknown, file: string, 
   return result.data;
 }
 
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ModelFileError(
-      path,
-      code === 'ENOENT' ? 'file not found' : `cannot read (${(err as Error).message})`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ModelFileError(path, `not valid JSON (${(err as Error).message})`);
-  }
-}
-
 function requireDivisible(
   file: string,
   what: string,
@@ -254,11 +235,11 @@ export function parsePreprocessConfig(json: unknown, file: string): ClipPreproce
 }
 
 export function readClipConfig(path: string): ClipConfig {
-  return parseClipConfig(readJsonFile(path), path);
+  return parseClipConfig(readModelJson(path), path);
 }
 
 export function readPreprocessConfig(path: string): ClipPreprocessConfig {
-  return parsePreprocessConfig(readJsonFile(path), path);
+  return parsePreprocessConfig(readModelJson(path), path);
 }
 
 function encoderLayerShapes(

@@ -3,6 +3,7 @@
 // embedded default before a trained checkpoint is imported.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Random, seedFrom } from '../random.js';
 import { clipWeightShapes, parseClipConfig } from './config.js';
 import { CLIP_MODEL_FILES } from './model-files.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
@@ -116,27 +117,10 @@ function tokenizerConfigJson(): Record<string, unknown> {
   };
 }
 
-/** FNV-1a over the text, for a per-tensor seed independent of the order tensors are generated in. */
-function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/** mulberry32: a small, fast, seedable 32-bit generator; returns uniforms in (0, 1). */
-function uniformSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
-
 function normalTensor(count: number, std: number, seed: number): Float32Array {
-  const uniform = uniformSource(seed);
+  const rng = new Random(seed);
+  // In (0, 1]: the logarithm below never sees 0.
+  const uniform = () => 1 - rng.next();
   const out = new Float32Array(count);
   for (let i = 0; i < count; i += 2) {
     // Box–Muller: two independent normals per pair of uniforms.
@@ -166,7 +150,7 @@ function initialValue(name: string, shape: number[], seed: number): Float32Array
   if (name === 'logit_scale') return new Float32Array([Math.log(100)]);
   if (/(layer_?norm\d?|layrnorm)\.weight$/.test(name)) return new Float32Array(count).fill(1);
   if (/(layer_?norm\d?|layrnorm)\.bias$/.test(name)) return new Float32Array(count);
-  const tensorSeed = hashString(`${seed}:${name}`);
+  const tensorSeed = seedFrom(seed, name);
   if (name === 'text_model.embeddings.position_embedding.weight') {
     return normalTensor(count, TEXT_POSITION_STD, tensorSeed);
   }

@@ -1,8 +1,7 @@
 // CLIP tokenizer: a Hugging Face tokenizer.json run by @huggingface/tokenizers, plus CLIP's fixed-length
 // batching (truncate keeping the end-of-text token last, pad with 0).
-import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelFileError } from './errors.js';
+import { ModelFileError, readModelJson } from './errors.js';
 
 export const START_OF_TEXT = '<|startoftext|>';
 export const END_OF_TEXT = '<|endoftext|>';
@@ -50,23 +49,7 @@ export class ClipTokenizer {
   }
 
   static fromFile(path: string): ClipTokenizer {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ModelFileError(
-        path,
-        code === 'ENOENT' ? 'file not found' : `cannot read (${(err as Error).message})`,
-      );
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new ModelFileError(path, `not valid JSON (${(err as Error).message})`);
-    }
-    return ClipTokenizer.fromJson(json, path);
+    return ClipTokenizer.fromJson(readModelJson(path), path);
   }
 
   /** Token ids with start/end tokens, not truncated. */
