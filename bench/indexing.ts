@@ -183,8 +183,8 @@ export async function main(args: string[]): Promise<void> {
     console.log(markdownTable(['query', 'matching', 'median ms', 'max ms'], gridRows, 2));
   } finally {
     memory.stop();
-    rmSync(join(work, 'bench.db'), { force: true });
-    if (!values.dir) rmSync(work, { recursive: true, force: true });
+    // The database and, unless --dir kept them elsewhere, the generated images.
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
