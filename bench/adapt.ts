@@ -85,6 +85,8 @@ type Outcome = { timings: Record<string, number>; probs: Float64Array; label: nu
 export async function runAdaptBenchmark(
   options: AdaptBenchOptions,
   log: (line: string) => void = () => {},
+  /** Called as each configuration completes (a full run takes long; report as it goes). */
+  onConfig: (result: ConfigResult) => void = () => {},
 ): Promise<ConfigResult[]> {
   const monitor = new MemoryMonitor();
   const model = ClipModel.load(options.modelDir);
@@ -158,7 +160,9 @@ export async function runAdaptBenchmark(
             ...check,
           };
         });
-        results.push({ classes, views, warmup: imageRuns[0], timed: imageRuns.slice(1) });
+        const result = { classes, views, warmup: imageRuns[0], timed: imageRuns.slice(1) };
+        results.push(result);
+        onConfig(result);
       }
     }
     return results;
@@ -304,6 +308,7 @@ export async function main(args: string[]): Promise<void> {
       innerSteps: positiveInt('inner-steps', values['inner-steps'], d.innerSteps),
     },
     log,
+    (config) => log(`\n${adaptReport([config])}\n`),
   );
   console.log(`## adapt\n\n${machineLine()}\n\n${adaptReport(results)}`);
 }

@@ -1,6 +1,6 @@
 // Markdown output: tables and the description of the machine a run was measured on.
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 
 export type Cell = string | number;
@@ -28,13 +28,20 @@ function onnxruntimeVersion(): string {
   return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
-/** One line naming the machine, runtime versions and date, for the top of each benchmark's output. */
+/**
+ * One line naming the machine, runtime versions, date and the load average when the run ended (other
+ * work on a shared machine inflates every timing; ratios of interleaved cases suffer less).
+ */
 export function machineLine(date = new Date()): string {
   const cores = cpus().length;
   const memory = (totalmem() / 1024 ** 3).toFixed(1);
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
   return (
     `Machine: ${cores} cores, ${cpuModel()}, ${memory} GiB memory; Node ${process.versions.node}, ` +
-    `onnxruntime-node ${onnxruntimeVersion()}; ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+    `onnxruntime-node ${onnxruntimeVersion()}; ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC; ` +
+    `load average 1/5/15 min at the end: ${load}`
   );
 }
 
