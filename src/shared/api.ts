@@ -278,25 +278,7 @@ export interface WorkbenchApi {
   imageUrl(imageId: number, kind: 'full' | 'thumb'): string;
 }
 
-/** An error as it crosses a transport: the message is shown to the user as is. */
-export interface ApiErrorPayload {
-  message: string;
-  /** 'invalid-input' when the call failed validation, 'not-found', or 'failed'. */
-  code: 'invalid-input' | 'not-found' | 'failed';
-}
-
-/** What a transport answers for one call: the result, or the error as the backend described it. */
-export type ApiResponse = { ok: true; result: unknown } | { ok: false; error: ApiErrorPayload };
-
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: ApiErrorPayload['code'] = 'failed',
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export { ApiError, type ApiErrorPayload, type ApiResponse } from './api-error.js';
 
 export type {
   ClassDefinition,

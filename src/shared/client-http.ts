@@ -2,16 +2,8 @@
 // browser (no preload). Calls are `POST /api/<method>` with the token as a Bearer header; events
 // arrive on one WebSocket at `/events`, reconnected after a drop; image URLs carry the token so that
 // <img> tags load them.
-import {
-  ApiError,
-  type ApiEventName,
-  type ApiEvents,
-  type ApiInput,
-  type ApiMethod,
-  type ApiOutput,
-  type ApiResponse,
-  type WorkbenchApi,
-} from './api.js';
+import { ApiError, type ApiResponse } from './api-error.js';
+import type { ApiEventName, ApiEvents, ApiInput, ApiMethod, ApiOutput, WorkbenchApi } from './api.js';
 
 /** One message on the events socket. */
 export interface EventMessage {

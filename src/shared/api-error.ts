@@ -1,0 +1,22 @@
+// Errors of API calls as they cross a transport. Kept apart from api.ts so that clients which only
+// need the error type do not bundle the schema library.
+
+/** An error as it crosses a transport: the message is shown to the user as is. */
+export interface ApiErrorPayload {
+  message: string;
+  /** 'invalid-input' when the call failed validation, 'not-found', or 'failed'. */
+  code: 'invalid-input' | 'not-found' | 'failed';
+}
+
+/** What a transport answers for one call: the result, or the error as the backend described it. */
+export type ApiResponse = { ok: true; result: unknown } | { ok: false; error: ApiErrorPayload };
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: ApiErrorPayload['code'] = 'failed',
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
