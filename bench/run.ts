@@ -21,6 +21,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'memory one onnxruntime session holds across runs under arena / memory-pattern options',
     load: () => import('./session-memory.js'),
   },
+  'embedded-accuracy': {
+    summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds (issue 8)',
+    load: () => import('./embedded-accuracy.js'),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,162 @@
+// Accuracy of the embedded model on held-out renderings of its procedural domain: zero-shot, TPT and
+// MetaTPT (K_in = 1, two-stage) per domain shift, mean ± sd over view seeds.
+// `npm run bench -- embedded-accuracy [--model DIR] [--per-class N] [--seeds 0,1,2] [--views N] [--json PATH]`
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  ADAPT_DEFAULTS,
+  adaptImage,
+  imageSeed,
+  prepareImage,
+  type AdaptMethod,
+  type AdaptOptions,
+  type PreparedImage,
+} from '../src/engine/adapt/adapt.js';
+import { PromptSet } from '../src/engine/adapt/prompts.js';
+import { ClipEncoder } from '../src/engine/clip/encoder.js';
+import { ClipModel } from '../src/engine/clip/model.js';
+import { Random } from '../src/engine/random.js';
+import { Engine } from '../src/engine/runtime.js';
+import { EMBEDDED_MODEL_DIR } from '../src/engine/synthetic/embedded.js';
+import { renderScene, SHIFTS, type RenderStyle } from '../src/engine/synthetic/render.js';
+import { balancedScenes, SHAPES } from '../src/engine/synthetic/scenes.js';
+import { positiveInt } from './lib/args.js';
+import { median } from './lib/measure.js';
+import { machineLine, markdownTable } from './lib/report.js';
+
+/** Seeds the held-out scenes; training draws from a different stream (see scripts/train-embedded-model.ts). */
+const TEST_SCENES_SEED = 20_250_817;
+const STYLES: readonly RenderStyle[] = ['clean', ...SHIFTS];
+const METHODS: readonly AdaptMethod[] = ['zeroshot', 'tpt', 'metatpt'];
+
+interface Sample {
+  style: RenderStyle;
+  key: string;
+  label: number;
+  image: PreparedImage;
+}
+
+/** Accuracy (%) of each method on each style, one value per view seed. */
+type Accuracies = Record<RenderStyle | 'all shifts', Record<AdaptMethod, number[]>>;
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: readonly number[]): number =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
+const meanSd = (xs: readonly number[]): string => `${mean(xs).toFixed(1)} ± ${sd(xs).toFixed(1)}`;
+
+function parseSeeds(text: string): number[] {
+  const seeds = text.split(',').map((part) => Number(part.trim()));
+  if (seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    throw new Error(`--seeds: expected comma-separated non-negative integers, got "${text}"`);
+  }
+  return seeds;
+}
+
+/** The same held-out scenes in every style, rendered at twice the model's size so views have detail. */
+async function heldOutSamples(prompts: PromptSet, perClass: number): Promise<Sample[]> {
+  const scenes = balancedScenes(new Random(TEST_SCENES_SEED), perClass);
+  const side = 2 * prompts.encoder.model.config.vision.imageSize;
+  const samples: Sample[] = [];
+  for (const style of STYLES) {
+    for (const [index, scene] of scenes.entries()) {
+      const decoded = await renderScene(scene, { side, style, noiseSeed: TEST_SCENES_SEED + index });
+      samples.push({
+        style,
+        key: `${style}/${index}`,
+        label: SHAPES.indexOf(scene.shape),
+        image: await prepareImage(decoded, prompts),
+      });
+    }
+  }
+  return samples;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', default: EMBEDDED_MODEL_DIR },
+      'per-class': { type: 'string' },
+      seeds: { type: 'string', default: '0,1,2' },
+      views: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const perClass = positiveInt('per-class', values['per-class'], 5);
+  const views = positiveInt('views', values.views, 64);
+  const seeds = parseSeeds(values.seeds);
+
+  const engine = new Engine({ provider: 'cpu', log: () => {} });
+  const encoder = new ClipEncoder(ClipModel.load(values.model), engine, 16);
+  const prompts = await PromptSet.create(encoder, SHAPES);
+  const samples = await heldOutSamples(prompts, perClass);
+  const options = (method: AdaptMethod, seed: number, key: string): AdaptOptions => ({
+    ...ADAPT_DEFAULTS,
+    method,
+    views,
+    seed: imageSeed(seed, key),
+    meta: { ...ADAPT_DEFAULTS.meta, innerSteps: 1, variant: 'two-stage' },
+  });
+
+  const correct = new Map<string, number>();
+  const milliseconds: Record<AdaptMethod, number[]> = { zeroshot: [], tpt: [], metatpt: [] };
+  for (const seed of seeds) {
+    for (const method of METHODS) {
+      // Zero-shot does not depend on the view seed: it is computed once and counted for every seed.
+      const runSeed = method === 'zeroshot' ? seeds[0] : seed;
+      for (const sample of samples) {
+        const cacheKey = `${method}:${runSeed}:${sample.key}`;
+        if (!correct.has(cacheKey)) {
+          const started = performance.now();
+          const result = await adaptImage(prompts, sample.image, options(method, runSeed, sample.key));
+          milliseconds[method].push(performance.now() - started);
+          correct.set(cacheKey, result.label === sample.label ? 1 : 0);
+        }
+      }
+      process.stderr.write(`seed ${seed} ${method} done\n`);
+    }
+  }
+
+  const accuracies = {} as Accuracies;
+  const groups: [RenderStyle | 'all shifts', readonly RenderStyle[]][] = [
+    ...STYLES.map((style): [RenderStyle, RenderStyle[]] => [style, [style]]),
+    ['all shifts', SHIFTS],
+  ];
+  for (const [group, styles] of groups) {
+    const members = samples.filter((s) => styles.includes(s.style));
+    accuracies[group] = Object.fromEntries(
+      METHODS.map((method) => [
+        method,
+        seeds.map((seed) => {
+          const runSeed = method === 'zeroshot' ? seeds[0] : seed;
+          const hits = members.reduce((n, s) => n + correct.get(`${method}:${runSeed}:${s.key}`)!, 0);
+          return (100 * hits) / members.length;
+        }),
+      ]),
+    ) as Record<AdaptMethod, number[]>;
+  }
+
+  console.log(`## Embedded model accuracy (${values.model})\n`);
+  console.log(machineLine());
+  console.log(
+    `\n${samples.length / STYLES.length} held-out scenes (${perClass} per class, ${SHAPES.length} classes) in each style; ` +
+      `prompt "a photo of a {}."; ${views} views; TPT 1 step; MetaTPT K_in = 1, two-stage; ` +
+      `view seeds ${seeds.join(', ')} (mean ± sd over seeds, %; chance ${(100 / SHAPES.length).toFixed(0)} %).\n`,
+  );
+  const rows = groups.map(([group]) => [
+    group,
+    group === 'all shifts' ? samples.length - samples.length / STYLES.length : samples.length / STYLES.length,
+    ...METHODS.map((method) => meanSd(accuracies[group][method])),
+  ]);
+  console.log(markdownTable(['style', 'images', 'zero-shot', 'TPT', 'MetaTPT'], rows, 0));
+  console.log(
+    `\nPer image (median ms): ${METHODS.map((m) => `${m} ${median(milliseconds[m]).toFixed(0)}`).join(', ')}`,
+  );
+  if (values.json) {
+    writeFileSync(
+      values.json,
+      JSON.stringify({ model: values.model, perClass, views, seeds, accuracies }, null, 2) + '\n',
+    );
+  }
+  await engine.dispose();
+}
