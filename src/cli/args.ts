@@ -2,13 +2,12 @@
 // (classify, run, index): option specs for node:util parseArgs, their usage text, and parsers that
 // turn the parsed strings into engine options or a clear usage error.
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { ADAPT_DEFAULTS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
 import { adaptParamsSchema, resolveAdaptOptions, type AdaptParams } from '../engine/adapt/options.js';
 import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
+import { parseClassList } from '../backend/services/class-sets.js';
 
 type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 /** The parsed (string) values of an option table; every option may be absent. */
@@ -186,49 +185,13 @@ export async function readClassesFile(file: string): Promise<Omit<ClassSpec, 'te
   } catch (error) {
     throw new Error(`${file}: cannot read the classes file: ${(error as Error).message}`);
   }
-  const entries =
-    path.extname(file).toLowerCase() === '.csv' ? classesFromCsv(file, text) : classesFromLines(text);
+  const entries = parseClassList(text, file);
   if (entries.length === 0) throw new Error(`${file}: no classes in the file`);
   checkClassNames(
     entries.map((e) => e.name),
     (i) => `${file}:${entries[i].line}`,
   );
-  return { names: entries.map((e) => e.name), prompts: entries.map((e) => e.prompt) };
-}
-
-interface ClassEntry {
-  name: string;
-  prompt: string | null;
-  line: number;
-}
-
-function classesFromLines(text: string): ClassEntry[] {
-  return text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .map((raw, i) => ({ name: raw.trim(), prompt: null, line: i + 1 }))
-    .filter(({ name }) => name !== '' && !name.startsWith('#'));
-}
-
-function classesFromCsv(file: string, text: string): ClassEntry[] {
-  let records: { record: Record<string, string>; info: { lines: number } }[];
-  try {
-    records = parseCsv(text, {
-      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
-      bom: true,
-      skip_empty_lines: true,
-      info: true,
-    }) as typeof records;
-  } catch (error) {
-    throw new Error(`${file}: not a valid CSV: ${(error as Error).message}`);
-  }
-  if (records.length > 0 && !('name' in records[0].record))
-    throw new Error(`${file}: the CSV has no "name" column`);
-  return records.map(({ record, info }) => ({
-    name: record.name.trim(),
-    prompt: record.prompt?.trim() || null,
-    line: info.lines,
-  }));
+  return { names: entries.map((e) => e.name), prompts: entries.map((e) => e.prompt ?? null) };
 }
 
 /** The class set from --classes or --classes-file (exactly one) and --template. */

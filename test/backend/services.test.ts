@@ -61,12 +61,12 @@ describe('class sets service', () => {
 
   it('reads class lists from text, CSV and class folders', async () => {
     expect(parseClassList('\uFEFF# birds\nheron\n\n  egret  \r\n', 'classes.txt')).toEqual([
-      { name: 'heron', prompt: null },
-      { name: 'egret', prompt: null },
+      { name: 'heron', prompt: null, line: 2 },
+      { name: 'egret', prompt: null, line: 4 },
     ]);
     expect(parseClassList('Label,Prompt\nheron,"a heron, standing"\negret,\n', 'c.csv')).toEqual([
-      { name: 'heron', prompt: 'a heron, standing' },
-      { name: 'egret', prompt: null },
+      { name: 'heron', prompt: 'a heron, standing', line: 2 },
+      { name: 'egret', prompt: null, line: 3 },
     ]);
     expect(() => parseClassList('title\nx\n', 'c.csv')).toThrow(/c\.csv: the CSV has no "name" column/);
 

@@ -139,7 +139,7 @@ describe('metatpt classify, class files', () => {
     const cases: [string, string, RegExp][] = [
       ['dup.txt', 'cat\ndog\nCat\n', /dup\.txt:3: duplicate class "Cat" \(first at .*dup\.txt:1\)/],
       ['empty.txt', '# nothing\n\n', /empty\.txt: no classes in the file/],
-      ['noname.csv', 'label,prompt\ncat,x\n', /noname\.csv: the CSV has no "name" column/],
+      ['noname.csv', 'title,prompt\ncat,x\n', /noname\.csv: the CSV has no "name" column/],
       ['blank.csv', 'name\ncat\n" "\n', /blank\.csv:3: empty class name/],
     ];
     for (const [name, content, message] of cases) {

@@ -40,32 +40,43 @@ function validated(input: Partial<ClassSetInput>): Partial<NewClassSet> {
   return out;
 }
 
+/** A class read from a file, with the line it came from (for error messages). */
+export interface ClassFileEntry extends ClassDefinition {
+  line: number;
+}
+
 /**
  * Class names from a file: a CSV (by extension) with a `name` (or `class`, `label`) column and an
  * optional `prompt` column; otherwise one class per line, blank lines and `#` comments skipped.
  */
-export function parseClassList(text: string, fileName: string): ClassDefinition[] {
+export function parseClassList(text: string, fileName: string): ClassFileEntry[] {
   if (extname(fileName).toLowerCase() === '.csv') {
-    let rows: Record<string, string>[];
+    let records: { record: Record<string, string>; info: { lines: number } }[];
     try {
-      rows = parseCsv(text, {
+      records = parseCsv(text, {
         columns: (header: string[]) => header.map((column) => column.trim().toLowerCase()),
         bom: true,
         skip_empty_lines: true,
-      }) as Record<string, string>[];
+        info: true,
+      }) as typeof records;
     } catch (error) {
       throw new Error(`${fileName}: not a valid CSV: ${(error as Error).message}`, { cause: error });
     }
-    const nameColumn = ['name', 'class', 'label'].find((column) => rows.length > 0 && column in rows[0]);
-    if (rows.length > 0 && !nameColumn) throw new Error(`${fileName}: the CSV has no "name" column`);
-    return rows.map((row) => ({ name: row[nameColumn!].trim(), prompt: row.prompt?.trim() || null }));
+    const nameColumn = ['name', 'class', 'label'].find(
+      (column) => records.length > 0 && column in records[0].record,
+    );
+    if (records.length > 0 && !nameColumn) throw new Error(`${fileName}: the CSV has no "name" column`);
+    return records.map(({ record, info }) => ({
+      name: record[nameColumn!].trim(),
+      prompt: record.prompt?.trim() || null,
+      line: info.lines,
+    }));
   }
   return text
     .replace(/^\uFEFF/, '')
     .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((name) => ({ name, prompt: null }));
+    .map((raw, i) => ({ name: raw.trim(), prompt: null, line: i + 1 }))
+    .filter(({ name }) => name !== '' && !name.startsWith('#'));
 }
 
 export function createClassSetsService({ store }: { store: Store }) {
