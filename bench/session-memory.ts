@@ -2,6 +2,8 @@
 // decide it: the baseline TPT step (77-token text tower + confident marginal entropy + gradient
 // with respect to the context) of the ViT-B/16-shaped model, as a large gradient graph. The engine
 // creates sessions with onnxruntime's defaults (arena and memory pattern on); this shows what they cost.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { DEFAULT_TEMPLATE } from '../src/engine/adapt/prompts.js';
@@ -40,7 +42,15 @@ export interface SessionMemoryRow {
 
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
 
-export async function runSessionMemoryBenchmark(options: SessionMemoryOptions): Promise<SessionMemoryRow[]> {
+/**
+ * Creates and runs one session per variant in this process. Memory a released session gave back to the
+ * allocator is reused by the next variant without showing in RSS, so main() runs each variant in a
+ * fresh process.
+ */
+export async function runSessionMemoryBenchmark(
+  options: SessionMemoryOptions,
+  variants: readonly string[] = Object.keys(SESSION_VARIANTS),
+): Promise<SessionMemoryRow[]> {
   const model = ClipModel.load(options.modelDir);
   const classes = options.classNames.length;
   const { projectionDim, text } = model.config;
@@ -64,7 +74,9 @@ export async function runSessionMemoryBenchmark(options: SessionMemoryOptions): 
     ]),
   };
   const rows: SessionMemoryRow[] = [];
-  for (const [variant, extra] of Object.entries(SESSION_VARIANTS)) {
+  for (const variant of variants) {
+    const extra = SESSION_VARIANTS[variant];
+    if (!extra) throw new Error(`unknown session variant "${variant}"`);
     const before = rssMiB();
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
@@ -87,7 +99,7 @@ export async function runSessionMemoryBenchmark(options: SessionMemoryOptions): 
 export function sessionMemoryReport(rows: readonly SessionMemoryRow[], classes: number): string {
   const runs = rows[0]?.afterRunMiB.length ?? 0;
   return [
-    `The baseline TPT step at C = ${classes}, 77 tokens, weights inlined; one session per variant, ` +
+    `The baseline TPT step at C = ${classes}, 77 tokens, weights inlined; each variant in a fresh process, ` +
       `${runs} runs. RSS in MiB above the level before the session was created.`,
     '',
     markdownTable(
@@ -107,17 +119,56 @@ export function sessionMemoryReport(rows: readonly SessionMemoryRow[], classes: 
   ].join('\n');
 }
 
+/** Runs `variant` in a child process (this module, with the same loader) and returns its row. */
+function runInChild(variant: string, args: string[]): Promise<SessionMemoryRow> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [...args, '--variant', variant], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(output) as SessionMemoryRow)
+        : reject(new Error(`session-memory: variant "${variant}" exited with code ${code}`)),
+    );
+  });
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { model: { type: 'string' }, classes: { type: 'string' }, runs: { type: 'string' } },
+    options: {
+      model: { type: 'string' },
+      classes: { type: 'string' },
+      runs: { type: 'string' },
+      variant: { type: 'string' },
+    },
   });
   const classes = positiveInt('classes', values.classes, 20);
-  const rows = await runSessionMemoryBenchmark({
+  const options = {
     modelDir: values.model ?? ensureClipModel('vit-b-16', (line) => console.error(line)),
     classNames: imagenetClassNames().slice(0, classes),
     runs: positiveInt('runs', values.runs, 3),
     views: 16,
-  });
+  };
+  if (values.variant !== undefined) {
+    const [row] = await runSessionMemoryBenchmark(options, [values.variant]);
+    process.stdout.write(JSON.stringify(row));
+    return;
+  }
+  const childArgs = args.filter((a) => a !== '--variant');
+  const rows: SessionMemoryRow[] = [];
+  for (const variant of Object.keys(SESSION_VARIANTS)) rows.push(await runInChild(variant, childArgs));
   console.log(`## session-memory\n\n${machineLine()}\n\n${sessionMemoryReport(rows, classes)}`);
+}
+
+// Run directly (as a child of main() above): measure one variant.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((error: Error) => {
+    console.error(error.stack ?? error.message);
+    process.exitCode = 1;
+  });
 }
