@@ -2,6 +2,7 @@
 // (Electron IPC or serve mode's HTTP + WebSocket). Every call's input is validated against its schema
 // at the backend boundary; outputs are plain JSON-compatible data (typed arrays become number arrays).
 import { z } from 'zod';
+import { EXPORT_FORMATS } from '../backend/export/types.js';
 import type { ImageDetail } from '../backend/services/browse.js';
 import type { CollectionSummary } from '../backend/services/collections.js';
 import type { ScanProgress, ScanSummary } from '../backend/library/indexer.js';
@@ -69,14 +70,7 @@ export const gridQuerySchema = z
   })
   .strict();
 
-export const exportFormatSchema = z.enum([
-  'imagefolder',
-  'yolo-cls',
-  'csv',
-  'jsonl',
-  'hf-imagefolder',
-  'labelstudio',
-]);
+export const exportFormatSchema = z.enum(EXPORT_FORMATS);
 
 /** Typed arrays in backend results travel as number arrays. */
 export type Plain<T> = T extends Float32Array | Float64Array | Int32Array
