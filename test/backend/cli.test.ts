@@ -6,7 +6,7 @@ import { runStatus } from '../../src/cli/commands/status.js';
 import type { CommandIo } from '../../src/cli/format.js';
 import { openStore } from '../../src/backend/store/index.js';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
-import { seedCollection, tempDir } from './helpers.js';
+import { createCollectionRun, seedCollection, tempDir } from './helpers.js';
 
 function capture() {
   const out: string[] = [];
@@ -52,16 +52,9 @@ describe('metatpt status', () => {
   it('lists collections and runs, and shows one run with its failures', async () => {
     const db = join(tempDir(), 'w.db');
     const store = openStore(db);
-    const { collection, classSet, model, imageIds } = seedCollection(store, 3);
-    const run = store.runs.create({
-      collectionId: collection.id,
-      classSetId: classSet.id,
-      modelId: model.id,
-      method: 'metatpt',
-      params: {},
-      scope: { kind: 'collection' },
-    });
-    store.results.recordFailure(run.id, imageIds[1], 'cannot decode');
+    const seeded = seedCollection(store, 3);
+    const run = createCollectionRun(store, seeded, 'metatpt');
+    store.results.recordFailure(run.id, seeded.imageIds[1], 'cannot decode');
     store.close();
 
     const overview = capture();

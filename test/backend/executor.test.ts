@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { RunExecutor, type RunProgress } from '../../src/backend/jobs/executor.js';
 import type { ImageProcessor, RunSpec } from '../../src/backend/jobs/types.js';
 import { openStore, type Store } from '../../src/backend/store/index.js';
-import { seedCollection, tempDir, tempStore } from './helpers.js';
+import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
 
 /** A processor that takes `delayMs` per image, fails on the images named in `failOn`, and counts calls. */
@@ -37,14 +37,7 @@ function testProcessor(
 
 function collectionRun(store: Store, count: number) {
   const seeded = seedCollection(store, count);
-  const run = store.runs.create({
-    collectionId: seeded.collection.id,
-    classSetId: seeded.classSet.id,
-    modelId: seeded.model.id,
-    method: 'tpt',
-    params: { steps: 1 },
-    scope: { kind: 'collection' },
-  });
+  const run = createCollectionRun(store, seeded, 'tpt', { steps: 1 });
   return { ...seeded, run };
 }
 

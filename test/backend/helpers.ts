@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { openStore, type Store } from '../../src/backend/store/index.js';
+import { openStore, type NewRun, type Run, type Store } from '../../src/backend/store/index.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -24,7 +24,7 @@ export function tempStore(): Store {
   return store;
 }
 
-/** A collection of `count` image rows (no files), a three-class set and a model. */
+/** A collection of `count` image rows (no files), the seeded class set and model. */
 export function seedCollection(store: Store, count: number, root = '/data/photos') {
   const collection = store.collections.create(root, 'photos');
   const now = Date.now();
@@ -45,12 +45,40 @@ export function seedCollection(store: Store, count: number, root = '/data/photos
       ),
     ),
   );
+  return { collection, imageIds, ...seedClassSetAndModel(store) };
+}
+
+/** The classes of the seeded class set, in ordinal order. */
+export const SEEDED_CLASSES = ['cat', 'dog', 'bird'];
+
+/** A class set of `SEEDED_CLASSES` and a model row (no files): what a seeded run refers to. */
+export function seedClassSetAndModel(store: Store) {
   const classSet = store.classSets.create({
     name: 'animals',
     template: 'a photo of a {}.',
     contextInit: 'a photo of a',
-    classes: [{ name: 'cat' }, { name: 'dog' }, { name: 'bird' }],
+    classes: SEEDED_CLASSES.map((name) => ({ name })),
   });
   const model = store.models.upsert({ name: 'tiny-clip', dir: '/models/tiny', config: { arch: 'ViT-B/32' } });
-  return { collection, imageIds, classSet, model };
+  return { classSet, model };
+}
+
+/** The rows a run refers to: what `seedCollection` returns. */
+export type SeededRows = Pick<ReturnType<typeof seedCollection>, 'collection' | 'classSet' | 'model'>;
+
+/** A queued run of `method` over the whole seeded collection. */
+export function createCollectionRun(
+  store: Store,
+  seeded: SeededRows,
+  method: NewRun['method'],
+  params: NewRun['params'] = {},
+): Run {
+  return store.runs.create({
+    collectionId: seeded.collection.id,
+    classSetId: seeded.classSet.id,
+    modelId: seeded.model.id,
+    method,
+    params,
+    scope: { kind: 'collection' },
+  });
 }

@@ -7,7 +7,7 @@ import { createCollectionsService } from '../../src/backend/services/collections
 import { createReviewService } from '../../src/backend/services/review.js';
 import type { GridItem, Store } from '../../src/backend/store/index.js';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
-import { seedCollection, tempDir, tempStore } from './helpers.js';
+import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
 
 describe('collections service', () => {
@@ -87,14 +87,7 @@ describe('class sets service', () => {
 /** A collection of `count` images with a finished run whose result for image i is fakeResult(i). */
 function reviewedCollection(store: Store, count: number) {
   const seeded = seedCollection(store, count);
-  const run = store.runs.create({
-    collectionId: seeded.collection.id,
-    classSetId: seeded.classSet.id,
-    modelId: seeded.model.id,
-    method: 'tpt',
-    params: {},
-    scope: { kind: 'collection' },
-  });
+  const run = createCollectionRun(store, seeded, 'tpt');
   seeded.imageIds.forEach((id, i) =>
     store.results.recordResult(run.id, id, fakeResult(i, i % 2 === 0 ? 2 : 0)),
   );

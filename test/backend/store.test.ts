@@ -1,9 +1,24 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, blobToFloat32, float32ToBlob, migrations } from '../../src/backend/store/index.js';
-import { openDatabase, schemaVersion } from '../../src/backend/store/database.js';
-import { seedCollection, tempDir, tempStore } from './helpers.js';
+import { openDatabase, schemaVersion, type Db } from '../../src/backend/store/database.js';
+import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
+
+/**
+ * Row 1 of each table a prediction refers to (collection, image, class set, model, a done run of
+ * `method`), written with SQL so that it fits every schema version these tests start from.
+ */
+function insertRunOverOneImage(db: Db, method: string): void {
+  db.exec(`
+    INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
+    INSERT INTO images (id, collection_id, rel_path, size, mtime_ms, status, first_seen, last_seen)
+      VALUES (1, 1, 'a.png', 1, 0, 'ok', 0, 0);
+    INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
+    INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
+    INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+      VALUES (1, 1, 1, 1, '${method}', '{}', '{}', 'done', 0);`);
+}
 
 describe('migrations', () => {
   it('builds the latest schema from an empty file', () => {
@@ -34,14 +49,7 @@ describe('migrations', () => {
     const path = join(tempDir(), 'old.db');
     const v1 = openDatabase(path, { targetVersion: 1 });
     expect(schemaVersion(v1)).toBe(1);
-    v1.exec(`
-      INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
-      INSERT INTO images (id, collection_id, rel_path, size, mtime_ms, status, first_seen, last_seen)
-        VALUES (1, 1, 'a.png', 1, 0, 'ok', 0, 0);
-      INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
-      INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
-      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
-        VALUES (1, 1, 1, 1, 'tpt', '{}', '{}', 'done', 0);`);
+    insertRunOverOneImage(v1, 'tpt');
     v1.prepare(
       `INSERT INTO predictions (run_id, image_id, label, probs, zero_shot_probs, entropy, zero_shot_entropy, adapted,
          timings_json, created_at) VALUES (1, 1, 1, ?, ?, 0.5, 0.9, 1, '{}', 0)`,
@@ -60,14 +68,7 @@ describe('migrations', () => {
   it('moves prediction details out of a version 3 predictions table, keeping views attached', () => {
     const path = join(tempDir(), 'v3.db');
     const v3 = openDatabase(path, { targetVersion: 3 });
-    v3.exec(`
-      INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
-      INSERT INTO images (id, collection_id, rel_path, size, mtime_ms, status, first_seen, last_seen)
-        VALUES (1, 1, 'a.png', 1, 0, 'ok', 0, 0);
-      INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
-      INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
-      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
-        VALUES (1, 1, 1, 1, 'metatpt', '{}', '{}', 'done', 0);`);
+    insertRunOverOneImage(v3, 'metatpt');
     v3.prepare(
       `INSERT INTO predictions (run_id, image_id, label, probs, zero_shot_probs, entropy, zero_shot_entropy, adapted,
          losses_json, timings_json, created_at, confidence, zero_shot_label)
@@ -150,15 +151,9 @@ describe('float32 blobs', () => {
 describe('results', () => {
   it('writes a result with its views and prompt and closes the work item in one step', () => {
     const store = tempStore();
-    const { collection, imageIds, classSet, model } = seedCollection(store, 3);
-    const run = store.runs.create({
-      collectionId: collection.id,
-      classSetId: classSet.id,
-      modelId: model.id,
-      method: 'metatpt',
-      params: { steps: 1 },
-      scope: { kind: 'collection' },
-    });
+    const seeded = seedCollection(store, 3);
+    const { imageIds } = seeded;
+    const run = createCollectionRun(store, seeded, 'metatpt', { steps: 1 });
     expect(run.total).toBe(3);
     store.results.recordResult(run.id, imageIds[0], fakeResult(1, 4));
     const prediction = store.results.prediction(run.id, imageIds[0])!;
@@ -180,15 +175,9 @@ describe('results', () => {
 
   it('leaves nothing behind when a result is invalid', () => {
     const store = tempStore();
-    const { collection, imageIds, classSet, model } = seedCollection(store, 1);
-    const run = store.runs.create({
-      collectionId: collection.id,
-      classSetId: classSet.id,
-      modelId: model.id,
-      method: 'metatpt',
-      params: {},
-      scope: { kind: 'collection' },
-    });
+    const seeded = seedCollection(store, 1);
+    const { imageIds } = seeded;
+    const run = createCollectionRun(store, seeded, 'metatpt');
     const bad = fakeResult(1, 2);
     bad.views![1].theta = [1, 2, 3];
     expect(() => store.results.recordResult(run.id, imageIds[0], bad)).toThrow(/theta of 3 numbers/);

@@ -7,6 +7,7 @@ import type { ExportItem, LabelSource } from '../../src/backend/export/index.js'
 import type { ImageResult } from '../../src/backend/jobs/types.js';
 import { hashFile } from '../../src/backend/library/inspect.js';
 import { openStore, type Store } from '../../src/backend/store/index.js';
+import { createCollectionRun, SEEDED_CLASSES, seedClassSetAndModel } from '../backend/helpers.js';
 
 export async function makeTempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `metatpt-${prefix}-`));
@@ -56,7 +57,8 @@ export async function listFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-export const SEEDED_CLASSES = ['cat', 'dog', 'bird'];
+/** The classes of the seeded run, in ordinal order. */
+export { SEEDED_CLASSES };
 
 /** A result whose top class is `label` with probability `p`. */
 function result(label: number, p: number): ImageResult {
@@ -99,21 +101,8 @@ export async function seedRun(work: string): Promise<SeededRun> {
     const file = { relPath, size, mtimeMs, contentHash, width: 4, height: 4, error: null };
     imageIds.push(store.images.insert(collection.id, file, Date.now()));
   }
-  const classSet = store.classSets.create({
-    name: 'animals',
-    template: 'a photo of a {}.',
-    contextInit: 'a photo of a',
-    classes: SEEDED_CLASSES.map((name) => ({ name })),
-  });
-  const model = store.models.upsert({ name: 'tiny-clip', dir: '/models/tiny', config: { arch: 'ViT-B/32' } });
-  const run = store.runs.create({
-    collectionId: collection.id,
-    classSetId: classSet.id,
-    modelId: model.id,
-    method: 'tpt',
-    params: { steps: 1 },
-    scope: { kind: 'collection' },
-  });
+  const { classSet, model } = seedClassSetAndModel(store);
+  const run = createCollectionRun(store, { collection, classSet, model }, 'tpt', { steps: 1 });
   [0, 1, 2, 0, 1].forEach((label, i) =>
     store.results.recordResult(run.id, imageIds[i], result(label, 0.9 - i / 10)),
   );

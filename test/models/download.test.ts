@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeClipModel } from '../../src/engine/clip/make-model.js';
 import { CLIP_MODEL_FILES } from '../../src/engine/clip/model-files.js';
 import { downloadModel, type DownloadProgress } from '../../src/backend/models/download.js';
-import { ModelManagerError } from '../../src/backend/models/errors.js';
 import { listModels, MANIFEST_FILE } from '../../src/backend/models/installed.js';
+import { expectFailure } from './expect-failure.js';
 import { startFakeHub, type FakeHub } from './fake-hub.js';
 
 const REPO = 'test-org/clip-tiny';
@@ -40,16 +40,6 @@ afterEach(() => {
 const newModelsRoot = () => join(tempDir, `models-${rootCount++}`);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const weightsSize = () => files.get('model.safetensors')!.length;
-
-async function expectFailure(promise: Promise<unknown>, kind: string, pattern: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(ModelManagerError);
-  expect((error as ModelManagerError).kind).toBe(kind);
-  expect((error as Error).message).toMatch(pattern);
-}
 
 describe('downloadModel', () => {
   it('downloads, verifies and installs a model, reporting progress per file', async () => {

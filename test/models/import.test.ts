@@ -16,6 +16,7 @@ import { importModelFolder } from '../../src/backend/models/import.js';
 import { listModels, modelIdFor } from '../../src/backend/models/installed.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/clip/safetensors.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
+import { expectFailure } from './expect-failure.js';
 
 const tempDir = mkdtempSync(join(tmpdir(), 'model-import-test-'));
 afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
@@ -26,16 +27,6 @@ function copyOfGolden(name: string): string {
   const dir = join(tempDir, name);
   cpSync(GOLDEN_MODEL_DIR, dir, { recursive: true });
   return dir;
-}
-
-async function expectFailure(promise: Promise<unknown>, kind: string, pattern: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(error).toBeInstanceOf(ModelManagerError);
-  expect((error as ModelManagerError).kind).toBe(kind);
-  expect((error as Error).message).toMatch(pattern);
 }
 
 describe('importModelFolder', () => {
