@@ -17,6 +17,14 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'zero-shot / TPT / MetaTPT per image vs an official-structure TPT baseline (issue 4)',
     load: () => import('./adapt.js'),
   },
+  indexing: {
+    summary: 'index N generated images, rescan, grid pages over the collection (issue 5)',
+    load: () => import('./indexing.js'),
+  },
+  'embedded-accuracy': {
+    summary: 'zero-shot / TPT / MetaTPT accuracy of the embedded model per domain shift',
+    load: () => import('./embedded-accuracy.js'),
+  },
   'session-memory': {
     summary: 'memory one onnxruntime session holds across runs under arena / memory-pattern options',
     load: () => import('./session-memory.js'),
