@@ -21,10 +21,6 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'index N generated images, rescan, grid pages over the collection (issue 5)',
     load: () => import('./indexing.js'),
   },
-  'embedded-accuracy': {
-    summary: 'zero-shot / TPT / MetaTPT accuracy of the embedded model per domain shift',
-    load: () => import('./embedded-accuracy.js'),
-  },
   'session-memory': {
     summary: 'memory one onnxruntime session holds across runs under arena / memory-pattern options',
     load: () => import('./session-memory.js'),
@@ -36,7 +32,8 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
 };
 
 function usage(): string {
-  const lines = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`);
+  const width = Math.max(...Object.keys(BENCHMARKS).map((name) => name.length));
+  const lines = Object.entries(BENCHMARKS).map(([name, b]) => `  ${name.padEnd(width)}  ${b.summary}`);
   return `usage: npm run bench -- <name> [options]\n\nbenchmarks:\n${lines.join('\n')}`;
 }
 
