@@ -2,13 +2,12 @@
 // optimiser state start afresh for every image.
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
-import { AdamW } from '../optim.js';
 import { Random, seedFrom } from '../random.js';
-import { entropies, selectConfident, softmax } from './losses.js';
-import { META_DEFAULTS, ViewGraphs, type MetaOptions, type ViewSource } from './metatpt.js';
+import { softmax } from './losses.js';
+import { META_DEFAULTS, ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
-import { clampTheta, tptViewThetas, type Theta } from './views.js';
+import { IDENTITY_THETA, tptViewThetas, type Theta } from './views.js';
 
 export type AdaptMethod = 'zeroshot' | 'tpt' | 'metatpt';
 
@@ -157,85 +156,24 @@ export async function adaptImage(
     };
   }
 
-  const graphs = new ViewGraphs(prompts, image.source);
   const meta =
     options.method === 'metatpt'
       ? options.meta
       : { ...options.meta, innerSteps: 0, variant: 'two-stage' as const };
   const initial = tptViewThetas(new Random(options.seed), options.views, image.width, image.height).slice(1);
-  const thetas = initial.map((t) => [...t] as Theta);
-  const viewWeights = [1, meta.featureWeight, meta.thetaWeight].map((w) => w / Math.max(1, initial.length));
-  const innerLosses: number[] = [];
+  const learner = new ViewLearner(prompts, image.source, anchor, initial, meta, options.chunk);
 
-  // Inner loop on θ, text features held fixed at the initial context. The one-stage variant has no
-  // separate inner loop: θ moves in its joint steps.
-  const innerSteps = meta.variant === 'one-stage' ? 0 : meta.innerSteps;
-  const thetaOptimizer = new AdamW([thetas.length * 6], { lr: meta.innerLr });
-  for (let step = 0; step < innerSteps; step++) {
-    signal?.throwIfAborted();
-    const gradients = new Float32Array(thetas.length * 6);
-    let loss = 0;
-    await timer.time('innerLoop', () =>
-      forChunks(thetas.length, options.chunk, async (start, end) => {
-        const fn = await graphs.innerStep(end - start);
-        const out = await fn.run({
-          source: image.source.data,
-          theta: thetas.slice(start, end).flat(),
-          theta0: initial.slice(start, end).flat(),
-          text: prompts.contextFeatures,
-          anchor,
-          weights: viewWeights,
-        });
-        loss += (out.loss.data as Float32Array)[0];
-        gradients.set(out.grad.data as Float32Array, start * 6);
-      }),
-    );
-    innerLosses.push(loss);
-    const flat = Float32Array.from(thetas.flat());
-    if (meta.variant === 'second-order') {
-      // Plain gradient steps, the same ones the meta-gradient graph differentiates through.
-      flat.forEach((v, i) => (flat[i] = v - meta.innerLr * gradients[i]));
-    } else {
-      thetaOptimizer.update([flat], [gradients]);
-    }
-    thetas.forEach((_, v) => {
-      const updated = flat.subarray(v * 6, v * 6 + 6);
-      thetas[v] = meta.variant === 'second-order' ? ([...updated] as Theta) : clampTheta(updated);
-    });
-  }
-
-  const viewFeatures = await timer.time('encodeViews', async () => {
-    const features = new Float32Array((thetas.length + 1) * width);
-    features.set(anchor);
-    await forChunks(thetas.length, options.chunk, async (start, end) => {
-      signal?.throwIfAborted();
-      const fn = await graphs.encode(end - start);
-      const out = await fn.run({ source: image.source.data, theta: thetas.slice(start, end).flat() });
-      features.set(out.features.data as Float32Array, (start + 1) * width);
-    });
-    return features;
-  });
-
+  const innerLosses = await timer.time('innerLoop', () => learner.learnViews(signal));
+  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal));
   signal?.throwIfAborted();
   const tuned = await timer.time('tunePrompt', () =>
     meta.variant === 'two-stage'
-      ? tuneContext(prompts, viewFeatures, options.tpt).then((t): Tuned => ({ ...t, thetas }))
-      : tuneJointly(
-          prompts,
-          graphs,
-          image.source,
-          viewFeatures,
-          anchor,
-          initial,
-          thetas,
-          meta,
-          options,
-          viewWeights,
-        ),
+      ? tuneContext(prompts, viewFeatures, options.tpt).then((t) => ({ ...t, thetas: learner.thetas }))
+      : learner.tuneJointly(viewFeatures, options.tpt),
   );
 
   const probs = softmax(scaledSimilarities(anchor, tuned.textFeatures, width, scale));
-  const allThetas: Theta[] = [[1, 0, 0, 0, 1, 0], ...tuned.thetas];
+  const allThetas: Theta[] = [IDENTITY_THETA, ...tuned.thetas];
   const selected = new Set(tuned.selected);
   return {
     method: options.method,
@@ -254,80 +192,4 @@ export async function adaptImage(
     timings: timer.timings,
     options,
   };
-}
-
-interface Tuned {
-  selected: number[];
-  viewEntropies: Float64Array;
-  losses: number[];
-  ctx: Float32Array;
-  textFeatures: Float32Array;
-  thetas: Theta[];
-}
-
-/**
- * One-stage (θ and context take joint steps on one loss) and second-order (the context's gradient
- * flows through differentiable inner steps from θ₀) variants. Views are selected once, on step 0,
- * with the initial context, as in TPT.
- */
-async function tuneJointly(
-  prompts: PromptSet,
-  graphs: ViewGraphs,
-  source: ViewSource,
-  viewFeatures: Float32Array,
-  anchor: Float32Array,
-  initial: Theta[],
-  thetas: Theta[],
-  meta: MetaOptions,
-  options: AdaptOptions,
-  viewWeights: number[],
-): Promise<Tuned> {
-  const width = prompts.encoder.projectionDim;
-  const views = viewFeatures.length / width;
-  const viewEntropies = entropies(
-    scaledSimilarities(viewFeatures, prompts.contextFeatures, width, prompts.encoder.model.logitScale),
-    views,
-  );
-  const selected = selectConfident(viewEntropies, options.tpt.selectRatio);
-  const warped = selected.filter((v) => v > 0).map((v) => v - 1);
-  const secondOrder = meta.variant === 'second-order';
-  const ctx = Float32Array.from(prompts.ctxInit);
-  const { lr, beta1, beta2, eps, weightDecay } = options.tpt;
-  const ctxOptimizer = new AdamW([ctx.length], { lr, beta1, beta2, eps, weightDecay });
-  const thetaOptimizer = new AdamW([warped.length * 6], { lr: meta.innerLr });
-  const learned = Float32Array.from(warped.flatMap((v) => (secondOrder ? initial[v] : thetas[v])));
-  const losses: number[] = [];
-  const fn = await graphs.outerStep(warped.length, selected.includes(0), secondOrder ? meta.innerSteps : 0);
-  for (let step = 0; step < options.tpt.steps; step++) {
-    const out = await fn.run({
-      source: source.data,
-      theta: learned,
-      theta0: warped.flatMap((v) => initial[v]),
-      ids: prompts.ids,
-      eot: prompts.eot,
-      ctx,
-      anchor,
-      weights: viewWeights,
-      outerWeights: secondOrder ? [meta.innerLr, 0, 0] : [0, meta.featureWeight, meta.thetaWeight],
-    });
-    losses.push((out.tpt.data as Float32Array)[0]);
-    ctxOptimizer.update([ctx], [out.gradCtx.data as Float32Array]);
-    if (!secondOrder) {
-      thetaOptimizer.update([learned], [out.gradTheta.data as Float32Array]);
-      warped.forEach((v, i) => learned.set(clampTheta(learned.subarray(i * 6, i * 6 + 6)), i * 6));
-    }
-  }
-  const finalThetas = thetas.map((t) => [...t] as Theta);
-  if (!secondOrder)
-    warped.forEach((v, i) => (finalThetas[v] = [...learned.subarray(i * 6, i * 6 + 6)] as Theta));
-  const textFeatures = normalizeRowsHost(await prompts.encoder.encodeText(prompts.tokens, { ctx }), width);
-  return { selected, viewEntropies, losses, ctx, textFeatures, thetas: finalThetas };
-}
-
-async function forChunks(
-  count: number,
-  chunk: number,
-  work: (start: number, end: number) => Promise<void>,
-): Promise<void> {
-  for (let start = 0; start < count; start += chunk) await work(start, Math.min(count, start + chunk));
 }

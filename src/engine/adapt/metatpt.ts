@@ -7,8 +7,11 @@ import { normalizeRows } from '../clip/model.js';
 import type { CompiledFunction } from '../runtime.js';
 import { grad } from '../grad.js';
 import { concat, type Tensor } from '../tensor.js';
-import { rowEntropy, marginalEntropy } from './losses.js';
-import type { PromptSet } from './prompts.js';
+import { AdamW } from '../optim.js';
+import { entropies, marginalEntropy, rowEntropy, selectConfident } from './losses.js';
+import { normalizeRowsHost, type PromptSet } from './prompts.js';
+import { scaledSimilarities, type ContextTuning, type TptOptions } from './tpt.js';
+import { clampTheta, type Theta } from './views.js';
 import { normalizePixels, warpViews } from './warp.js';
 
 export interface MetaOptions {
@@ -172,5 +175,157 @@ export class ViewGraphs {
         return { loss, tpt, gradCtx, gradTheta };
       },
     });
+  }
+}
+
+/** The outcome of tuning the prompt: what TPT reports, plus the views' final θ. */
+export interface TunedViews extends ContextTuningResult {
+  thetas: Theta[];
+}
+
+type ContextTuningResult = Pick<
+  ContextTuning,
+  'selected' | 'viewEntropies' | 'losses' | 'ctx' | 'textFeatures'
+>;
+
+/**
+ * One image's warped views (all but the original, which is view 0 and never warped): their inner
+ * loop, their features, and the one-stage and second-order joint tuning.
+ */
+export class ViewLearner {
+  private readonly graphs: ViewGraphs;
+  /** θ of views 1..N−1, as learned so far. */
+  readonly thetas: Theta[];
+  /** [1, λ_f, λ_r] / M, so that chunks of views add up to means over all M warped views. */
+  private readonly viewWeights: number[];
+
+  constructor(
+    private readonly prompts: PromptSet,
+    private readonly source: ViewSource,
+    /** Unit features of the original image [1, P]. */
+    private readonly anchor: Float32Array,
+    /** TPT's crops as θ: where every view starts and what λ_r pulls it back to. */
+    private readonly initial: readonly Theta[],
+    private readonly meta: MetaOptions,
+    private readonly chunk: number,
+  ) {
+    this.graphs = new ViewGraphs(prompts, source);
+    this.thetas = initial.map((t) => [...t] as Theta);
+    this.viewWeights = [1, meta.featureWeight, meta.thetaWeight].map((w) => w / Math.max(1, initial.length));
+  }
+
+  /**
+   * K_in steps on θ minimising the inner objective with the text held at the initial context; returns
+   * the loss before each step. The one-stage variant has no separate inner loop: θ moves in its joint
+   * steps. The second-order variant takes plain gradient steps, the ones its meta-gradient graph
+   * differentiates through; the others take clamped Adam steps.
+   */
+  async learnViews(signal?: AbortSignal): Promise<number[]> {
+    const { meta } = this;
+    const steps = meta.variant === 'one-stage' ? 0 : meta.innerSteps;
+    const optimizer = new AdamW([this.thetas.length * 6], { lr: meta.innerLr });
+    const losses: number[] = [];
+    for (let step = 0; step < steps; step++) {
+      signal?.throwIfAborted();
+      const gradients = new Float32Array(this.thetas.length * 6);
+      let loss = 0;
+      await this.forChunks(async (start, end) => {
+        const out = await (
+          await this.graphs.innerStep(end - start)
+        ).run({
+          source: this.source.data,
+          theta: this.thetas.slice(start, end).flat(),
+          theta0: this.initial.slice(start, end).flat(),
+          text: this.prompts.contextFeatures,
+          anchor: this.anchor,
+          weights: this.viewWeights,
+        });
+        loss += (out.loss.data as Float32Array)[0];
+        gradients.set(out.grad.data as Float32Array, start * 6);
+      });
+      losses.push(loss);
+      const flat = Float32Array.from(this.thetas.flat());
+      if (meta.variant === 'second-order')
+        flat.forEach((v, i) => (flat[i] = v - meta.innerLr * gradients[i]));
+      else optimizer.update([flat], [gradients]);
+      this.thetas.forEach((_, v) => {
+        const updated = flat.subarray(v * 6, v * 6 + 6);
+        this.thetas[v] = meta.variant === 'second-order' ? ([...updated] as Theta) : clampTheta(updated);
+      });
+    }
+    return losses;
+  }
+
+  /** Unit features [N, P] of all views: the original first, then the warped views at their current θ. */
+  async features(signal?: AbortSignal): Promise<Float32Array> {
+    const width = this.prompts.encoder.projectionDim;
+    const features = new Float32Array((this.thetas.length + 1) * width);
+    features.set(this.anchor);
+    await this.forChunks(async (start, end) => {
+      signal?.throwIfAborted();
+      const fn = await this.graphs.encode(end - start);
+      const out = await fn.run({ source: this.source.data, theta: this.thetas.slice(start, end).flat() });
+      features.set(out.features.data as Float32Array, (start + 1) * width);
+    });
+    return features;
+  }
+
+  /**
+   * One-stage (θ and context take joint steps on one loss) and second-order (the context's gradient
+   * flows through differentiable inner steps from θ₀) tuning. Views are selected once, on step 0,
+   * with the initial context, as in TPT.
+   */
+  async tuneJointly(viewFeatures: Float32Array, tpt: TptOptions): Promise<TunedViews> {
+    const { prompts, meta } = this;
+    const width = prompts.encoder.projectionDim;
+    const viewEntropies = entropies(
+      scaledSimilarities(viewFeatures, prompts.contextFeatures, width, prompts.encoder.model.logitScale),
+      viewFeatures.length / width,
+    );
+    const selected = selectConfident(viewEntropies, tpt.selectRatio);
+    const warped = selected.filter((v) => v > 0).map((v) => v - 1);
+    const secondOrder = meta.variant === 'second-order';
+    const ctx = Float32Array.from(prompts.ctxInit);
+    const { lr, beta1, beta2, eps, weightDecay } = tpt;
+    const ctxOptimizer = new AdamW([ctx.length], { lr, beta1, beta2, eps, weightDecay });
+    const thetaOptimizer = new AdamW([warped.length * 6], { lr: meta.innerLr });
+    const learned = Float32Array.from(
+      warped.flatMap((v) => (secondOrder ? this.initial[v] : this.thetas[v])),
+    );
+    const losses: number[] = [];
+    const fn = await this.graphs.outerStep(
+      warped.length,
+      selected.includes(0),
+      secondOrder ? meta.innerSteps : 0,
+    );
+    for (let step = 0; step < tpt.steps; step++) {
+      const out = await fn.run({
+        source: this.source.data,
+        theta: learned,
+        theta0: warped.flatMap((v) => this.initial[v]),
+        ids: prompts.ids,
+        eot: prompts.eot,
+        ctx,
+        anchor: this.anchor,
+        weights: this.viewWeights,
+        outerWeights: secondOrder ? [meta.innerLr, 0, 0] : [0, meta.featureWeight, meta.thetaWeight],
+      });
+      losses.push((out.tpt.data as Float32Array)[0]);
+      ctxOptimizer.update([ctx], [out.gradCtx.data as Float32Array]);
+      if (!secondOrder) {
+        thetaOptimizer.update([learned], [out.gradTheta.data as Float32Array]);
+        warped.forEach((_, i) => learned.set(clampTheta(learned.subarray(i * 6, i * 6 + 6)), i * 6));
+      }
+    }
+    if (!secondOrder)
+      warped.forEach((v, i) => (this.thetas[v] = [...learned.subarray(i * 6, i * 6 + 6)] as Theta));
+    const textFeatures = normalizeRowsHost(await prompts.encoder.encodeText(prompts.tokens, { ctx }), width);
+    return { selected, viewEntropies, losses, ctx, textFeatures, thetas: this.thetas };
+  }
+
+  private async forChunks(work: (start: number, end: number) => Promise<void>): Promise<void> {
+    for (let start = 0; start < this.thetas.length; start += this.chunk) {
+      await work(start, Math.min(this.thetas.length, start + this.chunk));
+    }
   }
 }
