@@ -57,6 +57,8 @@ export interface AdaptResult {
   zeroShotLabel: number;
   zeroShotProbs: Float64Array;
   zeroShotEntropy: number;
+  /** Unit features [P] of the original image: with a class set's text features they give zero-shot scores. */
+  imageFeatures: Float32Array;
   /** The tuned context vectors [nCtx, D]. */
   ctx?: Float32Array;
   views?: ViewRecord[];
@@ -135,6 +137,7 @@ export async function adaptImage(
   );
   const zeroShotProbs = softmax(scaledSimilarities(anchor, prompts.textFeatures, width, scale));
   const zeroShot = {
+    imageFeatures: anchor,
     zeroShotLabel: argmax(zeroShotProbs),
     zeroShotProbs,
     zeroShotEntropy: entropyOf(zeroShotProbs),
