@@ -37,6 +37,7 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
       entropy: result.entropy,
       zeroShotEntropy: result.zeroShotEntropy,
       adapted: result.adapted,
+      imageFeatures: result.imageFeatures,
       ...(result.ctx && {
         ctx: { shape: [result.ctx.length / width, width], data: result.ctx },
         nearestTokens: nearestTokens(prompts.encoder, result.ctx, 3).map((near) => near.map((n) => n.token)),
@@ -48,5 +49,9 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     };
   },
 
-  transferList: (output) => [output.probs.buffer as ArrayBuffer, output.zeroShotProbs.buffer as ArrayBuffer],
+  transferList: (output) => [
+    output.probs.buffer as ArrayBuffer,
+    output.zeroShotProbs.buffer as ArrayBuffer,
+    output.imageFeatures!.buffer as ArrayBuffer,
+  ],
 });

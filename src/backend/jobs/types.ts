@@ -17,6 +17,11 @@ export interface ImageResult {
   entropy: number;
   zeroShotEntropy: number;
   adapted: boolean;
+  /**
+   * Unit features [P] of the original image from the run's model: cached with the result so that new
+   * prompts re-score the image without the vision tower. Absent where nothing was encoded (re-scoring).
+   */
+  imageFeatures?: Float32Array;
   /** The tuned prompt context vectors, shape [nCtx, width]. */
   ctx?: { shape: number[]; data: Float32Array };
   /** For each context position, the vocabulary tokens nearest to its vector. */

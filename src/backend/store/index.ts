@@ -9,6 +9,7 @@ import { resultsRepository } from './results.js';
 import { labelsRepository } from './labels.js';
 import { gridRepository } from './grid.js';
 import { exportsRepository } from './exports.js';
+import { imageFeaturesRepository } from './image-features.js';
 
 export function openStore(path: string, options: OpenDatabaseOptions = {}) {
   const db = openDatabase(path, options);
@@ -29,6 +30,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     labels: labelsRepository(db),
     grid: gridRepository(db),
     exports: exportsRepository(db),
+    imageFeatures: imageFeaturesRepository(db),
     /** The raw connection, for tests and diagnostics only. */
     db: db as Db,
   };
@@ -53,5 +55,6 @@ export type {
 } from './labels.js';
 export type { GridQuery, GridPage, GridItem, GridSortKey, ReviewState, Range } from './grid.js';
 export type { ExportRecord } from './exports.js';
+export type { CachedFeatures } from './image-features.js';
 export { float32ToBlob, blobToFloat32 } from './float32.js';
 export { migrations } from './migrations.js';

@@ -218,9 +218,30 @@ ALTER TABLE predictions DROP COLUMN losses_json;
 ALTER TABLE predictions DROP COLUMN timings_json;
 `;
 
+// Each image's unit features from a model's vision tower (the centre-cropped original), written with
+// the image's first result under that model. With a class set's text features they give its zero-shot
+// scores without the vision tower, so changed prompts re-score a collection at once. Features depend
+// on the file's content: the trigger drops them whenever a rescan records a different content hash
+// (in the same statement, so no path that changes an image can leave stale features behind).
+const imageFeatures = `
+CREATE TABLE image_features (
+  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  features BLOB NOT NULL,              -- float32 [P], unit length
+  PRIMARY KEY (model_id, image_id)
+);
+CREATE INDEX image_features_by_image ON image_features (image_id);
+CREATE TRIGGER image_features_stale AFTER UPDATE OF content_hash ON images
+  WHEN OLD.content_hash IS NOT NEW.content_hash
+BEGIN
+  DELETE FROM image_features WHERE image_id = NEW.id;
+END;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
   { version: 3, description: "method 'zero-shot' renamed 'zeroshot'", sql: zeroShotMethodName },
   { version: 4, description: 'prediction details apart from the grid columns', sql: predictionDetailsApart },
+  { version: 5, description: 'cached image features per model', sql: imageFeatures },
 ];

@@ -82,6 +82,11 @@ export function resultsRepository(db: Db) {
     `INSERT INTO adapted_prompts (run_id, image_id, ctx, ctx_shape_json, nearest_tokens_json)
      VALUES (?, ?, ?, ?, ?)`,
   );
+  // Keyed by the run's model: features belong to the model, whatever the class set or method.
+  const cacheFeatures = db.prepare<[number, Buffer, number]>(
+    `INSERT OR REPLACE INTO image_features (model_id, image_id, features)
+     SELECT model_id, ?, ? FROM runs WHERE id = ?`,
+  );
   const insertView = db.prepare(
     `INSERT INTO views (run_id, image_id, view_index, theta, entropy, selected) VALUES (?, ?, ?, ?, ?, ?)`,
   );
@@ -113,54 +118,56 @@ export function resultsRepository(db: Db) {
     }
   };
 
+  const writeResult = (runId: number, imageId: number, result: ImageResult) => {
+    closePending(runId, imageId, 'done', null);
+    insertPrediction.run({
+      runId,
+      imageId,
+      label: result.label,
+      confidence: maxWithIndex(result.probs).value,
+      zeroShotLabel: maxWithIndex(result.zeroShotProbs).index,
+      entropy: result.entropy,
+      zeroShotEntropy: result.zeroShotEntropy,
+      adapted: result.adapted ? 1 : 0,
+      now: Date.now(),
+    });
+    insertDetails.run({
+      runId,
+      imageId,
+      probs: float32ToBlob(result.probs),
+      zeroShotProbs: float32ToBlob(result.zeroShotProbs),
+      losses: result.losses ? JSON.stringify(result.losses) : null,
+      timings: JSON.stringify(result.timings),
+    });
+    if (result.ctx) {
+      insertPrompt.run(
+        runId,
+        imageId,
+        float32ToBlob(result.ctx.data),
+        JSON.stringify(result.ctx.shape),
+        result.nearestTokens ? JSON.stringify(result.nearestTokens) : null,
+      );
+    }
+    result.views?.forEach((view, index) => {
+      if (view.theta.length !== 6)
+        throw new Error(
+          `view ${index} of image ${imageId} has a theta of ${view.theta.length} numbers, not 6`,
+        );
+      insertView.run(runId, imageId, index, float32ToBlob(view.theta), view.entropy, view.selected ? 1 : 0);
+    });
+    if (result.imageFeatures) cacheFeatures.run(imageId, float32ToBlob(result.imageFeatures), runId);
+    countDone.run(runId);
+  };
+
   return {
-    /** Stores one image's result and marks its work item done, atomically. */
+    /** Stores one image's result (and its image features) and marks its work item done, atomically. */
     recordResult(runId: number, imageId: number, result: ImageResult): void {
+      db.transaction(() => writeResult(runId, imageId, result))();
+    },
+    /** Stores many images' results of a run in one transaction (re-scoring thousands at once). */
+    recordResults(runId: number, results: { imageId: number; result: ImageResult }[]): void {
       db.transaction(() => {
-        closePending(runId, imageId, 'done', null);
-        insertPrediction.run({
-          runId,
-          imageId,
-          label: result.label,
-          confidence: maxWithIndex(result.probs).value,
-          zeroShotLabel: maxWithIndex(result.zeroShotProbs).index,
-          entropy: result.entropy,
-          zeroShotEntropy: result.zeroShotEntropy,
-          adapted: result.adapted ? 1 : 0,
-          now: Date.now(),
-        });
-        insertDetails.run({
-          runId,
-          imageId,
-          probs: float32ToBlob(result.probs),
-          zeroShotProbs: float32ToBlob(result.zeroShotProbs),
-          losses: result.losses ? JSON.stringify(result.losses) : null,
-          timings: JSON.stringify(result.timings),
-        });
-        if (result.ctx) {
-          insertPrompt.run(
-            runId,
-            imageId,
-            float32ToBlob(result.ctx.data),
-            JSON.stringify(result.ctx.shape),
-            result.nearestTokens ? JSON.stringify(result.nearestTokens) : null,
-          );
-        }
-        result.views?.forEach((view, index) => {
-          if (view.theta.length !== 6)
-            throw new Error(
-              `view ${index} of image ${imageId} has a theta of ${view.theta.length} numbers, not 6`,
-            );
-          insertView.run(
-            runId,
-            imageId,
-            index,
-            float32ToBlob(view.theta),
-            view.entropy,
-            view.selected ? 1 : 0,
-          );
-        });
-        countDone.run(runId);
+        for (const { imageId, result } of results) writeResult(runId, imageId, result);
       })();
     },
     /** Marks an image's work item failed with the reason; the run goes on. */
