@@ -32,7 +32,9 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], na
   return found;
 }
 
-export type OptionValues<T extends ParseArgsOptions> = { [K in keyof T]?: string };
+export type OptionValues<T extends ParseArgsOptions> = {
+  [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : string;
+};
 
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
@@ -64,6 +66,7 @@ export const ADAPT_OPTIONS = {
   variant: { type: 'string' },
   seed: { type: 'string' },
   'min-entropy': { type: 'string' },
+  augmix: { type: 'boolean' },
 } as const satisfies ParseArgsOptions;
 
 export const ADAPT_USAGE = `  --method M            zeroshot (default) | tpt | metatpt
@@ -76,7 +79,8 @@ export const ADAPT_USAGE = `  --method M            zeroshot (default) | tpt | m
   --inner-lr X          metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})
   --variant V           metatpt: two-stage (default) | one-stage | second-order
   --seed S              seed of the random views (default 0); each image's seed also depends on its path
-  --min-entropy X       adapt only images whose zero-shot entropy is above X`;
+  --min-entropy X       adapt only images whose zero-shot entropy is above X
+  --augmix              tpt/metatpt: AugMix on the views, as the official TPT code does on fine-grained sets`;
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly (
   ExecutionProvider | 'auto'
@@ -107,6 +111,7 @@ const ADAPT_SETTING_OF = {
   variant: 'variant',
   seed: 'seed',
   'min-entropy': 'minEntropy',
+  augmix: 'augmix',
 } as const satisfies Record<keyof typeof ADAPT_OPTIONS, keyof AdaptParams>;
 
 const NAME_OPTIONS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
@@ -117,10 +122,12 @@ const NAME_OPTIONS: ReadonlySet<string> = new Set(['method', 'preset', 'variant'
  */
 export function adaptParamsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptParams {
   const entries = Object.entries(ADAPT_SETTING_OF) as [keyof typeof ADAPT_SETTING_OF, string][];
-  const params: Record<string, string | number> = {};
+  const params: Record<string, string | number | boolean> = {};
   for (const [option, setting] of entries) {
     const value = values[option];
-    if (value !== undefined) params[setting] = NAME_OPTIONS.has(option) ? value : parseNumber(value, option)!;
+    if (typeof value === 'boolean') params[setting] = value;
+    else if (value !== undefined)
+      params[setting] = NAME_OPTIONS.has(option) ? value : parseNumber(value, option)!;
   }
   const parsed = adaptParamsSchema.safeParse(params);
   if (!parsed.success) {
@@ -149,7 +156,7 @@ export function ignoredAdaptOptions(
   values: OptionValues<typeof ADAPT_OPTIONS>,
   method: AdaptMethod,
 ): string[] {
-  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'select-ratio', 'min-entropy'] as const;
+  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'select-ratio', 'min-entropy', 'augmix'] as const;
   const metaOnly = ['inner-steps', 'inner-lr', 'variant'] as const;
   const ignored = [...(method === 'zeroshot' ? adaptOnly : []), ...(method === 'metatpt' ? [] : metaOnly)];
   return ignored.filter((name) => values[name] !== undefined).map((name) => `--${name}`);

@@ -38,7 +38,7 @@ const classSetInput = z
 export const methodSchema = z.enum(['zeroshot', 'tpt', 'metatpt']);
 
 /** Adaptation settings of a run (see src/engine/adapt/options.ts for their meaning and bounds). */
-const runParams = z.record(z.string(), z.union([z.number(), z.string(), z.null()]));
+const runParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
 
 export const runScopeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('collection') }).strict(),
@@ -137,6 +137,8 @@ export const apiSchemas = {
       scope: runScopeSchema,
     })
     .strict(),
+  /** A zero-shot run scored at once from cached image features; uncached images are queued. */
+  'runs.rescore': z.object({ collectionId: id, classSetId: id, modelId: id }).strict(),
   'runs.pause': z.object({ runId: id }).strict(),
   'runs.resume': z.object({ runId: id }).strict(),
   'runs.cancel': z.object({ runId: id }).strict(),
@@ -215,6 +217,7 @@ export interface ApiOutputs {
   'models.import': ModelRecord;
   'models.download': ModelRecord;
   'runs.start': Run;
+  'runs.rescore': Run;
   'runs.pause': null;
   'runs.resume': null;
   'runs.cancel': null;

@@ -60,6 +60,19 @@ describe('per-image adaptation', () => {
     expect(meta.losses.outer).toEqual(tpt.losses.outer);
   });
 
+  it('AugMix views: deterministic per seed, different from plain crops, still TPT == MetaTPT with K_in = 0', async () => {
+    const plain = await adaptImage(prompts, image, options({ method: 'tpt', seed: 2 }));
+    const mixed = await adaptImage(prompts, image, options({ method: 'tpt', seed: 2, augmix: true }));
+    const again = await adaptImage(
+      prompts,
+      image,
+      options({ method: 'metatpt', seed: 2, augmix: true, meta: { innerSteps: 0 } }),
+    );
+    expect(mixed.views!.map((v) => v.entropy)).not.toEqual(plain.views!.map((v) => v.entropy));
+    expect([...again.probs]).toEqual([...mixed.probs]);
+    expect(again.views).toEqual(mixed.views);
+  });
+
   it('with one view the result is deterministic and independent of the seed', async () => {
     const a = await adaptImage(prompts, image, options({ method: 'tpt', views: 1, seed: 1 }));
     const b = await adaptImage(prompts, image, options({ method: 'tpt', views: 1, seed: 99 }));

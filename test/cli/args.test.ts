@@ -39,7 +39,9 @@ describe('adaptOptionsFromArgs', () => {
     expect(options.tpt).toEqual({ ...PRESETS['fast-cpu'].tpt, lr: 0.01 });
     expect(options.meta).toEqual({ ...PRESETS['fast-cpu'].meta, innerLr: 0.1, variant: 'second-order' });
     expect(options.minEntropy).toBe(0.5);
+    expect(options.augmix).toBe(false);
     expect(adaptOptionsFromArgs({ preset: 'fast-cpu', views: '4' }).views).toBe(4);
+    expect(adaptOptionsFromArgs({ method: 'tpt', augmix: true }).augmix).toBe(true);
   });
 
   it('names the option of each bad value', () => {

@@ -22,6 +22,8 @@ export interface AdaptOptions {
   minEntropy: number | null;
   /** Views per vision-tower run (bounds memory; does not change results). */
   chunk: number;
+  /** AugMix on every view but the original, as the official TPT code does on fine-grained datasets. */
+  augmix: boolean;
 }
 
 export const ADAPT_DEFAULTS: AdaptOptions = {
@@ -32,6 +34,7 @@ export const ADAPT_DEFAULTS: AdaptOptions = {
   meta: META_DEFAULTS,
   minEntropy: null,
   chunk: 16,
+  augmix: false,
 };
 
 /** Named settings: the papers' own, and a CPU-friendly one with fewer views. */
@@ -167,7 +170,8 @@ export async function adaptImage(
   const learner = new ViewLearner(prompts, image.source, anchor, initial, meta, options.chunk);
 
   const innerLosses = await timer.time('innerLoop', () => learner.learnViews(signal));
-  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal));
+  const augmixRng = options.augmix ? new Random(seedFrom(options.seed, 'augmix')) : undefined;
+  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal, augmixRng));
   signal?.throwIfAborted();
   const tuned = await timer.time('tunePrompt', () =>
     meta.variant === 'two-stage'

@@ -8,6 +8,8 @@ import type { CompiledFunction } from '../runtime.js';
 import { grad } from '../grad.js';
 import { concat, type Tensor } from '../tensor.js';
 import { AdamW } from '../optim.js';
+import type { Random } from '../random.js';
+import { augmix } from './augmix.js';
 import { entropies, marginalEntropy, rowEntropy, selectConfident } from './losses.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, type ContextTuning, type TptOptions } from './tpt.js';
@@ -86,6 +88,15 @@ export class ViewGraphs {
 
   private sourceSpec() {
     return { shape: [3, this.source.side, this.source.side] };
+  }
+
+  /** The pixels (0..1) of views θ [B, 2, 3], before CLIP normalisation. */
+  render(batch: number): Promise<CompiledFunction<'source' | 'theta', 'views'>> {
+    const { imageSize } = this.model.config.vision;
+    return this.prompts.encoder.engine.compile(`${this.model.id}:render-views`, {
+      inputs: { source: this.sourceSpec(), theta: { shape: [batch, 2, 3] } },
+      build: ({ source, theta }) => ({ views: warpViews(source, theta, imageSize) }),
+    });
   }
 
   /** Features (unit rows) of views θ [B, 2, 3]. */
@@ -256,16 +267,41 @@ export class ViewLearner {
     return losses;
   }
 
-  /** Unit features [N, P] of all views: the original first, then the warped views at their current θ. */
-  async features(signal?: AbortSignal): Promise<Float32Array> {
-    const width = this.prompts.encoder.projectionDim;
+  /**
+   * Unit features [N, P] of all views: the original first, then the warped views at their current θ,
+   * each mixed by AugMix first when `augmixRng` is given.
+   */
+  async features(signal?: AbortSignal, augmixRng?: Random): Promise<Float32Array> {
+    const { encoder } = this.prompts;
+    const width = encoder.projectionDim;
     const features = new Float32Array((this.thetas.length + 1) * width);
     features.set(this.anchor);
     await this.forChunks(async (start, end) => {
       signal?.throwIfAborted();
-      const fn = await this.graphs.encode(end - start);
-      const out = await fn.run({ source: this.source.data, theta: this.thetas.slice(start, end).flat() });
-      features.set(out.features.data as Float32Array, (start + 1) * width);
+      const theta = this.thetas.slice(start, end).flat();
+      let chunk: Float32Array;
+      if (augmixRng) {
+        const { imageSize } = encoder.model.config.vision;
+        const { mean, std } = encoder.model.preprocess;
+        const rendered = (
+          await (await this.graphs.render(end - start)).run({ source: this.source.data, theta })
+        ).views.data as Float32Array;
+        const perView = 3 * imageSize * imageSize;
+        const plane = imageSize * imageSize;
+        const mixed = new Float32Array(rendered.length);
+        for (let v = 0; v < end - start; v++) {
+          const view = augmix(rendered.subarray(v * perView, (v + 1) * perView), imageSize, augmixRng);
+          view.forEach(
+            (x, i) =>
+              (mixed[v * perView + i] = (x - mean[Math.floor(i / plane)]) / std[Math.floor(i / plane)]),
+          );
+        }
+        chunk = normalizeRowsHost(await encoder.encodeImages(mixed, end - start), width);
+      } else {
+        chunk = (await (await this.graphs.encode(end - start)).run({ source: this.source.data, theta }))
+          .features.data as Float32Array;
+      }
+      features.set(chunk, (start + 1) * width);
     });
     return features;
   }

@@ -19,6 +19,7 @@ export const adaptParamsSchema = z
     variant: z.enum(['two-stage', 'one-stage', 'second-order']).optional(),
     minEntropy: z.number().min(0).nullable().optional(),
     chunk: z.number().int().min(1).max(256).optional(),
+    augmix: z.boolean().optional(),
   })
   .strict();
 
@@ -43,6 +44,7 @@ export function resolveAdaptOptions(params: unknown): AdaptOptions {
     seed: p.seed ?? base.seed,
     minEntropy: p.minEntropy ?? null,
     chunk: p.chunk ?? base.chunk,
+    augmix: p.augmix ?? base.augmix,
     tpt: {
       ...base.tpt,
       ...(p.steps !== undefined && { steps: p.steps }),
