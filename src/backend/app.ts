@@ -94,7 +94,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     openProcessor: processors.open,
     onProgress: (progress) => events.emit('run.progress', progress),
   });
-  const services = createServices({ store, executor, thumbnails });
+  const services = createServices({ store, executor, thumbnails, zeroShotText: processors.zeroShotText });
   // Background thumbnail filling after scans; aborted on close.
   const background = new AbortController();
   const fillThumbnails = (collectionId: number) => {

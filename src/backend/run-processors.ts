@@ -4,7 +4,7 @@
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { startEngineHost, type EngineHost } from './engine-host/host.js';
 import type { EngineWorkerInit } from './engine-host/protocol.js';
-import type { ImageProcessor, OpenProcessor, RunSpec } from './jobs/types.js';
+import type { ImageProcessor, OpenProcessor, RunSpec, ZeroShotTextOf } from './jobs/types.js';
 
 export interface RunProcessorsOptions {
   provider: ExecutionProvider | 'auto';
@@ -17,12 +17,16 @@ export interface RunProcessorsOptions {
 
 export interface RunProcessors {
   open: OpenProcessor;
+  /** A class set's zero-shot text features under a model, from the kept host where it matches. */
+  zeroShotText: ZeroShotTextOf;
   /** Frees the kept host, if any. */
   close(): Promise<void>;
 }
 
-function workerInit(spec: RunSpec, provider: RunProcessorsOptions['provider']): EngineWorkerInit {
-  const { classSet, model } = spec;
+function workerInit(
+  { classSet, model }: Pick<RunSpec, 'model' | 'classSet'>,
+  provider: RunProcessorsOptions['provider'],
+): EngineWorkerInit {
   return {
     modelDir: model.dir,
     classNames: classSet.classes.map((c) => c.name),
@@ -33,40 +37,86 @@ function workerInit(spec: RunSpec, provider: RunProcessorsOptions['provider']): 
   };
 }
 
+interface KeptHost {
+  /** Everything the worker was loaded with: an edited class set gets a fresh host. */
+  key: string;
+  host: Promise<EngineHost>;
+  /** Runs and requests using the host now; it is only discarded when none are. */
+  users: number;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/** A host lent for one run or request; release() gives it back. */
+interface LentHost {
+  host: EngineHost;
+  release(): Promise<void>;
+}
+
 export function createRunProcessors(options: RunProcessorsOptions): RunProcessors {
   const { provider, workerScript, idleMs = 60_000, startHost = startEngineHost } = options;
-  let kept: { key: string; host: Promise<EngineHost>; idleTimer: NodeJS.Timeout | null } | null = null;
+  let kept: KeptHost | null = null;
 
-  async function discardKept(): Promise<void> {
-    const previous = kept;
-    kept = null;
-    if (!previous) return;
-    if (previous.idleTimer) clearTimeout(previous.idleTimer);
-    await (await previous.host.catch(() => null))?.close();
+  async function closeHost(entry: KeptHost | null): Promise<void> {
+    if (!entry) return;
+    if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    await (await entry.host.catch(() => null))?.close();
   }
 
-  async function hostFor(init: EngineWorkerInit): Promise<EngineHost> {
-    // The key holds everything the worker was loaded with: an edited class set gets a fresh host.
+  function discardKept(): Promise<void> {
+    const previous = kept;
+    kept = null;
+    return closeHost(previous);
+  }
+
+  async function borrow(init: EngineWorkerInit): Promise<LentHost> {
     const key = JSON.stringify(init);
-    if (kept?.key === key) {
-      if (kept.idleTimer) clearTimeout(kept.idleTimer);
-      kept.idleTimer = null;
-    } else {
-      await discardKept();
-      kept = { key, host: startHost(init, workerScript), idleTimer: null };
+    if (kept && kept.key !== key && kept.users > 0) {
+      // The kept host is busy with other classes (a run while new prompts are re-scored): this
+      // request gets a host of its own, ended after use.
+      const host = await startHost(init, workerScript);
+      return { host, release: () => host.close() };
     }
-    const current = kept;
+    if (kept?.key !== key) {
+      // The old host's memory is freed before the new one loads.
+      const previous = kept;
+      kept = {
+        key,
+        host: closeHost(previous).then(() => startHost(init, workerScript)),
+        users: 0,
+        idleTimer: null,
+      };
+    }
+    const current = kept!;
+    if (current.idleTimer) clearTimeout(current.idleTimer);
+    current.idleTimer = null;
+    current.users++;
+    let host: EngineHost;
     try {
-      return await current.host;
+      host = await current.host;
     } catch (error) {
+      current.users--;
       if (kept === current) kept = null; // a host that failed to start is not kept
       throw error;
     }
+    let released = false;
+    return {
+      host,
+      async release() {
+        if (released) return;
+        released = true;
+        // A host discarded meanwhile (processors closed) was ended with it.
+        if (--current.users > 0 || kept !== current) return;
+        current.idleTimer = setTimeout(() => {
+          if (kept === current && current.users === 0) void discardKept();
+        }, idleMs);
+        current.idleTimer.unref();
+      },
+    };
   }
 
   return {
     async open(spec): Promise<ImageProcessor> {
-      const host = await hostFor(workerInit(spec, provider));
+      const { host, release } = await borrow(workerInit(spec, provider));
       return {
         // The run's method decides, whatever the stored settings say.
         processImage: (path, params, signal) =>
@@ -74,15 +124,16 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
         get device() {
           return host.device;
         },
-        async close() {
-          const current = kept;
-          if (!current || (await current.host.catch(() => null)) !== host) return void (await host.close());
-          current.idleTimer = setTimeout(() => {
-            if (kept === current) void discardKept();
-          }, idleMs);
-          current.idleTimer.unref();
-        },
+        close: release,
       };
+    },
+    async zeroShotText(spec) {
+      const { host, release } = await borrow(workerInit(spec, provider));
+      try {
+        return await host.zeroShotText();
+      } finally {
+        await release();
+      }
     },
     close: discardKept,
   };

@@ -36,30 +36,32 @@ const spec = (method: RunSpec['method'], classes: string[]): RunSpec => ({
   },
 });
 
+/** Real engine hosts, with their starts and closes counted by class names. */
+function countedHosts() {
+  const started: string[][] = [];
+  const closed: string[][] = [];
+  const startHost = async (init: EngineWorkerInit, script: string | URL): Promise<EngineHost> => {
+    started.push(init.classNames);
+    const host = await startEngineHost(init, script);
+    return {
+      processImage: host.processImage,
+      zeroShotText: host.zeroShotText,
+      get device() {
+        return host.device;
+      },
+      close: async () => {
+        closed.push(init.classNames);
+        await host.close();
+      },
+    };
+  };
+  const processors = createRunProcessors({ provider: 'cpu', workerScript: ENGINE_WORKER_SCRIPT, startHost });
+  return { started, closed, processors };
+}
+
 describe('run processors', () => {
   it('reuse the engine host across runs with the same model and classes, and apply the run method', async () => {
-    const started: string[][] = [];
-    const closed: string[][] = [];
-    // The real engine host, with its starts and closes counted.
-    const startHost = async (init: EngineWorkerInit, script: string | URL): Promise<EngineHost> => {
-      started.push(init.classNames);
-      const host = await startEngineHost(init, script);
-      return {
-        processImage: host.processImage,
-        get device() {
-          return host.device;
-        },
-        close: async () => {
-          closed.push(init.classNames);
-          await host.close();
-        },
-      };
-    };
-    const processors = createRunProcessors({
-      provider: 'cpu',
-      workerScript: ENGINE_WORKER_SCRIPT,
-      startHost,
-    });
+    const { started, closed, processors } = countedHosts();
     const signal = new AbortController().signal;
     const some = CLASS_NAMES.slice(0, 3);
 
@@ -85,5 +87,35 @@ describe('run processors', () => {
     await other.close();
     await processors.close();
     expect(closed).toEqual([some, CLASS_NAMES]);
+  });
+
+  it('give zero-shot text features from the kept host, or from a host of their own while a run holds it', async () => {
+    const { started, closed, processors } = countedHosts();
+    const signal = new AbortController().signal;
+    const some = CLASS_NAMES.slice(0, 3);
+
+    const run = await processors.open(spec('zeroshot', some));
+    const image1 = await run.processImage(image, {}, signal);
+    const text = await processors.zeroShotText(spec('zeroshot', some));
+    expect(started).toEqual([some]);
+    expect(text.textFeatures).toHaveLength(some.length * text.width);
+    // The features score the image exactly as the worker did.
+    const logits = some.map((_, c) => {
+      let dot = 0;
+      for (let k = 0; k < text.width; k++)
+        dot += image1.imageFeatures![k] * text.textFeatures[c * text.width + k];
+      return text.logitScale * dot;
+    });
+    expect(logits.indexOf(Math.max(...logits))).toBe(image1.label);
+
+    // Other classes while the run goes on: a host of their own, closed at once; the run's host stays.
+    const other = await processors.zeroShotText(spec('zeroshot', CLASS_NAMES));
+    expect(other.textFeatures).toHaveLength(CLASS_NAMES.length * other.width);
+    expect(started).toEqual([some, CLASS_NAMES]);
+    expect(closed).toEqual([CLASS_NAMES]);
+    expect((await run.processImage(image, {}, signal)).label).toBe(image1.label);
+    await run.close();
+    await processors.close();
+    expect(closed).toEqual([CLASS_NAMES, some]);
   });
 });

@@ -146,6 +146,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       }
       return runs.start({ ...rest, method, params });
     }),
+    'runs.rescore': checked(store, (input) => runs.rescore(input)),
     'runs.pause': checked(store, async ({ runId }) => {
       await runs.pause(runId);
       return null;

@@ -1,10 +1,12 @@
 // Runs the engine in worker threads and offers it to the job queue as a ProcessImage function.
 import { WorkerPool } from '../jobs/worker-pool.js';
-import type { ProcessImage } from '../jobs/types.js';
+import type { ProcessImage, ZeroShotText } from '../jobs/types.js';
 import type { EngineJob, EngineJobResult, EngineWorkerInit } from './protocol.js';
 
 export interface EngineHost {
   processImage: ProcessImage;
+  /** The loaded class set's zero-shot text features. */
+  zeroShotText(): Promise<ZeroShotText>;
   /** The execution provider in use, known after the first image. */
   readonly device: string | null;
   close(): Promise<void>;
@@ -22,11 +24,25 @@ export async function startEngineHost(
   const pool = new WorkerPool<EngineWorkerInit, EngineJob, EngineJobResult>({ script, init, size });
   await pool.ready();
   let device: string | null = null;
+  /** Runs a job and checks that the answer is of its kind. */
+  async function ask<K extends EngineJob['kind']>(
+    job: Extract<EngineJob, { kind: K }>,
+    signal?: AbortSignal,
+  ): Promise<Extract<EngineJobResult, { kind: K }>> {
+    const result = await pool.run(job, signal);
+    if (result.kind !== job.kind)
+      throw new Error(`engine worker answered a ${job.kind} job with ${result.kind}`);
+    return result as Extract<EngineJobResult, { kind: K }>;
+  }
   return {
     processImage: async (path, params, signal) => {
-      const result = await pool.run({ path, params, seedKey: path }, signal);
+      const result = await ask({ kind: 'image', path, params, seedKey: path }, signal);
       device = result.device;
       return result;
+    },
+    zeroShotText: async () => {
+      const { textFeatures, width, logitScale } = await ask({ kind: 'zero-shot-text' });
+      return { textFeatures, width, logitScale };
     },
     get device() {
       return device;

@@ -1,6 +1,6 @@
 // What the engine host sends its worker threads and gets back.
 import type { ExecutionProvider } from '../../engine/runtime.js';
-import type { ImageResult, RunParams } from '../jobs/types.js';
+import type { ImageResult, RunParams, ZeroShotText } from '../jobs/types.js';
 
 export interface EngineWorkerInit {
   modelDir: string;
@@ -13,7 +13,11 @@ export interface EngineWorkerInit {
   provider: ExecutionProvider | 'auto';
 }
 
-export interface EngineJob {
+/** Classify one image, or give the class set's zero-shot text features (for re-scoring cached images). */
+export type EngineJob = ImageJob | { kind: 'zero-shot-text' };
+
+export interface ImageJob {
+  kind: 'image';
   path: string;
   /** Adaptation settings (validated in the worker by resolveAdaptOptions). */
   params: RunParams;
@@ -21,7 +25,10 @@ export interface EngineJob {
   seedKey: string;
 }
 
-export interface EngineJobResult extends ImageResult {
+export interface ImageJobResult extends ImageResult {
+  kind: 'image';
   /** The execution provider the worker's engine runs on. */
   device: string;
 }
+
+export type EngineJobResult = ImageJobResult | ({ kind: 'zero-shot-text' } & ZeroShotText);

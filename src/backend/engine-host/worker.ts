@@ -18,8 +18,17 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     prompts = await PromptSet.create(encoder, classNames, { template, prompts: perClass, contextInit });
   },
 
-  async process({ path, params, seedKey }, signal) {
+  async process(job, signal) {
     if (!prompts) throw new Error('engine worker used before init');
+    if (job.kind === 'zero-shot-text') {
+      return {
+        kind: job.kind,
+        textFeatures: prompts.textFeatures,
+        width: prompts.encoder.projectionDim,
+        logitScale: prompts.encoder.model.logitScale,
+      };
+    }
+    const { path, params, seedKey } = job;
     const options = resolveAdaptOptions(params);
     const image = await prepareImage(path, prompts);
     signal.throwIfAborted();
@@ -31,6 +40,7 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     );
     const width = prompts.encoder.model.config.text.hiddenSize;
     return {
+      kind: job.kind,
       label: result.label,
       probs: Float32Array.from(result.probs),
       zeroShotProbs: Float32Array.from(result.zeroShotProbs),
@@ -49,9 +59,13 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     };
   },
 
-  transferList: (output) => [
-    output.probs.buffer as ArrayBuffer,
-    output.zeroShotProbs.buffer as ArrayBuffer,
-    output.imageFeatures!.buffer as ArrayBuffer,
-  ],
+  // The text features stay cached in the worker (they are copied); an image's arrays are moved.
+  transferList: (output) =>
+    output.kind === 'image'
+      ? [
+          output.probs.buffer as ArrayBuffer,
+          output.zeroShotProbs.buffer as ArrayBuffer,
+          output.imageFeatures!.buffer as ArrayBuffer,
+        ]
+      : [],
 });

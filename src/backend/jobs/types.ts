@@ -77,5 +77,18 @@ export interface ImageProcessor {
   close(): Promise<void>;
 }
 
+/** What zero-shot scoring needs of a class set under a model, without any image. */
+export interface ZeroShotText {
+  /** Unit text features [C, P] of the class prompts. */
+  textFeatures: Float32Array;
+  /** P, the width of image and text features. */
+  width: number;
+  /** The model's logit scale (already exponentiated): logits = scale · image · textᵀ. */
+  logitScale: number;
+}
+
+/** Computes a class set's zero-shot text features with a model (in an engine worker). */
+export type ZeroShotTextOf = (spec: Pick<RunSpec, 'model' | 'classSet'>) => Promise<ZeroShotText>;
+
 /** Opens the processor for one run; the executor closes it when the run stops. */
 export type OpenProcessor = (run: RunSpec) => Promise<ImageProcessor>;

@@ -1,5 +1,6 @@
 // The backend services, wired over one store. Transports (Electron IPC, serve mode, CLI) call these.
 import type { RunExecutor } from '../jobs/executor.js';
+import type { ZeroShotTextOf } from '../jobs/types.js';
 import type { ThumbnailCache } from '../library/thumbnails.js';
 import type { Store } from '../store/index.js';
 import { createBrowseService } from './browse.js';
@@ -8,7 +9,12 @@ import { createCollectionsService } from './collections.js';
 import { createReviewService } from './review.js';
 import { createRunsService } from './runs.js';
 
-export function createServices(deps: { store: Store; executor: RunExecutor; thumbnails: ThumbnailCache }) {
+export function createServices(deps: {
+  store: Store;
+  executor: RunExecutor;
+  thumbnails: ThumbnailCache;
+  zeroShotText: ZeroShotTextOf;
+}) {
   return {
     collections: createCollectionsService(deps),
     classSets: createClassSetsService(deps),

@@ -1,8 +1,10 @@
 // Runs: start classification/adaptation over a collection, a selection or its uncertain images, and
 // control them. Execution is the RunExecutor's; this is the validated front of it.
-import type { RunExecutor } from '../jobs/executor.js';
-import type { Method, RunParams, RunScope } from '../jobs/types.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { runSpec, type RunExecutor } from '../jobs/executor.js';
+import type { Method, RunParams, RunScope, ZeroShotTextOf } from '../jobs/types.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
+import { zeroShotResult } from './zero-shot-scores.js';
 
 export interface StartRunInput {
   collectionId: number;
@@ -13,23 +15,68 @@ export interface StartRunInput {
   scope: RunScope;
 }
 
+export type RescoreInput = Pick<StartRunInput, 'collectionId' | 'classSetId' | 'modelId'>;
+
 const methods: ReadonlySet<string> = new Set<Method>(['zeroshot', 'tpt', 'metatpt']);
 
-export function createRunsService({ store, executor }: { store: Store; executor: RunExecutor }) {
+/** Images re-scored per transaction; between batches the event loop serves other requests. */
+const RESCORE_BATCH = 2048;
+
+export function createRunsService({
+  store,
+  executor,
+  zeroShotText,
+}: {
+  store: Store;
+  executor: RunExecutor;
+  /** A class set's text features under a model, for re-scoring from cached image features. */
+  zeroShotText: ZeroShotTextOf;
+}) {
+  function create(input: StartRunInput): Run {
+    if (!methods.has(input.method)) throw new Error(`unknown method "${input.method}"`);
+    store.collections.require(input.collectionId);
+    store.classSets.require(input.classSetId);
+    if (!store.models.get(input.modelId)) throw new Error(`model ${input.modelId} is not registered`);
+    return store.runs.create({ ...input, params: input.params ?? {} });
+  }
+
+  /** Finishes a run with nothing left to do, or queues it for the executor. */
+  function queueRest(runId: number): Run {
+    const run = store.runs.require(runId);
+    if (run.done + run.failed === run.total) store.runs.setStatus(runId, 'done');
+    else executor.enqueue(runId);
+    return store.runs.require(runId);
+  }
+
   return {
     /** Creates the run with one work item per image in scope and queues it. */
-    start(input: StartRunInput): Run {
-      if (!methods.has(input.method)) throw new Error(`unknown method "${input.method}"`);
-      store.collections.require(input.collectionId);
-      store.classSets.require(input.classSetId);
-      if (!store.models.get(input.modelId)) throw new Error(`model ${input.modelId} is not registered`);
-      const run = store.runs.create({ ...input, params: input.params ?? {} });
-      if (run.total === 0) {
-        store.runs.setStatus(run.id, 'done');
-        return store.runs.require(run.id);
+    start: (input: StartRunInput): Run => queueRest(create(input).id),
+    /**
+     * A zero-shot run over the collection whose images with cached features (under the model) are
+     * scored at once from those features and the class set's current prompts; the other images are
+     * queued for the engine as in any run.
+     */
+    async rescore(input: RescoreInput): Promise<Run> {
+      const run = create({ ...input, method: 'zeroshot', scope: { kind: 'collection' } });
+      try {
+        const text = await zeroShotText(runSpec(store, run.id));
+        for (let page = store.imageFeatures.pendingWithFeatures(run.id, 0, RESCORE_BATCH); page.length > 0;) {
+          store.results.recordResults(
+            run.id,
+            page.map(({ imageId, features }) => ({ imageId, result: zeroShotResult(features, text) })),
+          );
+          await nextTurn();
+          page = store.imageFeatures.pendingWithFeatures(
+            run.id,
+            page[page.length - 1].imageId,
+            RESCORE_BATCH,
+          );
+        }
+      } catch (error) {
+        store.runs.setStatus(run.id, 'failed', { error: `re-scoring stopped: ${(error as Error).message}` });
+        throw error;
       }
-      executor.enqueue(run.id);
-      return store.runs.require(run.id);
+      return queueRest(run.id);
     },
     pause: (runId: number) => executor.pause(runId),
     resume: (runId: number) => executor.resume(runId),
