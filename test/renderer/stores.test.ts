@@ -234,4 +234,27 @@ describe('renderer stores over the backend', () => {
     expect(exports.result?.outDir).toBe(outDir);
     expect(readdirSync(outDir).length).toBeGreaterThan(0);
   });
+
+  it('re-scores the collection at once from cached features after a prompt change', async () => {
+    const classSets = useClassSetsStore();
+    const runs = useRunsStore();
+    const grid = useGridStore();
+    classSets.edit(classSets.activeId);
+    classSets.draft.classes[0].prompt = `a drawing of a ${CLASS_NAMES[0]}`;
+    await classSets.save();
+    expect(classSets.rescoreReason).toBe('changed');
+
+    const run = await runs.rescore({
+      collectionId: useLibraryStore().activeId!,
+      classSetId: classSets.activeId!,
+      modelId: useModelsStore().models[0].id,
+    });
+    // Every image was scored by an earlier run under this model: nothing is left for the engine.
+    expect(run).toMatchObject({ method: 'zeroshot', status: 'done', done: imageCount });
+    expect(runs.runs[0].id).toBe(run!.id);
+    expect(runs.viewed?.id).toBe(run!.id);
+    await gridReady(grid);
+    expect(grid.query?.runId).toBe(run!.id);
+    expect(grid.items.total).toBe(imageCount);
+  });
 });

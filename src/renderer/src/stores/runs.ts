@@ -1,5 +1,5 @@
 // Runs of the active collection: history, the run whose predictions the views show, live progress,
-// and starting / pausing / resuming / cancelling.
+// and starting / re-scoring / pausing / resuming / cancelling.
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
 import type { ApiInput, Run, RunProgress } from '../../../shared/api.js';
@@ -70,10 +70,11 @@ export const useRunsStore = defineStore('runs', () => {
     },
   );
 
-  async function start(spec: ApiInput<'runs.start'>): Promise<Run | null> {
+  /** Creates a run through `create`, saving visibly, and lists it first. */
+  async function begin(create: () => Promise<Run>): Promise<Run | null> {
     starting.value = true;
     try {
-      const run = await app.save(() => api.call('runs.start', spec));
+      const run = await app.save(create);
       if (!run) return null;
       runs.value = [run, ...runs.value.filter((r) => r.id !== run.id)];
       return run;
@@ -106,7 +107,9 @@ export const useRunsStore = defineStore('runs', () => {
     live,
     newestFinished,
     load,
-    start,
+    start: (spec: ApiInput<'runs.start'>) => begin(() => api.call('runs.start', spec)),
+    /** Zero-shot over the collection with the class set's current prompts, at once for cached images. */
+    rescore: (spec: ApiInput<'runs.rescore'>) => begin(() => api.call('runs.rescore', spec)),
     pause: (runId: number) => control('runs.pause', runId),
     resume: (runId: number) => control('runs.resume', runId),
     cancel: (runId: number) => control('runs.cancel', runId),
