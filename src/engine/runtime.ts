@@ -50,7 +50,8 @@ const requireFromHere = createRequire(import.meta.url);
 /**
  * Providers this build can start. onnxruntime lists CUDA on Linux and Windows even when its provider
  * libraries (installed separately by onnxruntime-node's installer) are missing, and trying it then
- * prints a native error: so CUDA counts only when its library is on disk next to the binding.
+ * prints a native error: so CUDA counts only when its library is on disk next to the binding and,
+ * on Linux, an NVIDIA driver is loaded.
  */
 function providersAvailable(): Set<string> {
   const names = new Set<string>();
@@ -65,7 +66,10 @@ function cudaLibraryInstalled(): boolean {
   const library =
     process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   const napiDirs = existsSync(binDir) ? readdirSync(binDir) : [];
-  return napiDirs.some((napi) => existsSync(join(binDir, napi, process.platform, process.arch, library)));
+  const installed = napiDirs.some((napi) =>
+    existsSync(join(binDir, napi, process.platform, process.arch, library)),
+  );
+  return installed && (process.platform !== 'linux' || existsSync('/proc/driver/nvidia/version'));
 }
 
 function autoProvider(): ExecutionProvider {
