@@ -4,6 +4,7 @@ import { renderScene, SHIFTS } from '../../src/engine/synthetic/render.js';
 import {
   balancedScenes,
   sampleScene,
+  sampleSceneGroup,
   sceneCaption,
   SHAPES,
   type Scene,
@@ -98,6 +99,14 @@ describe('procedural domain', () => {
         expect(changedFraction(shifted.data, clean.data), style).toBeGreaterThan(0.04);
       }
     }
+  });
+
+  it('a scene group shares its look and covers every shape before repeating one', () => {
+    const group = sampleSceneGroup(new Random(5), 16);
+    const looks = new Set(group.map((s) => `${s.colour}/${s.texture}/${s.background}/${s.gradient}`));
+    expect(looks.size).toBe(1);
+    expect(new Set(group.slice(0, SHAPES.length).map((s) => s.shape)).size).toBe(SHAPES.length);
+    expect(new Set(group.map((s) => s.x)).size).toBe(16);
   });
 
   it('balanced scenes hold each class the same number of times', () => {

@@ -50,12 +50,21 @@ export interface Scene {
   y: number;
   /** Radius of the shape's bounding circle in fractions of the side. */
   size: number;
-  /** Degrees. */
+  /** Degrees, clockwise from upright. */
   rotation: number;
   /** Texture period in fractions of the side, and the angle of stripes. */
   texturePeriod: number;
   textureAngle: number;
 }
+
+/**
+ * Degrees either way from upright. Shapes keep a canonical orientation (an arrow points right, a
+ * crescent opens right), which a small model learns in the time the training budget allows.
+ */
+const MAX_ROTATION = 30;
+
+/** The last templates of sceneCaption name only the shape. */
+const SHAPE_ONLY_TEMPLATES = 2;
 
 const pick = <T>(random: Random, items: readonly T[]): T => items[random.int(0, items.length - 1)];
 
@@ -76,17 +85,21 @@ export function sampleScene(random: Random, shape: ShapeName = pick(random, SHAP
     x: random.uniform(size, 1 - size),
     y: random.uniform(size, 1 - size),
     size,
-    rotation: random.uniform(0, 360),
+    rotation: random.uniform(-MAX_ROTATION, MAX_ROTATION),
     texturePeriod: random.uniform(0.06, 0.12),
     textureAngle: random.uniform(0, 180),
   };
 }
 
+/** How much of the scene a caption describes: anything from all attributes to the shape alone, or only the shape. */
+export type CaptionDetail = 'mixed' | 'shape';
+
 /**
- * One caption for the scene, from a mix of full and partial descriptions as image–text data has them;
- * "a photo of a {shape}." keeps the usual zero-shot template inside the training distribution.
+ * One caption for the scene, from a mix of full and partial descriptions as image–text data has them
+ * ('shape': the shape-only ones); "a photo of a {shape}." keeps the usual zero-shot template inside the
+ * training distribution.
  */
-export function sceneCaption(scene: Scene, random: Random): string {
+export function sceneCaption(scene: Scene, random: Random, detail: CaptionDetail = 'mixed'): string {
   const { shape, colour, texture, background } = scene;
   const ground = `${scene.gradient ? `${background} gradient` : background} background`;
   const textureWord = TEXTURES[texture];
@@ -102,7 +115,7 @@ export function sceneCaption(scene: Scene, random: Random): string {
     `a photo of a ${shape}.`,
     `a ${shape}`,
   ];
-  return pick(random, templates);
+  return pick(random, detail === 'shape' ? templates.slice(-SHAPE_ONLY_TEMPLATES) : templates);
 }
 
 /** `perClass` scenes of every shape, class by class: a balanced evaluation set. */
@@ -113,14 +126,17 @@ export function balancedScenes(random: Random, perClass: number): Scene[] {
 /**
  * `size` scenes that share colour, texture and background and differ in shape (and placement): in a
  * contrastive batch they are each other's hard negatives, so only the shape tells their captions apart.
+ * The shapes are a random order of all classes, repeated when `size` exceeds the class count.
  */
 export function sampleSceneGroup(random: Random, size: number): Scene[] {
-  if (size > SHAPES.length)
-    throw new RangeError(`a scene group holds at most ${SHAPES.length} shapes, asked for ${size}`);
-  const shapes = [...SHAPES];
-  for (let i = shapes.length - 1; i > 0; i--) {
-    const j = random.int(0, i);
-    [shapes[i], shapes[j]] = [shapes[j], shapes[i]];
+  const shapes: ShapeName[] = [];
+  while (shapes.length < size) {
+    const round = [...SHAPES];
+    for (let i = round.length - 1; i > 0; i--) {
+      const j = random.int(0, i);
+      [round[i], round[j]] = [round[j], round[i]];
+    }
+    shapes.push(...round);
   }
   const look = sampleScene(random);
   return shapes.slice(0, size).map((shape) => {

@@ -16,7 +16,7 @@ import { Random } from '../random.js';
 import type { CompiledFunction, Engine } from '../runtime.js';
 import { constant, type Tensor } from '../tensor.js';
 import { renderScene } from './render.js';
-import { sampleSceneGroup, sceneCaption, SHAPES, type Scene } from './scenes.js';
+import { sampleSceneGroup, sceneCaption, SHAPES, type CaptionDetail, type Scene } from './scenes.js';
 
 export interface TowerSize {
   hidden: number;
@@ -199,7 +199,7 @@ export interface TrainingBatch {
 }
 
 /** Scenes per hard-negative group in a training batch (see sampleSceneGroup). */
-const GROUP_SIZE = 8;
+const GROUP_SIZE = 16;
 
 /**
  * Draws `size` fresh scenes from `random`, in groups that differ only in shape, and renders them at
@@ -210,11 +210,12 @@ export async function sampleTrainingBatch(
   model: ClipModel,
   random: Random,
   size: number,
+  detail: CaptionDetail = 'mixed',
 ): Promise<TrainingBatch> {
   const scenes: Scene[] = [];
   while (scenes.length < size)
     scenes.push(...sampleSceneGroup(random, Math.min(GROUP_SIZE, size - scenes.length)));
-  const captions = scenes.map((scene) => sceneCaption(scene, random));
+  const captions = scenes.map((scene) => sceneCaption(scene, random, detail));
   const side = model.config.vision.imageSize;
   const chw = await Promise.all(
     scenes.map(async (scene) => clipPreprocess(await renderScene(scene, { side }), model.preprocess)),
