@@ -82,7 +82,7 @@ export async function main(args: string[]): Promise<void> {
       json: { type: 'string' },
     },
   });
-  const perClass = positiveInt('per-class', values['per-class'], 5);
+  const perClass = positiveInt('per-class', values['per-class'], 10);
   const views = positiveInt('views', values.views, 64);
   const seeds = parseSeeds(values.seeds);
 

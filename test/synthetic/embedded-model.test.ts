@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ADAPT_DEFAULTS, adaptImage, prepareImage } from '../../src/engine/adapt/adapt.js';
+import { PromptSet } from '../../src/engine/adapt/prompts.js';
+import { ClipEncoder } from '../../src/engine/clip/encoder.js';
+import { ClipModel } from '../../src/engine/clip/model.js';
+import { listImageFiles } from '../../src/engine/image/files.js';
+import { Random } from '../../src/engine/random.js';
+import { Engine } from '../../src/engine/runtime.js';
+import {
+  DEMO_COLLECTION_DIR,
+  EMBEDDED_MODEL_DIR,
+  readClassesFile,
+} from '../../src/engine/synthetic/embedded.js';
+import { renderScene } from '../../src/engine/synthetic/render.js';
+import { balancedScenes, SHAPES } from '../../src/engine/synthetic/scenes.js';
+
+/** Images per class; scenes are drawn from a seed the training stream never uses. */
+const PER_CLASS = 5;
+
+describe('the shipped model', () => {
+  it('loads as a CLIP folder and classifies clean generated shapes far above chance', async () => {
+    const model = ClipModel.load(EMBEDDED_MODEL_DIR);
+    expect(model.config.vision.imageSize).toBe(64);
+    const engine = new Engine({ provider: 'cpu', log: () => {} });
+    const prompts = await PromptSet.create(new ClipEncoder(model, engine), SHAPES);
+    const scenes = balancedScenes(new Random(31_337), PER_CLASS);
+    let correct = 0;
+    for (const scene of scenes) {
+      const image = await prepareImage(await renderScene(scene, { side: 128 }), prompts);
+      const result = await adaptImage(prompts, image, { ...ADAPT_DEFAULTS, method: 'zeroshot' });
+      if (SHAPES[result.label] === scene.shape) correct++;
+    }
+    // Chance is 10 %; random weights of this architecture stay near it.
+    expect(correct / scenes.length).toBeGreaterThanOrEqual(0.5);
+    await engine.dispose();
+  });
+
+  it('comes with a demo collection whose class set is the model’s classes', async () => {
+    expect(readClassesFile(join(DEMO_COLLECTION_DIR, 'classes.txt'))).toEqual([...SHAPES]);
+    const images = await listImageFiles(join(DEMO_COLLECTION_DIR, 'images'));
+    expect(images.length).toBeGreaterThanOrEqual(200);
+  });
+});
