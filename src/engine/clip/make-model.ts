@@ -12,14 +12,15 @@ import { buildClipTokenizerJson, DEFAULT_CLIP_BPE_PATH } from './tokenizer-build
 
 export type ClipPreset = 'tiny' | 'vit-b-32' | 'vit-b-16';
 
-interface TowerDims {
+export interface TowerDims {
   hidden: number;
   heads: number;
   layers: number;
   mlp: number;
 }
 
-interface PresetDims {
+/** The sizes that make a CLIP model (a preset's, or any other). */
+export interface ClipDims {
   text: TowerDims;
   vision: TowerDims & { imageSize: number; patchSize: number };
   projection: number;
@@ -29,7 +30,7 @@ const VIT_B_TEXT: TowerDims = { hidden: 512, heads: 8, layers: 12, mlp: 2048 };
 const VIT_B_VISION: TowerDims = { hidden: 768, heads: 12, layers: 12, mlp: 3072 };
 
 /** `tiny` matches the golden reference model; the ViT-B presets have the shapes of OpenAI's checkpoints. */
-export const CLIP_PRESETS: Record<ClipPreset, PresetDims> = {
+export const CLIP_PRESETS: Record<ClipPreset, ClipDims> = {
   tiny: {
     text: { hidden: 64, heads: 2, layers: 2, mlp: 256 },
     vision: { hidden: 64, heads: 2, layers: 2, mlp: 256, imageSize: 32, patchSize: 8 },
@@ -52,13 +53,14 @@ const CONTEXT_LENGTH = 77;
 const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 
-function hfConfigJson(dims: PresetDims): Record<string, unknown> {
+/** config.json of a Hugging Face CLIPModel with these sizes (HF's default initial temperature). */
+export function clipConfigJson(dims: ClipDims, logitScaleInit = 2.6592): Record<string, unknown> {
   const common = { hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, projection_dim: dims.projection };
   return {
     architectures: ['CLIPModel'],
     model_type: 'clip',
     projection_dim: dims.projection,
-    logit_scale_init_value: 2.6592,
+    logit_scale_init_value: logitScaleInit,
     torch_dtype: 'float32',
     text_config: {
       model_type: 'clip_text_model',
@@ -87,7 +89,8 @@ function hfConfigJson(dims: PresetDims): Record<string, unknown> {
   };
 }
 
-function preprocessorJson(imageSize: number): Record<string, unknown> {
+/** preprocessor_config.json of CLIPImageProcessor for square inputs of `imageSize`. */
+export function clipPreprocessorJson(imageSize: number): Record<string, unknown> {
   return {
     crop_size: { height: imageSize, width: imageSize },
     do_center_crop: true,
@@ -182,12 +185,12 @@ export function makeClipModel(outDir: string, { preset, seed = 0, bpePath }: Mak
     throw new Error(`${outDir}: folder is not empty; refusing to overwrite`);
   }
   mkdirSync(outDir, { recursive: true });
-  const configJson = hfConfigJson(dims);
+  const configJson = clipConfigJson(dims);
   const config = parseClipConfig(configJson, join(outDir, CLIP_MODEL_FILES.config));
   const writeJson = (name: string, value: unknown) =>
     writeFileSync(join(outDir, name), JSON.stringify(value, null, 2) + '\n');
   writeJson(CLIP_MODEL_FILES.config, configJson);
-  writeJson(CLIP_MODEL_FILES.preprocess, preprocessorJson(dims.vision.imageSize));
+  writeJson(CLIP_MODEL_FILES.preprocess, clipPreprocessorJson(dims.vision.imageSize));
   writeFileSync(
     join(outDir, CLIP_MODEL_FILES.tokenizer),
     JSON.stringify(buildClipTokenizerJson(bpePath ?? DEFAULT_CLIP_BPE_PATH)),

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipWeightShapes, parseClipConfig, parsePreprocessConfig, type ClipConfig } from '../clip/config.js';
+import { clipConfigJson, clipPreprocessorJson, type ClipDims } from '../clip/make-model.js';
 import { ClipModel, normalizeRows } from '../clip/model.js';
 import { CLIP_MODEL_FILES } from '../clip/model-files.js';
 import { writeSafetensors, type SafetensorsTensor } from '../clip/safetensors.js';
@@ -12,24 +13,13 @@ import { ClipEncoder } from '../clip/encoder.js';
 import { grad } from '../grad.js';
 import { clipPreprocess } from '../image/preprocess.js';
 import { AdamW } from '../optim.js';
-import { Random } from '../random.js';
+import { Random, seedFrom } from '../random.js';
 import type { CompiledFunction, Engine } from '../runtime.js';
 import { constant, type Tensor } from '../tensor.js';
 import { renderScene } from './render.js';
 import { sampleSceneGroup, sceneCaption, SHAPES, type CaptionDetail, type Scene } from './scenes.js';
 
-export interface TowerSize {
-  hidden: number;
-  heads: number;
-  layers: number;
-  mlp: number;
-}
-
-export interface ClipDims {
-  text: TowerSize;
-  vision: TowerSize & { imageSize: number; patchSize: number };
-  projection: number;
-}
+export type { ClipDims } from '../clip/make-model.js';
 
 /** The shipped model: small enough to train in minutes on two CPU cores and ship in the repository. */
 export const EMBEDDED_DIMS: ClipDims = {
@@ -38,75 +28,9 @@ export const EMBEDDED_DIMS: ClipDims = {
   projection: 64,
 };
 
-const VOCAB_SIZE = 49408;
-/** CLIP's context length; the text tower runs on fewer positions when prompts are shorter. */
-const MAX_POSITIONS = 77;
-const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 /** CLIP's initial temperature 1/0.07 and its ceiling of 100, as log values. */
 const LOGIT_SCALE_INIT = Math.log(1 / 0.07);
 const LOGIT_SCALE_MAX = Math.log(100);
-
-/** config.json of a Hugging Face CLIPModel with these dimensions. */
-export function clipConfigJson(dims: ClipDims): Record<string, unknown> {
-  const common = { hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, projection_dim: dims.projection };
-  return {
-    architectures: ['CLIPModel'],
-    model_type: 'clip',
-    projection_dim: dims.projection,
-    logit_scale_init_value: LOGIT_SCALE_INIT,
-    torch_dtype: 'float32',
-    text_config: {
-      model_type: 'clip_text_model',
-      vocab_size: VOCAB_SIZE,
-      hidden_size: dims.text.hidden,
-      intermediate_size: dims.text.mlp,
-      num_attention_heads: dims.text.heads,
-      num_hidden_layers: dims.text.layers,
-      max_position_embeddings: MAX_POSITIONS,
-      bos_token_id: VOCAB_SIZE - 2,
-      eos_token_id: VOCAB_SIZE - 1,
-      pad_token_id: 1,
-      ...common,
-    },
-    vision_config: {
-      model_type: 'clip_vision_model',
-      hidden_size: dims.vision.hidden,
-      intermediate_size: dims.vision.mlp,
-      num_attention_heads: dims.vision.heads,
-      num_hidden_layers: dims.vision.layers,
-      image_size: dims.vision.imageSize,
-      patch_size: dims.vision.patchSize,
-      num_channels: 3,
-      ...common,
-    },
-  };
-}
-
-/** preprocessor_config.json: the rendered images are already square at the model's size. */
-function preprocessorConfigJson(imageSize: number): Record<string, unknown> {
-  return {
-    crop_size: { height: imageSize, width: imageSize },
-    do_center_crop: true,
-    do_convert_rgb: true,
-    do_normalize: true,
-    do_rescale: true,
-    do_resize: true,
-    image_mean: OPENAI_CLIP_MEAN,
-    image_processor_type: 'CLIPImageProcessor',
-    image_std: OPENAI_CLIP_STD,
-    resample: 3,
-    rescale_factor: 1 / 255,
-    size: { shortest_edge: imageSize },
-  };
-}
-
-/** FNV-1a of the text: a per-tensor seed that does not depend on the order tensors are made in. */
-function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 /**
  * 2D sine–cosine position embeddings (as in MAE) for the class token (zeros) and a grid × grid patch
@@ -143,7 +67,7 @@ function initialWeight(name: string, shape: number[], config: ClipConfig, seed: 
   if (name === 'vision_model.embeddings.position_embedding.weight') {
     return sincosPositions(config.vision.imageSize / config.vision.patchSize, config.vision.hiddenSize);
   }
-  const random = new Random(hashString(`${seed}:${name}`));
+  const random = new Random(seedFrom(0, `${seed}:${name}`));
   if (shape.length < 2 || (name.includes('embeddings.') && !name.includes('patch_embedding'))) {
     return random.normalArray(count, 0.02);
   }
@@ -156,9 +80,9 @@ function initialWeight(name: string, shape: number[], config: ClipConfig, seed: 
 /** A CLIP model with seeded initial weights, in memory, using the real CLIP tokenizer. */
 export function initClipModel(dims: ClipDims, seed: number, bpePath = DEFAULT_CLIP_BPE_PATH): ClipModel {
   const id = `synthetic-clip:${seed}`;
-  const config = parseClipConfig(clipConfigJson(dims), `${id} config`);
+  const config = parseClipConfig(clipConfigJson(dims, LOGIT_SCALE_INIT), `${id} config`);
   const preprocess = parsePreprocessConfig(
-    preprocessorConfigJson(dims.vision.imageSize),
+    clipPreprocessorJson(dims.vision.imageSize),
     `${id} preprocessor config`,
   );
   const tokenizer = ClipTokenizer.fromJson(buildClipTokenizerJson(bpePath), bpePath);
@@ -180,8 +104,8 @@ export function writeClipModelFolder(
   mkdirSync(dir, { recursive: true });
   const writeJson = (name: string, value: unknown) =>
     writeFileSync(join(dir, name), JSON.stringify(value, null, 2) + '\n');
-  writeJson(CLIP_MODEL_FILES.config, clipConfigJson(dims));
-  writeJson(CLIP_MODEL_FILES.preprocess, preprocessorConfigJson(dims.vision.imageSize));
+  writeJson(CLIP_MODEL_FILES.config, clipConfigJson(dims, LOGIT_SCALE_INIT));
+  writeJson(CLIP_MODEL_FILES.preprocess, clipPreprocessorJson(dims.vision.imageSize));
   writeFileSync(join(dir, CLIP_MODEL_FILES.tokenizer), JSON.stringify(buildClipTokenizerJson(bpePath)));
   const tensors = new Map(
     [...clipWeightShapes(model.config)].map(([name, shape]) => [
