@@ -71,6 +71,101 @@ async function heldOutSamples(prompts: PromptSet, perClass: number): Promise<Sam
   return samples;
 }
 
+export interface EmbeddedAccuracyOptions {
+  modelDir: string;
+  perClass: number;
+  views: number;
+  seeds: number[];
+}
+
+export interface EmbeddedAccuracyResult {
+  options: EmbeddedAccuracyOptions;
+  /** Held-out scenes per style. */
+  scenesPerStyle: number;
+  accuracies: Accuracies;
+  /** Wall-clock milliseconds of each adaptImage call, per method. */
+  milliseconds: Record<AdaptMethod, number[]>;
+}
+
+/** The styles each table row pools. */
+const GROUPS: [RenderStyle | 'all shifts', readonly RenderStyle[]][] = [
+  ...STYLES.map((style): [RenderStyle, RenderStyle[]] => [style, [style]]),
+  ['all shifts', SHIFTS],
+];
+
+export async function runEmbeddedAccuracy(options: EmbeddedAccuracyOptions): Promise<EmbeddedAccuracyResult> {
+  const { modelDir, perClass, views, seeds } = options;
+  const engine = new Engine({ provider: 'cpu', log: () => {} });
+  const encoder = new ClipEncoder(ClipModel.load(modelDir), engine, 16);
+  const prompts = await PromptSet.create(encoder, SHAPES);
+  const samples = await heldOutSamples(prompts, perClass);
+  const adaptOptions = (method: AdaptMethod, seed: number, key: string): AdaptOptions => ({
+    ...ADAPT_DEFAULTS,
+    method,
+    views,
+    seed: imageSeed(seed, key),
+    meta: { ...ADAPT_DEFAULTS.meta, innerSteps: 1, variant: 'two-stage' },
+  });
+  // Zero-shot does not depend on the view seed: it is computed once and counted for every seed.
+  const runSeed = (method: AdaptMethod, seed: number) => (method === 'zeroshot' ? seeds[0] : seed);
+
+  const correct = new Map<string, number>();
+  const milliseconds: Record<AdaptMethod, number[]> = { zeroshot: [], tpt: [], metatpt: [] };
+  for (const seed of seeds) {
+    for (const method of METHODS) {
+      for (const sample of samples) {
+        const key = `${method}:${runSeed(method, seed)}:${sample.key}`;
+        if (correct.has(key)) continue;
+        const started = performance.now();
+        const result = await adaptImage(
+          prompts,
+          sample.image,
+          adaptOptions(method, runSeed(method, seed), sample.key),
+        );
+        milliseconds[method].push(performance.now() - started);
+        correct.set(key, result.label === sample.label ? 1 : 0);
+      }
+    }
+  }
+  await engine.dispose();
+
+  const accuracies = {} as Accuracies;
+  for (const [group, styles] of GROUPS) {
+    const members = samples.filter((s) => styles.includes(s.style));
+    accuracies[group] = Object.fromEntries(
+      METHODS.map((method) => [
+        method,
+        seeds.map((seed) => {
+          const hits = members.reduce(
+            (n, s) => n + correct.get(`${method}:${runSeed(method, seed)}:${s.key}`)!,
+            0,
+          );
+          return (100 * hits) / members.length;
+        }),
+      ]),
+    ) as Record<AdaptMethod, number[]>;
+  }
+  return { options, scenesPerStyle: samples.length / STYLES.length, accuracies, milliseconds };
+}
+
+export function embeddedAccuracyReport(result: EmbeddedAccuracyResult): string {
+  const { options, scenesPerStyle, accuracies, milliseconds } = result;
+  const rows = GROUPS.map(([group, styles]) => [
+    group,
+    scenesPerStyle * styles.length,
+    ...METHODS.map((method) => meanSd(accuracies[group][method])),
+  ]);
+  return [
+    `## Embedded model accuracy (${options.modelDir})\n`,
+    machineLine(),
+    `\n${scenesPerStyle} held-out scenes (${options.perClass} per class, ${SHAPES.length} classes) in each style; ` +
+      `prompt "a photo of a {}."; ${options.views} views; TPT 1 step; MetaTPT K_in = 1, two-stage; ` +
+      `view seeds ${options.seeds.join(', ')} (mean ± sd over seeds, %; chance ${(100 / SHAPES.length).toFixed(0)} %).\n`,
+    markdownTable(['style', 'images', 'zero-shot', 'TPT', 'MetaTPT'], rows, 0),
+    `\nPer image (median ms): ${METHODS.map((m) => `${m} ${median(milliseconds[m]).toFixed(0)}`).join(', ')}`,
+  ].join('\n');
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -82,81 +177,15 @@ export async function main(args: string[]): Promise<void> {
       json: { type: 'string' },
     },
   });
-  const perClass = positiveInt('per-class', values['per-class'], 10);
-  const views = positiveInt('views', values.views, 64);
-  const seeds = parseSeeds(values.seeds);
-
-  const engine = new Engine({ provider: 'cpu', log: () => {} });
-  const encoder = new ClipEncoder(ClipModel.load(values.model), engine, 16);
-  const prompts = await PromptSet.create(encoder, SHAPES);
-  const samples = await heldOutSamples(prompts, perClass);
-  const options = (method: AdaptMethod, seed: number, key: string): AdaptOptions => ({
-    ...ADAPT_DEFAULTS,
-    method,
-    views,
-    seed: imageSeed(seed, key),
-    meta: { ...ADAPT_DEFAULTS.meta, innerSteps: 1, variant: 'two-stage' },
+  const result = await runEmbeddedAccuracy({
+    modelDir: values.model,
+    perClass: positiveInt('per-class', values['per-class'], 10),
+    views: positiveInt('views', values.views, 64),
+    seeds: parseSeeds(values.seeds),
   });
-
-  const correct = new Map<string, number>();
-  const milliseconds: Record<AdaptMethod, number[]> = { zeroshot: [], tpt: [], metatpt: [] };
-  for (const seed of seeds) {
-    for (const method of METHODS) {
-      // Zero-shot does not depend on the view seed: it is computed once and counted for every seed.
-      const runSeed = method === 'zeroshot' ? seeds[0] : seed;
-      for (const sample of samples) {
-        const cacheKey = `${method}:${runSeed}:${sample.key}`;
-        if (!correct.has(cacheKey)) {
-          const started = performance.now();
-          const result = await adaptImage(prompts, sample.image, options(method, runSeed, sample.key));
-          milliseconds[method].push(performance.now() - started);
-          correct.set(cacheKey, result.label === sample.label ? 1 : 0);
-        }
-      }
-      process.stderr.write(`seed ${seed} ${method} done\n`);
-    }
-  }
-
-  const accuracies = {} as Accuracies;
-  const groups: [RenderStyle | 'all shifts', readonly RenderStyle[]][] = [
-    ...STYLES.map((style): [RenderStyle, RenderStyle[]] => [style, [style]]),
-    ['all shifts', SHIFTS],
-  ];
-  for (const [group, styles] of groups) {
-    const members = samples.filter((s) => styles.includes(s.style));
-    accuracies[group] = Object.fromEntries(
-      METHODS.map((method) => [
-        method,
-        seeds.map((seed) => {
-          const runSeed = method === 'zeroshot' ? seeds[0] : seed;
-          const hits = members.reduce((n, s) => n + correct.get(`${method}:${runSeed}:${s.key}`)!, 0);
-          return (100 * hits) / members.length;
-        }),
-      ]),
-    ) as Record<AdaptMethod, number[]>;
-  }
-
-  console.log(`## Embedded model accuracy (${values.model})\n`);
-  console.log(machineLine());
-  console.log(
-    `\n${samples.length / STYLES.length} held-out scenes (${perClass} per class, ${SHAPES.length} classes) in each style; ` +
-      `prompt "a photo of a {}."; ${views} views; TPT 1 step; MetaTPT K_in = 1, two-stage; ` +
-      `view seeds ${seeds.join(', ')} (mean ± sd over seeds, %; chance ${(100 / SHAPES.length).toFixed(0)} %).\n`,
-  );
-  const rows = groups.map(([group]) => [
-    group,
-    group === 'all shifts' ? samples.length - samples.length / STYLES.length : samples.length / STYLES.length,
-    ...METHODS.map((method) => meanSd(accuracies[group][method])),
-  ]);
-  console.log(markdownTable(['style', 'images', 'zero-shot', 'TPT', 'MetaTPT'], rows, 0));
-  console.log(
-    `\nPer image (median ms): ${METHODS.map((m) => `${m} ${median(milliseconds[m]).toFixed(0)}`).join(', ')}`,
-  );
+  console.log(embeddedAccuracyReport(result));
   if (values.json) {
-    writeFileSync(
-      values.json,
-      JSON.stringify({ model: values.model, perClass, views, seeds, accuracies }, null, 2) + '\n',
-    );
+    const { options, accuracies } = result;
+    writeFileSync(values.json, JSON.stringify({ ...options, accuracies }, null, 2) + '\n');
   }
-  await engine.dispose();
 }
