@@ -33,20 +33,17 @@ export function bilinearSample(image: Tensor, grid: Tensor): Tensor {
   const [channels, height, width] = image.shape;
   const [n, points] = grid.shape;
   const flat = image.reshape([channels, height * width]);
-  const px = grid
-    .slice(2, 0, 1)
-    .reshape([n * points])
-    .add(1)
-    .mul(width)
-    .sub(1)
-    .mul(0.5);
-  const py = grid
-    .slice(2, 1, 2)
-    .reshape([n * points])
-    .add(1)
-    .mul(height)
-    .sub(1)
-    .mul(0.5);
+  // Continuous pixel coordinate of a normalised one along an axis of `size` pixels (align_corners = false).
+  const pixel = (axis: number, size: number): Tensor =>
+    grid
+      .slice(2, axis, axis + 1)
+      .reshape([n * points])
+      .add(1)
+      .mul(size)
+      .sub(1)
+      .mul(0.5);
+  const px = pixel(0, width);
+  const py = pixel(1, height);
   const x0 = px.floor();
   const y0 = py.floor();
   // Only the fractional parts carry the gradient; floor() has none.
