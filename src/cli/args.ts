@@ -1,18 +1,14 @@
 // Argument helpers shared by the commands that load a model, take a class set and run a method
-// (classify, run, index): option specs for node:util parseArgs, their usage text, and parsers that
-// turn the parsed strings into engine options or a clear usage error.
+// (classify, run): the options they declare on their commander command, and parsers that turn the
+// parsed strings into engine options or a clear usage error.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { ADAPT_DEFAULTS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
 import { adaptParamsSchema, resolveAdaptOptions, type AdaptParams } from '../engine/adapt/options.js';
 import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { parseClassList } from '../backend/services/class-sets.js';
-
-type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-/** The parsed (string) values of an option table; every option may be absent. */
-/** A mistake in the command line: printed with the usage, exit code 2. */
-export class UsageError extends Error {}
+import { UsageError } from './command.js';
 
 export function requireOption(value: string | undefined, name: string): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
@@ -32,55 +28,81 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], na
   return found;
 }
 
-export type OptionValues<T extends ParseArgsOptions> = {
-  [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : string;
-};
+/** --model and --device. */
+export interface ModelOptionValues {
+  model?: string;
+  device: string;
+}
 
-export const MODEL_OPTIONS = {
-  model: { type: 'string' },
-  device: { type: 'string', default: 'auto' },
-} as const satisfies ParseArgsOptions;
+export function addModelOptions(command: Command): Command {
+  return command
+    .option(
+      '--model <dir>',
+      'CLIP model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json); ' +
+        'a stored run registers it in the database',
+    )
+    .option('--device <d>', 'auto | cpu | cuda | dml | coreml', 'auto');
+}
 
-export const MODEL_USAGE = `  --model DIR           CLIP model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json)
-  --device D            auto | cpu | cuda | dml | coreml (default auto)`;
+/** --classes, --classes-file and --template. */
+export interface ClassOptionValues {
+  classes?: string;
+  classesFile?: string;
+  template?: string;
+}
 
-export const CLASS_OPTIONS = {
-  classes: { type: 'string' },
-  'classes-file': { type: 'string' },
-  template: { type: 'string' },
-} as const satisfies ParseArgsOptions;
+export const CLASS_OPTION_NAMES = ['classes', 'classesFile', 'template'] as const;
 
-export const CLASS_USAGE = `  --classes "a,b,c"     the class names, comma-separated
-  --classes-file F      one class per line (# comments), or a CSV with a name and an optional prompt column
-  --template T          prompt with {} for the class name (default "${DEFAULT_TEMPLATE}")`;
+export function addClassOptions(command: Command): Command {
+  return command
+    .option('--classes <names>', 'the class names, comma-separated ("a,b,c")')
+    .option(
+      '--classes-file <file>',
+      'one class per line (# comments), or a CSV with a name and an optional prompt column',
+    )
+    .option('--template <t>', `prompt with {} for the class name (default "${DEFAULT_TEMPLATE}")`);
+}
 
-export const ADAPT_OPTIONS = {
-  method: { type: 'string' },
-  preset: { type: 'string' },
-  views: { type: 'string' },
-  steps: { type: 'string' },
-  lr: { type: 'string' },
-  'select-ratio': { type: 'string' },
-  'inner-steps': { type: 'string' },
-  'inner-lr': { type: 'string' },
-  variant: { type: 'string' },
-  seed: { type: 'string' },
-  'min-entropy': { type: 'string' },
-  augmix: { type: 'boolean' },
-} as const satisfies ParseArgsOptions;
+/** Each method option: the adaptation setting it gives (src/engine/adapt/options.ts) and its help. */
+const ADAPT_FLAGS = {
+  method: ['--method <m>', 'zeroshot (default) | tpt | metatpt'],
+  preset: ['--preset <p>', 'paper (default: 64 views) | fast-cpu (16 views); the options below override it'],
+  views: ['--views <n>', 'views per image, the original included'],
+  steps: ['--steps <n>', 'prompt-tuning steps (default 1)'],
+  lr: ['--lr <x>', `prompt-tuning learning rate (default ${ADAPT_DEFAULTS.tpt.lr})`],
+  selectRatio: [
+    '--select-ratio <x>',
+    `fraction of the most confident views kept (default ${ADAPT_DEFAULTS.tpt.selectRatio})`,
+  ],
+  innerSteps: [
+    '--inner-steps <k>',
+    `metatpt: steps that learn the views (default ${ADAPT_DEFAULTS.meta.innerSteps}; 0 is TPT)`,
+  ],
+  innerLr: ['--inner-lr <x>', `metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})`],
+  variant: ['--variant <v>', 'metatpt: two-stage (default) | one-stage | second-order'],
+  seed: ['--seed <s>', "seed of the random views (default 0); each image's seed also depends on its path"],
+  minEntropy: ['--min-entropy <x>', 'adapt only images whose zero-shot entropy is above X'],
+  augmix: [
+    '--augmix',
+    'tpt/metatpt: AugMix on the views, as the official TPT code does on fine-grained sets',
+  ],
+} as const satisfies Partial<Record<keyof AdaptParams, readonly [string, string]>>;
 
-export const ADAPT_USAGE = `  --method M            zeroshot (default) | tpt | metatpt
-  --preset P            paper (default: 64 views) | fast-cpu (16 views); the options below override it
-  --views N             views per image, the original included
-  --steps N             prompt-tuning steps (default 1)
-  --lr X                prompt-tuning learning rate (default ${ADAPT_DEFAULTS.tpt.lr})
-  --select-ratio X      fraction of the most confident views kept (default ${ADAPT_DEFAULTS.tpt.selectRatio})
-  --inner-steps K       metatpt: steps that learn the views (default ${ADAPT_DEFAULTS.meta.innerSteps}; 0 is TPT)
-  --inner-lr X          metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})
-  --variant V           metatpt: two-stage (default) | one-stage | second-order
-  --seed S              seed of the random views (default 0); each image's seed also depends on its path
-  --min-entropy X       adapt only images whose zero-shot entropy is above X
-  --augmix              tpt/metatpt: AugMix on the views, as the official TPT code does on fine-grained sets`;
+type AdaptSetting = keyof typeof ADAPT_FLAGS;
+
+/** The settings the method options give, in their order on the command line. */
+export const ADAPT_SETTINGS = Object.keys(ADAPT_FLAGS) as AdaptSetting[];
+
+/** The method options as commander parses them: strings, and a flag for --augmix. */
+export type AdaptOptionValues = { [K in AdaptSetting]?: K extends 'augmix' ? boolean : string };
+
+export function addAdaptOptions(command: Command): Command {
+  for (const [flags, description] of Object.values(ADAPT_FLAGS)) command.option(flags, description);
+  return command;
+}
+
+/** An option's flag from commander's name for it: `selectRatio` -> `--select-ratio`. */
+export const flagOf = (setting: string) => `--${setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly (
   ExecutionProvider | 'auto'
@@ -98,42 +120,27 @@ export function parseDevice(value: string): ExecutionProvider | 'auto' {
   return oneOf(value, DEVICES, 'device');
 }
 
-/** Each method option and the adaptation setting it gives (src/engine/adapt/options.ts). */
-const ADAPT_SETTING_OF = {
-  method: 'method',
-  preset: 'preset',
-  views: 'views',
-  steps: 'steps',
-  lr: 'lr',
-  'select-ratio': 'selectRatio',
-  'inner-steps': 'innerSteps',
-  'inner-lr': 'innerLr',
-  variant: 'variant',
-  seed: 'seed',
-  'min-entropy': 'minEntropy',
-  augmix: 'augmix',
-} as const satisfies Record<keyof typeof ADAPT_OPTIONS, keyof AdaptParams>;
-
-const NAME_OPTIONS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
+const NAME_SETTINGS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
 
 /**
  * The method options of an adaptation run as the engine's settings (what a stored run keeps),
  * validated by its schema; a bad value is a usage error naming the option.
  */
-export function adaptParamsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptParams {
-  const entries = Object.entries(ADAPT_SETTING_OF) as [keyof typeof ADAPT_SETTING_OF, string][];
+export function adaptParamsFromArgs(values: AdaptOptionValues): AdaptParams {
   const params: Record<string, string | number | boolean> = {};
-  for (const [option, setting] of entries) {
-    const value = values[option];
+  for (const setting of ADAPT_SETTINGS) {
+    const value = values[setting];
     if (typeof value === 'boolean') params[setting] = value;
     else if (value !== undefined)
-      params[setting] = NAME_OPTIONS.has(option) ? value : parseNumber(value, option)!;
+      params[setting] = NAME_SETTINGS.has(setting) ? value : parseNumber(value, flagOf(setting).slice(2))!;
   }
   const parsed = adaptParamsSchema.safeParse(params);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const option = entries.find(([, setting]) => setting === issue.path[0])?.[0];
-      return option ? `--${option} "${values[option]}": ${issue.message}` : issue.message;
+      const setting = String(issue.path[0]);
+      return setting in ADAPT_FLAGS
+        ? `${flagOf(setting)} "${values[setting as AdaptSetting]}": ${issue.message}`
+        : issue.message;
     });
     throw new UsageError(problems.join('; '));
   }
@@ -144,7 +151,7 @@ export function adaptParamsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>):
  * The method options resolved (preset first, then each option given) to the engine's options. The
  * per-image seed is derived from `seed` by the caller (imageSeed).
  */
-export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>): AdaptOptions {
+export function adaptOptionsFromArgs(values: AdaptOptionValues): AdaptOptions {
   return resolveAdaptOptions(adaptParamsFromArgs(values));
 }
 
@@ -152,14 +159,11 @@ export function adaptOptionsFromArgs(values: OptionValues<typeof ADAPT_OPTIONS>)
  * Options that change nothing for the chosen method, as a note for the user (a zero-shot run with
  * --views, say, is usually a forgotten --method).
  */
-export function ignoredAdaptOptions(
-  values: OptionValues<typeof ADAPT_OPTIONS>,
-  method: AdaptMethod,
-): string[] {
-  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'select-ratio', 'min-entropy', 'augmix'] as const;
-  const metaOnly = ['inner-steps', 'inner-lr', 'variant'] as const;
+export function ignoredAdaptOptions(values: AdaptOptionValues, method: AdaptMethod): string[] {
+  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'selectRatio', 'minEntropy', 'augmix'] as const;
+  const metaOnly = ['innerSteps', 'innerLr', 'variant'] as const;
   const ignored = [...(method === 'zeroshot' ? adaptOnly : []), ...(method === 'metatpt' ? [] : metaOnly)];
-  return ignored.filter((name) => values[name] !== undefined).map((name) => `--${name}`);
+  return ignored.filter((name) => values[name] !== undefined).map(flagOf);
 }
 
 export interface ClassSpec {
@@ -202,11 +206,11 @@ export async function readClassesFile(file: string): Promise<Omit<ClassSpec, 'te
 }
 
 /** The class set from --classes or --classes-file (exactly one) and --template. */
-export async function classSpecFromArgs(values: OptionValues<typeof CLASS_OPTIONS>): Promise<ClassSpec> {
+export async function classSpecFromArgs(values: ClassOptionValues): Promise<ClassSpec> {
   const template = values.template ?? DEFAULT_TEMPLATE;
   if (!template.includes('{}'))
     throw new UsageError(`--template must contain {} where the class name goes, not "${template}"`);
-  const { classes, 'classes-file': file } = values;
+  const { classes, classesFile: file } = values;
   if ((classes === undefined) === (file === undefined))
     throw new UsageError('give the classes with either --classes or --classes-file');
   if (file !== undefined) return { ...(await readClassesFile(file)), template };
@@ -219,29 +223,4 @@ export async function classSpecFromArgs(values: OptionValues<typeof CLASS_OPTION
     throw new UsageError((error as Error).message);
   }
   return { names, prompts: names.map(() => null), template };
-}
-
-/**
- * Runs a command body: a command-line mistake prints the message and the usage (exit code 2), any
- * other error its message (exit code 1); the messages name the file and the problem.
- */
-export async function runWithUsage(
-  stderr: (text: string) => void,
-  usage: string,
-  body: () => Promise<number>,
-): Promise<number> {
-  try {
-    return await body();
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const isUsage =
-      error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    stderr(`metatpt: ${message}\n${isUsage ? `${usage}\n` : ''}`);
-    return isUsage ? 2 : 1;
-  }
-}
-
-/** runWithUsage for commands that write to the process's own stderr. */
-export function withUsage(usage: string, body: () => Promise<number>): Promise<number> {
-  return runWithUsage((text) => process.stderr.write(text), usage, body);
 }

@@ -1,4 +1,6 @@
-// The table of sub-commands. Each command lives in its own module under ./commands/.
+// The table of sub-commands, in the order `metatpt --help` lists them. Each command lives in its own
+// module under ./commands/ and is declared with defineCommand (./command.ts).
+import type { CliCommand } from './command.js';
 import { classifyCommand } from './commands/classify.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
@@ -7,14 +9,7 @@ import { statusCommand } from './commands/status.js';
 import { runCommand } from './commands/run.js';
 import { predictionsCommand } from './commands/predictions.js';
 import { serveCommand } from './commands/serve.js';
-export interface Command {
-  name: string;
-  summary: string;
-  /** Runs with the arguments after the command name; resolves to the process exit code. */
-  run(args: string[]): Promise<number>;
-}
-
-export const commands: Command[] = [
+export const commands: CliCommand[] = [
   classifyCommand,
   exportCommand,
   importCommand,

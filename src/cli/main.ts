@@ -1,19 +1,10 @@
 #!/usr/bin/env node
-// The `metatpt` command: one entry point, one module per sub-command.
+// The `metatpt` command: one entry point, one module per sub-command (./commands.ts lists them).
+import { runCli } from './command.js';
 import { commands } from './commands.js';
+import { withProcessIo } from './format.js';
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  const command = commands.find((c) => c.name === name);
-  if (!command || name === 'help' || name === '--help') {
-    const list = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
-    process.stderr.write(`usage: metatpt <command> [options]\n\ncommands:\n${list}\n`);
-    return name && name !== 'help' && name !== '--help' ? 2 : 0;
-  }
-  return command.run(rest);
-}
-
-main(process.argv.slice(2)).then(
+withProcessIo((io) => runCli(commands, process.argv.slice(2), io)).then(
   (code) => {
     process.exitCode = code;
   },

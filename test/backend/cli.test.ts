@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runIndex } from '../../src/cli/commands/index.js';
-import { runStatus } from '../../src/cli/commands/status.js';
+import { runCli } from '../../src/cli/command.js';
+import { commands } from '../../src/cli/commands.js';
 import type { CommandIo } from '../../src/cli/format.js';
 import { openStore } from '../../src/backend/store/index.js';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
 import { createCollectionRun, seedCollection, tempDir } from './helpers.js';
+
+const runIndex = (args: string[], io: CommandIo) => runCli(commands, ['index', ...args], io);
+const runStatus = (args: string[], io: CommandIo) => runCli(commands, ['status', ...args], io);
 
 function capture() {
   const out: string[] = [];
@@ -41,7 +44,7 @@ describe('metatpt index', () => {
     const db = join(tempDir(), 'w.db');
     const usage = capture();
     expect(await runIndex(['--db', db], usage.io)).toBe(2);
-    expect(usage.err()).toMatch(/give exactly one FOLDER\nusage: metatpt index/);
+    expect(usage.err()).toMatch(/missing required argument 'FOLDER'\nUsage: metatpt index/);
     const missing = capture();
     expect(await runIndex(['--db', db, '/no/such/folder'], missing.io)).toBe(1);
     expect(missing.err()).toMatch(/cannot add \/no\/such\/folder/);

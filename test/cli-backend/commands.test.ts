@@ -158,6 +158,6 @@ describe('headless commands', () => {
     ]);
     expect(badViews.code).toBe(2);
     expect(badViews.stderr).toMatch(/--views "0"/);
-    expect(badViews.stderr).toMatch(/usage: metatpt run/);
+    expect(badViews.stderr).toMatch(/Usage: metatpt run/);
   });
 });

@@ -30,10 +30,10 @@ describe('adaptOptionsFromArgs', () => {
       method: 'metatpt',
       preset: 'fast-cpu',
       lr: '0.01',
-      'inner-lr': '0.1',
+      innerLr: '0.1',
       variant: 'second-order',
       seed: '42',
-      'min-entropy': '0.5',
+      minEntropy: '0.5',
     });
     expect(options).toMatchObject({ method: 'metatpt', views: PRESETS['fast-cpu'].views, seed: 42 });
     expect(options.tpt).toEqual({ ...PRESETS['fast-cpu'].tpt, lr: 0.01 });
@@ -48,15 +48,15 @@ describe('adaptOptionsFromArgs', () => {
     expect(() => adaptOptionsFromArgs({ preset: 'slow' })).toThrow(
       '--preset "slow": Invalid option: expected one of "paper"|"fast-cpu"',
     );
-    expect(() => adaptOptionsFromArgs({ views: '1.5', 'select-ratio': '1.5' })).toThrow(
+    expect(() => adaptOptionsFromArgs({ views: '1.5', selectRatio: '1.5' })).toThrow(
       /^--views "1\.5": .*expected int.*; --select-ratio "1\.5": Too big/,
     );
     expect(() => adaptOptionsFromArgs({ seed: '-1' })).toThrow(/--seed "-1": Too small/);
-    expect(() => adaptOptionsFromArgs({ 'inner-lr': 'x' })).toThrow('--inner-lr must be a number, not "x"');
+    expect(() => adaptOptionsFromArgs({ innerLr: 'x' })).toThrow('--inner-lr must be a number, not "x"');
   });
 
   it('lists the options the chosen method ignores', () => {
-    const values = { views: '8', 'inner-steps': '2', seed: '1' };
+    const values = { views: '8', innerSteps: '2', seed: '1' };
     expect(ignoredAdaptOptions(values, 'zeroshot')).toEqual(['--views', '--inner-steps']);
     expect(ignoredAdaptOptions(values, 'tpt')).toEqual(['--inner-steps']);
     expect(ignoredAdaptOptions(values, 'metatpt')).toEqual([]);
@@ -80,11 +80,11 @@ describe('classSpecFromArgs', () => {
       /must contain \{\}/,
     );
     await expect(classSpecFromArgs({})).rejects.toThrow(/either --classes or --classes-file/);
-    await expect(classSpecFromArgs({ classes: 'a', 'classes-file': 'f.txt' })).rejects.toThrow(/either/);
+    await expect(classSpecFromArgs({ classes: 'a', classesFile: 'f.txt' })).rejects.toThrow(/either/);
   });
 
   it('names a classes file that cannot be read', async () => {
-    await expect(classSpecFromArgs({ 'classes-file': '/nonexistent/classes.txt' })).rejects.toThrow(
+    await expect(classSpecFromArgs({ classesFile: '/nonexistent/classes.txt' })).rejects.toThrow(
       /^\/nonexistent\/classes\.txt: cannot read the classes file/,
     );
   });

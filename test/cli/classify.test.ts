@@ -1,4 +1,4 @@
-// `metatpt classify` on the tiny golden model: run in-process through runClassify, and once as a
+// `metatpt classify` on the tiny golden model: run in-process through runCli, and once as a
 // child process for exit codes and a clean stdout.
 import { execFile } from 'node:child_process';
 import { readdir, rm, writeFile } from 'node:fs/promises';
@@ -6,7 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runClassify } from '../../src/cli/commands/classify.js';
+import { runCli } from '../../src/cli/command.js';
+import { commands } from '../../src/cli/commands.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
 import { captureIo, makeImageFolder, type ImageFolder } from './fixtures.js';
 
@@ -44,7 +45,7 @@ afterAll(async () => {
 });
 
 async function classify(args: string[], io = captureIo()) {
-  const code = await runClassify(args, io);
+  const code = await runCli(commands, ['classify', ...args], io);
   const stdout = io.out.join('');
   return { code, stdout, stderr: io.err.join(''), io };
 }
@@ -289,7 +290,7 @@ describe('metatpt classify, adapted', () => {
 describe('metatpt classify, the command line', () => {
   it('answers mistakes with a message, the usage and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
-      [[...BASE, '--bogus', folder.shapes], /Unknown option '--bogus'/],
+      [[...BASE, '--bogus', folder.shapes], /unknown option '--bogus'/],
       [['--classes', 'a,b', folder.shapes], /--model is required/],
       [[...MODEL, folder.shapes], /either --classes or --classes-file/],
       [[...BASE], /at least one image file or folder/],
@@ -303,7 +304,7 @@ describe('metatpt classify, the command line', () => {
       const { code, stdout, stderr } = await classify(args);
       expect(code, args.join(' ')).toBe(2);
       expect(stderr, args.join(' ')).toMatch(message);
-      expect(stderr).toContain('usage: metatpt classify');
+      expect(stderr).toContain('Usage: metatpt classify');
       expect(stdout).toBe('');
     }
   });
@@ -312,7 +313,7 @@ describe('metatpt classify, the command line', () => {
     const { code, stderr } = await classify(['--model', folder.images, '--classes', 'a,b', folder.shapes]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/not a CLIP model folder: missing config\.json/);
-    expect(stderr).not.toContain('usage:');
+    expect(stderr).not.toContain('Usage:');
   });
 
   it('notes options that do nothing for zero-shot', async () => {

@@ -1,9 +1,9 @@
 // The export and import commands, run in-process against a real store file.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exportCommand } from '../../src/cli/commands/export.js';
-import { importCommand } from '../../src/cli/commands/import.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/command.js';
+import { commands } from '../../src/cli/commands.js';
 import { listFiles, makeTempDir, seedRun, type SeededRun } from './fixtures.js';
 
 let work: string;
@@ -19,18 +19,19 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  vi.restoreAllMocks();
   await fs.rm(work, { recursive: true, force: true });
 });
 
 /** Runs a command, returning its exit code and what it wrote. */
-async function runCommand(command: typeof exportCommand, args: string[]) {
+async function runCommand(command: 'export' | 'import', args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  const code = await command.run(args);
-  vi.restoreAllMocks();
+  const io = {
+    stdout: (t: string) => void out.push(t),
+    stderr: (t: string) => void err.push(t),
+    stderrIsTTY: false,
+  };
+  const code = await runCli(commands, [command, ...args], io);
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
@@ -38,7 +39,7 @@ describe('metatpt export', () => {
   it('exports a run with a seeded split and prints JSON', async () => {
     const out = path.join(work, 'dataset');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'yolo-cls', '--out', out];
-    const { code, stdout } = await runCommand(exportCommand, [
+    const { code, stdout } = await runCommand('export', [
       ...args,
       '--split',
       '0.5,0.5',
@@ -58,7 +59,7 @@ describe('metatpt export', () => {
   it('exports only reviewed labels at or above a confidence when asked', async () => {
     const out = path.join(work, 'reviewed');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
-    const { code, stdout } = await runCommand(exportCommand, [...args, '--include', 'reviewed']);
+    const { code, stdout } = await runCommand('export', [...args, '--include', 'reviewed']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/exported 2 images as csv/);
   });
@@ -66,7 +67,7 @@ describe('metatpt export', () => {
   it('links Label Studio tasks to local files below --ls-root', async () => {
     const out = path.join(work, 'ls');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'labelstudio', '--out', out];
-    expect((await runCommand(exportCommand, [...args, '--ls-root', work])).code).toBe(0);
+    expect((await runCommand('export', [...args, '--ls-root', work])).code).toBe(0);
     const tasks = JSON.parse(await fs.readFile(path.join(out, 'tasks.json'), 'utf8')) as {
       data: { image: string };
     }[];
@@ -78,20 +79,20 @@ describe('metatpt export', () => {
     for (const [args, message] of [
       [[...base, '--format', 'zip'], /--format must be one of/],
       [[...base, '--format', 'csv', '--split', '0.8'], /--split takes two or three ratios/],
-      [[...base, '--format', 'csv', '--bogus'], /Unknown option/],
+      [[...base, '--format', 'csv', '--bogus'], /unknown option '--bogus'/],
       [['--db', dbFile, '--format', 'csv', '--out', 'x'], /--run is required/],
     ] as const) {
-      const { code, stderr } = await runCommand(exportCommand, [...args]);
+      const { code, stderr } = await runCommand('export', [...args]);
       expect(code).toBe(2);
       expect(stderr).toMatch(message);
-      expect(stderr).toMatch(/usage: metatpt export/);
+      expect(stderr).toMatch(/Usage: metatpt export/);
     }
   });
 
   it('fails with the reason when the target is not empty', async () => {
     const out = path.join(work, 'photos');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
-    const { code, stderr } = await runCommand(exportCommand, args);
+    const { code, stderr } = await runCommand('export', args);
     expect(code).toBe(1);
     expect(stderr).toMatch(/is not empty/);
   });
@@ -110,7 +111,7 @@ describe('metatpt import', () => {
       '--out',
       out,
     ];
-    expect((await runCommand(exportCommand, exportArgs)).code).toBe(0);
+    expect((await runCommand('export', exportArgs)).code).toBe(0);
     const importArgs = [
       '--db',
       dbFile,
@@ -121,7 +122,7 @@ describe('metatpt import', () => {
       '--json',
       out,
     ];
-    const { code, stdout } = await runCommand(importCommand, importArgs);
+    const { code, stdout } = await runCommand('import', importArgs);
     expect(code).toBe(0);
     // img0 and img1 already carry the expert's labels; img3 and img4 get the exported predictions.
     expect(JSON.parse(stdout)).toMatchObject({ read: 4, applied: 2, alreadyLabeled: 2, unmatched: 0 });
@@ -141,7 +142,7 @@ describe('metatpt import', () => {
       'animals',
       csv,
     ];
-    const { code, stdout } = await runCommand(importCommand, args);
+    const { code, stdout } = await runCommand('import', args);
     expect(code).toBe(0);
     expect(stdout).toMatch(/read 2 labels .* applied 1, .* unmatched 1/);
   });

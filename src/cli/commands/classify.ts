@@ -2,24 +2,21 @@
 // (TPT, MetaTPT), and prints a table or one JSON object per image.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import {
-  ADAPT_OPTIONS,
-  ADAPT_USAGE,
-  CLASS_OPTIONS,
-  CLASS_USAGE,
-  MODEL_OPTIONS,
-  MODEL_USAGE,
-  UsageError,
+  addAdaptOptions,
+  addClassOptions,
+  addModelOptions,
   adaptOptionsFromArgs,
   classSpecFromArgs,
   ignoredAdaptOptions,
   parseDevice,
   requireOption,
-  runWithUsage,
+  type AdaptOptionValues,
+  type ClassOptionValues,
+  type ModelOptionValues,
 } from '../args.js';
-import { ProgressLine, tableRow, withProcessIo, type Column, type CommandIo } from '../format.js';
+import { defineCommand, UsageError } from '../command.js';
+import { ProgressLine, tableRow, type Column, type CommandIo } from '../format.js';
 import {
   adaptImage,
   imageSeed,
@@ -38,25 +35,11 @@ import { listImageFiles } from '../../engine/image/files.js';
 import { writePng } from '../../engine/image/preprocess.js';
 import { Engine } from '../../engine/runtime.js';
 
-const USAGE = `usage: metatpt classify --model DIR (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...
-
-${MODEL_USAGE}
-${CLASS_USAGE}
-${ADAPT_USAGE}
-  --dump-views DIR      write each adapted image's views as PNG to DIR/<image>/view-NN[-selected].png
-  --json                one JSON object per image per line (default: a table)
-  --progress            show progress on stderr even when it is not a terminal
-  -h, --help            show this help`;
-
-const OPTIONS = {
-  ...MODEL_OPTIONS,
-  ...CLASS_OPTIONS,
-  ...ADAPT_OPTIONS,
-  'dump-views': { type: 'string' },
-  json: { type: 'boolean', default: false },
-  progress: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+interface ClassifyOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
+  dumpViews?: string;
+  json?: boolean;
+  progress?: boolean;
+}
 
 /** Progress is shown on a terminal only when there are more images than this. */
 const PROGRESS_MIN_IMAGES = 5;
@@ -276,19 +259,14 @@ async function classifyAll(
   return { classified, interrupted: interrupt?.aborted ?? false };
 }
 
-async function classify(args: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  if (values.help) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
+async function classify(values: ClassifyOptions, positionals: string[], io: CommandIo): Promise<number> {
   const modelDir = requireOption(values.model, 'model');
   const device = parseDevice(values.device);
   const options = adaptOptionsFromArgs(values);
   const classSpec = await classSpecFromArgs(values);
   if (positionals.length === 0) throw new UsageError('name at least one image file or folder');
   const ignored = ignoredAdaptOptions(values, options.method);
-  if (values['dump-views'] !== undefined && options.method === 'zeroshot') ignored.push('--dump-views');
+  if (values.dumpViews !== undefined && options.method === 'zeroshot') ignored.push('--dump-views');
   if (ignored.length > 0)
     io.stderr(`metatpt: note: ${ignored.join(', ')} only apply to --method tpt or metatpt\n`);
 
@@ -315,8 +293,8 @@ async function classify(args: string[], io: CommandIo): Promise<number> {
         ? new JsonLinesPrinter(io, prompts)
         : new TablePrinter(io, prompts, inputs, options.method),
       dumper:
-        values['dump-views'] !== undefined && options.method !== 'zeroshot'
-          ? new ViewDumper(path.resolve(values['dump-views']), prompts)
+        values.dumpViews !== undefined && options.method !== 'zeroshot'
+          ? new ViewDumper(path.resolve(values.dumpViews), prompts)
           : undefined,
       progress: showProgress
         ? new ProgressLine(inputs.length, io.stderr, { inPlace: io.stderrIsTTY, columns: io.stderrColumns })
@@ -337,13 +315,19 @@ async function classify(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-/** Runs `metatpt classify` with the given arguments and output; resolves to the exit code. */
-export function runClassify(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => classify(args, io));
-}
-
-export const classifyCommand: Command = {
+export const classifyCommand = defineCommand<ClassifyOptions>({
   name: 'classify',
   summary: 'classify images and folders (zero-shot, TPT or MetaTPT); a table or JSON lines',
-  run: (args) => withProcessIo((io) => runClassify(args, io)),
-};
+  define: (command) => {
+    command.usage('--model DIR (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...');
+    command.argument('[IMAGE_OR_FOLDER...]', 'image files, and folders searched recursively');
+    addAdaptOptions(addClassOptions(addModelOptions(command)))
+      .option(
+        '--dump-views <dir>',
+        "write each adapted image's views as PNG to DIR/<image>/view-NN[-selected].png",
+      )
+      .option('--json', 'one JSON object per image per line (default: a table)')
+      .option('--progress', 'show progress on stderr even when it is not a terminal');
+  },
+  run: classify,
+});

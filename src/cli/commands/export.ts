@@ -2,8 +2,6 @@
 // Hugging Face imagefolder or Label Studio tasks).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { exportRun } from '../../backend/export/from-store.js';
 import {
   EXPORT_FORMATS,
@@ -12,20 +10,25 @@ import {
   type SplitRatios,
 } from '../../backend/export/index.js';
 import { openStore } from '../../backend/store/index.js';
-import { UsageError, oneOf, parseId, requireOption, withUsage } from '../args.js';
+import { oneOf, parseId, requireOption } from '../args.js';
+import { defineCommand, UsageError } from '../command.js';
+import type { CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt export --db FILE --run ID --format FORMAT --out DIR [options]
-
-  --format F            ${EXPORT_FORMATS.join(' | ')}
-  --include WHAT        predictions (default: the expert's labels, the model's elsewhere) | reviewed
-  --min-confidence X    leave predictions below X unlabeled
-  --split T,V[,E]       train/val/test ratios, e.g. 0.8,0.1,0.1 (yolo-cls defaults to 0.8,0.2)
-  --seed S              seed of the split (default 0)
-  --link MODE           ${LINK_MODES.join(' | ')} (default copy)
-  --unlabeled MODE      omit (default) | folder (put them in _unlabeled/)
-  --hf-metadata KIND    hf-imagefolder: jsonl (default) | csv
-  --ls-root DIR         labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, to link images as local files
-  --json                print the result as JSON`;
+interface ExportOptions {
+  db?: string;
+  run?: string;
+  format?: string;
+  out?: string;
+  include: string;
+  minConfidence?: string;
+  split?: string;
+  seed?: string;
+  link: string;
+  unlabeled: string;
+  hfMetadata: string;
+  lsRoot?: string;
+  json?: boolean;
+}
 
 function parseSplit(ratios: string | undefined, seed: string | undefined): SplitRatios | undefined {
   if (ratios === undefined) {
@@ -50,39 +53,20 @@ export async function appInfo(): Promise<{ name: string; version: string }> {
 }
 
 /** Writes a progress line to stderr at most every `intervalMs`, and always the last one. */
-function progressPrinter(intervalMs = 500): (p: ExportProgress) => void {
+function progressPrinter(io: CommandIo, intervalMs = 500): (p: ExportProgress) => void {
   let last = 0;
   return ({ done, total }) => {
     const now = Date.now();
     if (done < total && now - last < intervalMs) return;
     last = now;
-    process.stderr.write(`\rexporting ${done}/${total}${done === total ? '\n' : ''}`);
+    io.stderr(`\rexporting ${done}/${total}${done === total ? '\n' : ''}`);
   };
 }
 
-async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      db: { type: 'string' },
-      run: { type: 'string' },
-      format: { type: 'string' },
-      out: { type: 'string' },
-      include: { type: 'string', default: 'predictions' },
-      'min-confidence': { type: 'string' },
-      split: { type: 'string' },
-      seed: { type: 'string' },
-      link: { type: 'string', default: 'copy' },
-      unlabeled: { type: 'string', default: 'omit' },
-      'hf-metadata': { type: 'string', default: 'jsonl' },
-      'ls-root': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const minConfidence = values['min-confidence'] === undefined ? undefined : Number(values['min-confidence']);
+async function run(values: ExportOptions, _args: string[], io: CommandIo): Promise<number> {
+  const minConfidence = values.minConfidence === undefined ? undefined : Number(values.minConfidence);
   if (minConfidence !== undefined && !(minConfidence >= 0 && minConfidence <= 1)) {
-    throw new UsageError(`--min-confidence must be between 0 and 1, not "${values['min-confidence']}"`);
+    throw new UsageError(`--min-confidence must be between 0 and 1, not "${values.minConfidence}"`);
   }
   const selection = {
     runId: parseId(values.run, 'run'),
@@ -96,27 +80,24 @@ async function run(args: string[]): Promise<number> {
     link: oneOf(values.link, LINK_MODES, 'link'),
     unlabeled: oneOf(values.unlabeled, ['omit', 'folder'] as const, 'unlabeled'),
     split: parseSplit(values.split, values.seed),
-    hfMetadata: oneOf(values['hf-metadata'], ['jsonl', 'csv'] as const, 'hf-metadata'),
-    labelStudioDocumentRoot: values['ls-root'] === undefined ? undefined : path.resolve(values['ls-root']),
+    hfMetadata: oneOf(values.hfMetadata, ['jsonl', 'csv'] as const, 'hf-metadata'),
+    labelStudioDocumentRoot: values.lsRoot === undefined ? undefined : path.resolve(values.lsRoot),
   };
 
   const store = openStore(requireOption(values.db, 'db'));
-  // Ctrl-C cancels the export cleanly: the partial folder is removed.
-  const controller = new AbortController();
-  const cancel = () => controller.abort();
-  process.once('SIGINT', cancel);
   try {
+    // Ctrl-C cancels the export cleanly: the partial folder is removed.
     const { outDir, manifest } = await exportRun(store, selection, options, {
-      signal: controller.signal,
-      onProgress: values.json ? undefined : progressPrinter(),
+      signal: io.interrupt,
+      onProgress: values.json ? undefined : progressPrinter(io),
     });
     const { counts, notes, format } = manifest;
     if (values.json) {
-      process.stdout.write(
+      io.stdout(
         JSON.stringify({ outDir, format, counts, notes, classFolders: manifest.classFolders }) + '\n',
       );
     } else {
-      process.stdout.write(
+      io.stdout(
         `exported ${manifest.files.length} images as ${format} to ${outDir}\n` +
           `  reviewed ${counts.reviewed}, accepted ${counts.accepted}, imported ${counts.imported}, ` +
           `predicted ${counts.predicted}, unlabeled ${counts.unlabeled} (left out ${counts.omittedUnlabeled})\n` +
@@ -125,13 +106,35 @@ async function run(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    process.off('SIGINT', cancel);
     store.close();
   }
 }
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand<ExportOptions>({
   name: 'export',
   summary: 'export a run as a labeled dataset (class folders, YOLO, CSV, JSONL, HF, Label Studio)',
-  run: (args) => withUsage(USAGE, () => run(args)),
-};
+  define: (command) =>
+    command
+      .usage('--db FILE --run ID --format FORMAT --out DIR [options]')
+      .option('--db <file>', 'the workbench database')
+      .option('--run <id>', 'the run to export')
+      .option('--format <f>', EXPORT_FORMATS.join(' | '))
+      .option('--out <dir>', 'the folder to write (must be empty or missing)')
+      .option(
+        '--include <what>',
+        "predictions (the expert's labels, the model's elsewhere) | reviewed",
+        'predictions',
+      )
+      .option('--min-confidence <x>', 'leave predictions below X unlabeled')
+      .option('--split <t,v[,e]>', 'train/val/test ratios, e.g. 0.8,0.1,0.1 (yolo-cls defaults to 0.8,0.2)')
+      .option('--seed <s>', 'seed of the split (default 0)')
+      .option('--link <mode>', LINK_MODES.join(' | '), 'copy')
+      .option('--unlabeled <mode>', 'omit | folder (put them in _unlabeled/)', 'omit')
+      .option('--hf-metadata <kind>', 'hf-imagefolder: jsonl | csv', 'jsonl')
+      .option(
+        '--ls-root <dir>',
+        "labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT, to link images as local files",
+      )
+      .option('--json', 'print the result as JSON'),
+  run,
+});

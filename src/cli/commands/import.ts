@@ -1,23 +1,24 @@
 // `metatpt import`: brings labels made elsewhere (a class-folder tree, a CSV, one of our exports)
 // into a collection, as the expert's labels with source "imported".
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { importLabelsIntoStore } from '../../backend/export/from-store.js';
 import { importFromExport, importLabels } from '../../backend/export/index.js';
 import { hashFile } from '../../backend/library/inspect.js';
 import { openStore, type Store } from '../../backend/store/index.js';
-import { UsageError, oneOf, parseId, requireOption, withUsage } from '../args.js';
+import { oneOf, parseId, requireOption } from '../args.js';
+import { defineCommand, UsageError } from '../command.js';
+import type { CommandIo } from '../format.js';
 
 const IMPORT_FORMATS = ['imagefolder', 'csv', 'export'] as const;
 
-const USAGE = `usage: metatpt import --db FILE --collection ID --format FORMAT [options] PATH
-
-  --format F          imagefolder (PATH/<class>/… or PATH/<split>/<class>/…) | csv (a path and a label
-                      column) | export (a folder written by metatpt export)
-  --class-set ID|NAME the class set the labels belong to (needed when the store has several)
-  --overwrite         replace labels images already have (the import can be undone either way)
-  --json              print the result as JSON`;
+interface ImportOptions {
+  db?: string;
+  collection?: string;
+  format?: string;
+  classSet?: string;
+  overwrite?: boolean;
+  json?: boolean;
+}
 
 function resolveClassSet(store: Store, wanted: string | undefined): number {
   if (wanted !== undefined) {
@@ -32,28 +33,14 @@ function resolveClassSet(store: Store, wanted: string | undefined): number {
   throw new UsageError(`--class-set is required: the store has class sets ${names}`);
 }
 
-async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      db: { type: 'string' },
-      collection: { type: 'string' },
-      format: { type: 'string' },
-      'class-set': { type: 'string' },
-      overwrite: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError('give exactly one PATH to import');
-  const source = path.resolve(positionals[0]);
+async function run(values: ImportOptions, [pathArg]: string[], io: CommandIo): Promise<number> {
+  const source = path.resolve(pathArg);
   const format = oneOf(requireOption(values.format, 'format'), IMPORT_FORMATS, 'format');
   const collectionId = parseId(values.collection, 'collection');
 
   const store = openStore(requireOption(values.db, 'db'));
   try {
-    const classSetId = resolveClassSet(store, values['class-set']);
+    const classSetId = resolveClassSet(store, values.classSet);
     const imported =
       format === 'export' ? await importFromExport(source) : await importLabels(source, format, { hashFile });
     const summary = importLabelsIntoStore(
@@ -63,9 +50,9 @@ async function run(args: string[]): Promise<number> {
     );
     const warnings = [...imported.warnings, ...summary.warnings];
     if (values.json) {
-      process.stdout.write(JSON.stringify({ read: imported.labels.length, ...summary, warnings }) + '\n');
+      io.stdout(JSON.stringify({ read: imported.labels.length, ...summary, warnings }) + '\n');
     } else {
-      process.stdout.write(
+      io.stdout(
         `read ${imported.labels.length} labels from ${source}; applied ${summary.applied}, ` +
           `already labeled ${summary.alreadyLabeled}, unknown class ${summary.unknownClass}, ` +
           `unmatched ${summary.unmatched}\n` +
@@ -78,8 +65,25 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
-export const importCommand: Command = {
+export const importCommand = defineCommand<ImportOptions>({
   name: 'import',
   summary: 'import labels from class folders, a CSV, or an earlier export into a collection',
-  run: (args) => withUsage(USAGE, () => run(args)),
-};
+  define: (command) =>
+    command
+      .usage('--db FILE --collection ID --format FORMAT [options] PATH')
+      .argument('<PATH>', 'the folder or file to import')
+      .option('--db <file>', 'the workbench database')
+      .option('--collection <id>', 'the collection whose images get the labels')
+      .option(
+        '--format <f>',
+        'imagefolder (PATH/<class>/… or PATH/<split>/<class>/…) | csv (a path and a label column) | ' +
+          'export (a folder written by metatpt export)',
+      )
+      .option(
+        '--class-set <id|name>',
+        'the class set the labels belong to (needed when the store has several)',
+      )
+      .option('--overwrite', 'replace labels images already have (the import can be undone either way)')
+      .option('--json', 'print the result as JSON'),
+  run,
+});

@@ -1,36 +1,26 @@
 // `metatpt index`: adds a folder as a collection (or finds it) and indexes it incrementally.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { createCollectionsService } from '../../backend/services/collections.js';
 import { databasePath } from '../../backend/paths.js';
 import { openStore } from '../../backend/store/index.js';
-import { UsageError, runWithUsage } from '../args.js';
-import { withProcessIo, type CommandIo } from '../format.js';
+import { defineCommand } from '../command.js';
+import type { CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt index [--db FILE] FOLDER [--name NAME] [--json]
+interface IndexOptions {
+  db?: string;
+  name?: string;
+  json?: boolean;
+}
 
-  Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.
-  --db FILE      the workbench database, created if missing (default: the desktop app's)
-  --name NAME    the collection's name (default: the folder's name)
-  --json         print {"collectionId","added","changed","removed","errors"}`;
-
-async function index(args: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: { db: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
-  if (positionals.length !== 1) throw new UsageError('give exactly one FOLDER');
+async function index(values: IndexOptions, [folder]: string[], io: CommandIo): Promise<number> {
   const file = databasePath(values.db);
   mkdirSync(path.dirname(file), { recursive: true }); // the app's data folder, before the app first ran
   const store = openStore(file);
   try {
     let lastDrawn = 0;
     const showProgress = !values.json && io.stderrIsTTY;
-    const { collection, scan } = await createCollectionsService({ store }).addFolder(positionals[0], {
+    const { collection, scan } = await createCollectionsService({ store }).addFolder(folder, {
       name: values.name,
       signal: io.interrupt,
       onProgress: showProgress
@@ -59,12 +49,17 @@ async function index(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export function runIndex(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => index(args, io));
-}
-
-export const indexCommand: Command = {
+export const indexCommand = defineCommand<IndexOptions>({
   name: 'index',
   summary: 'add a folder as a collection and index its images (incremental)',
-  run: (args) => withProcessIo((io) => runIndex(args, io)),
-};
+  define: (command) =>
+    command
+      .description(
+        'Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.',
+      )
+      .argument('<FOLDER>', 'the folder of images')
+      .option('--db <file>', "the workbench database, created if missing (default: the desktop app's)")
+      .option('--name <name>', "the collection's name (default: the folder's name)")
+      .option('--json', 'print {"collectionId","added","changed","removed","errors"}'),
+  run: index,
+});

@@ -1,19 +1,17 @@
 // `metatpt predictions`: a run's results, one image per line (JSON lines or a table), in image order.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { toAbsolute } from '../../backend/library/files.js';
 import { databasePath } from '../../backend/paths.js';
 import { openStore, type RunItem, type Store } from '../../backend/store/index.js';
-import { parseId, runWithUsage } from '../args.js';
-import { tableRow, withProcessIo, type Column, type CommandIo } from '../format.js';
+import { parseId } from '../args.js';
+import { defineCommand } from '../command.js';
+import { tableRow, type Column, type CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt predictions [--db FILE] --run ID [--json]
-
-  --db FILE   the workbench database (default: the desktop app's)
-  --run ID    the run whose results to print
-  --json      one object per image and line: {"path","label","probs","entropy","adapted",...}; images
-              that failed are {"path","error"}; images not processed yet are left out`;
+interface PredictionsOptions {
+  db?: string;
+  run?: string;
+  json?: boolean;
+}
 
 const PAGE = 1000;
 
@@ -35,12 +33,7 @@ function* processedItems(store: Store, runId: number): Generator<RunItem> {
   }
 }
 
-async function predictions(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: { db: { type: 'string' }, run: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
+async function predictions(values: PredictionsOptions, _args: string[], io: CommandIo): Promise<number> {
   const runId = parseId(values.run, 'run');
   const file = databasePath(values.db);
   if (!existsSync(file)) throw new Error(`${file}: no such database`);
@@ -91,12 +84,17 @@ async function predictions(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export function runPredictions(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => predictions(args, io));
-}
-
-export const predictionsCommand: Command = {
+export const predictionsCommand = defineCommand<PredictionsOptions>({
   name: 'predictions',
   summary: "print a run's results, one image per line",
-  run: (args) => withProcessIo((io) => runPredictions(args, io)),
-};
+  define: (command) =>
+    command
+      .option('--db <file>', "the workbench database (default: the desktop app's)")
+      .option('--run <id>', 'the run whose results to print')
+      .option(
+        '--json',
+        'one object per image and line: {"path","label","probs","entropy","adapted",...}; images ' +
+          'that failed are {"path","error"}; images not processed yet are left out',
+      ),
+  run: predictions,
+});

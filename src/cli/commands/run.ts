@@ -2,55 +2,39 @@
 // foreground, through the same job queue and engine worker as the app; or continues a run that was
 // interrupted. Ctrl-C or SIGTERM pause it after the image in flight: `--resume` continues it later.
 import { basename, extname } from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import type { Backend } from '../../backend/app.js';
 import { modelRecordForFolder } from '../../backend/model-registry.js';
 import { databasePath } from '../../backend/paths.js';
 import type { ClassSet, Run, Store } from '../../backend/store/index.js';
 import {
-  ADAPT_OPTIONS,
-  ADAPT_USAGE,
-  CLASS_OPTIONS,
-  CLASS_USAGE,
-  UsageError,
+  ADAPT_SETTINGS,
+  CLASS_OPTION_NAMES,
+  addAdaptOptions,
+  addClassOptions,
+  addModelOptions,
   adaptParamsFromArgs,
   classSpecFromArgs,
+  flagOf,
   parseDevice,
   parseId,
-  runWithUsage,
+  type AdaptOptionValues,
+  type ClassOptionValues,
   type ClassSpec,
+  type ModelOptionValues,
 } from '../args.js';
+import { defineCommand, UsageError } from '../command.js';
 import { openCliBackend } from '../backend.js';
-import { ProgressLine, withProcessIo, type CommandIo } from '../format.js';
+import { ProgressLine, type CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt run [--db FILE] --collection ID --model DIR (--classes "a,b" | --classes-file F) [options]
-       metatpt run [--db FILE] --resume RUN_ID
-
-  Runs a method over a collection's images and stores the results (the app shows them).
-  --db FILE             the workbench database (default: the desktop app's)
-  --collection ID       the collection (see metatpt index / status)
-  --model DIR           CLIP model folder; registered in the database if new
-  --device D            auto | cpu | cuda | dml | coreml (default auto)
-${CLASS_USAGE}
-${ADAPT_USAGE}
-  --resume RUN_ID       continue a paused or interrupted run
-  --json                print {"runId","status","total","done","failed"} when the run stops
-  Ctrl-C or SIGTERM pause the run after the image in flight; exit code 130 then, 1 if the run failed.`;
-
-const OPTIONS = {
-  db: { type: 'string' },
-  collection: { type: 'string' },
-  model: { type: 'string' },
-  device: { type: 'string', default: 'auto' },
-  resume: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  ...CLASS_OPTIONS,
-  ...ADAPT_OPTIONS,
-} as const;
+interface RunOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
+  db?: string;
+  collection?: string;
+  resume?: string;
+  json?: boolean;
+}
 
 /** Options that only describe a new run, and so make no sense with --resume. */
-const NEW_RUN_OPTIONS = ['collection', 'model', ...Object.keys(CLASS_OPTIONS), ...Object.keys(ADAPT_OPTIONS)];
+const NEW_RUN_OPTIONS = ['collection', 'model', ...CLASS_OPTION_NAMES, ...ADAPT_SETTINGS] as const;
 
 const sameClasses = (classSet: ClassSet, spec: ClassSpec) =>
   classSet.template === spec.template &&
@@ -114,13 +98,12 @@ async function execute(
   return store.runs.require(runId);
 }
 
-async function runOrResume(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({ args, strict: true, options: OPTIONS });
+async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): Promise<number> {
   const resumeId = values.resume === undefined ? undefined : parseId(values.resume, 'resume');
   if (resumeId !== undefined) {
-    const extra = NEW_RUN_OPTIONS.filter((name) => values[name as keyof typeof values] !== undefined);
+    const extra = NEW_RUN_OPTIONS.filter((name) => values[name] !== undefined).map(flagOf);
     if (extra.length > 0)
-      throw new UsageError(`--resume continues a run as it was created; drop --${extra.join(', --')}`);
+      throw new UsageError(`--resume continues a run as it was created; drop ${extra.join(', ')}`);
   }
   const collectionId = resumeId === undefined ? parseId(values.collection, 'collection') : undefined;
   const classes = resumeId === undefined ? await classSpecFromArgs(values) : undefined;
@@ -146,7 +129,7 @@ async function runOrResume(args: string[], io: CommandIo): Promise<number> {
       const { method, ...settings } = params;
       const run = services.runs.start({
         collectionId: collectionId!,
-        classSetId: classSetFor(backend, classes!, values['classes-file']).id,
+        classSetId: classSetFor(backend, classes!, values.classesFile).id,
         modelId: modelRecordForFolder(store, values.model!).id,
         method: method ?? 'zeroshot',
         params: settings,
@@ -174,12 +157,25 @@ async function runOrResume(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export function runRun(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => runOrResume(args, io));
-}
-
-export const runCommand: Command = {
+export const runCommand = defineCommand<RunOptions>({
   name: 'run',
   summary: 'classify or adapt a collection as a stored run (foreground; resumable)',
-  run: (args) => withProcessIo((io) => runRun(args, io)),
-};
+  define: (command) => {
+    command
+      .usage('[--db FILE] --collection ID --model DIR (--classes "a,b" | --classes-file F) [options]')
+      .description(
+        "Runs a method over a collection's images and stores the results (the app shows them); " +
+          'or, with --resume RUN_ID, continues a paused or interrupted run.',
+      )
+      .option('--db <file>', "the workbench database (default: the desktop app's)")
+      .option('--collection <id>', 'the collection (see metatpt index / status)');
+    addAdaptOptions(addClassOptions(addModelOptions(command)))
+      .option('--resume <run-id>', 'continue a paused or interrupted run')
+      .option('--json', 'print {"runId","status","total","done","failed"} when the run stops')
+      .addHelpText(
+        'after',
+        '\nCtrl-C or SIGTERM pause the run after the image in flight; exit code 130 then, 1 if the run failed.',
+      );
+  },
+  run: runOrResume,
+});

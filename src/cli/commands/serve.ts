@@ -3,23 +3,20 @@
 // pauses what is running (it resumes at the next start) and exits.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { databasePath } from '../../backend/paths.js';
 import { startServer } from '../../backend/serve/server.js';
-import { parseDevice, parseNumber, runWithUsage, UsageError } from '../args.js';
+import { parseDevice, parseNumber } from '../args.js';
+import { defineCommand, UsageError } from '../command.js';
 import { openCliBackend, RENDERER_BUILD_DIR } from '../backend.js';
-import { withProcessIo, type CommandIo } from '../format.js';
+import type { CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt serve [--db FILE] [--host 127.0.0.1] [--port N] [--device D] [--json]
-
-  Prints one line, http://HOST:PORT/?token=TOKEN: open it in a browser. Every request needs the token.
-  --db FILE     the workbench database (default: the desktop app's); thumbnails and installed models
-                live in its folder
-  --host H      the address to listen on (default 127.0.0.1: this machine only)
-  --port N      the port (default: a free one)
-  --device D    auto | cpu | cuda | dml | coreml (default auto)
-  --json        print {"url","host","port","token"} instead of the URL`;
+interface ServeOptions {
+  db?: string;
+  host: string;
+  port?: string;
+  device: string;
+  json?: boolean;
+}
 
 function parsePort(value: string | undefined): number | undefined {
   const port = parseNumber(value, 'port');
@@ -29,18 +26,7 @@ function parsePort(value: string | undefined): number | undefined {
   return port;
 }
 
-async function serve(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      db: { type: 'string' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string' },
-      device: { type: 'string', default: 'auto' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+async function serve(values: ServeOptions, _args: string[], io: CommandIo): Promise<number> {
   const port = parsePort(values.port);
   const provider = parseDevice(values.device);
   const backend = await openCliBackend(databasePath(values.db), { provider });
@@ -68,12 +54,21 @@ async function serve(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-export function runServe(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => serve(args, io));
-}
-
-export const serveCommand: Command = {
+export const serveCommand = defineCommand<ServeOptions>({
   name: 'serve',
   summary: 'serve the workbench to a browser (localhost, token-protected)',
-  run: (args) => withProcessIo((io) => runServe(args, io)),
-};
+  define: (command) =>
+    command
+      .description(
+        'Prints one line, http://HOST:PORT/?token=TOKEN: open it in a browser. Every request needs the token.',
+      )
+      .option(
+        '--db <file>',
+        "the workbench database (default: the desktop app's); thumbnails and installed models live in its folder",
+      )
+      .option('--host <h>', 'the address to listen on (127.0.0.1: this machine only)', '127.0.0.1')
+      .option('--port <n>', 'the port (default: a free one)')
+      .option('--device <d>', 'auto | cpu | cuda | dml | coreml', 'auto')
+      .option('--json', 'print {"url","host","port","token"} instead of the URL'),
+  run: serve,
+});

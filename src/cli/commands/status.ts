@@ -1,17 +1,16 @@
 // `metatpt status`: the collections and runs in a database, or one run in detail.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import type { Command } from '../commands.js';
 import { databasePath } from '../../backend/paths.js';
 import { openStore, type Run, type Store } from '../../backend/store/index.js';
-import { parseId, runWithUsage } from '../args.js';
-import { tableRow, withProcessIo, type Column, type CommandIo } from '../format.js';
+import { parseId } from '../args.js';
+import { defineCommand } from '../command.js';
+import { tableRow, type Column, type CommandIo } from '../format.js';
 
-const USAGE = `usage: metatpt status [--db FILE] [--run ID] [--json]
-
-  --db FILE   the workbench database (default: the desktop app's)
-  --run ID    one run: its counts, device, error and failed images
-  --json      print JSON`;
+interface StatusOptions {
+  db?: string;
+  run?: string;
+  json?: boolean;
+}
 
 const runColumns: Column[] = [
   { width: 4, align: 'right' },
@@ -71,31 +70,27 @@ function runDetail(store: Store, io: CommandIo, runId: number, json: boolean): v
   );
 }
 
-async function status(args: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: { db: { type: 'string' }, run: { type: 'string' }, json: { type: 'boolean', default: false } },
-  });
+async function status(values: StatusOptions, _args: string[], io: CommandIo): Promise<number> {
   const dbPath = databasePath(values.db);
   // Reading status must not create an empty database where the user mistyped the path.
   if (!existsSync(dbPath)) throw new Error(`${dbPath}: no such database`);
   const store = openStore(dbPath);
   try {
-    if (values.run === undefined) overview(store, io, values.json);
-    else runDetail(store, io, parseId(values.run, 'run'), values.json);
+    if (values.run === undefined) overview(store, io, values.json === true);
+    else runDetail(store, io, parseId(values.run, 'run'), values.json === true);
     return 0;
   } finally {
     store.close();
   }
 }
 
-export function runStatus(args: string[], io: CommandIo): Promise<number> {
-  return runWithUsage(io.stderr, USAGE, () => status(args, io));
-}
-
-export const statusCommand: Command = {
+export const statusCommand = defineCommand<StatusOptions>({
   name: 'status',
   summary: 'show the collections and runs in a database, or one run',
-  run: (args) => withProcessIo((io) => runStatus(args, io)),
-};
+  define: (command) =>
+    command
+      .option('--db <file>', "the workbench database (default: the desktop app's)")
+      .option('--run <id>', 'one run: its counts, device, error and failed images')
+      .option('--json', 'print JSON'),
+  run: status,
+});
