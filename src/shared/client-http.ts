@@ -1,7 +1,8 @@
 // The workbench API over serve mode's HTTP + WebSocket: what the renderer uses when it runs in a
 // browser (no preload). Calls are `POST /api/<method>` with the token as a Bearer header; events
-// arrive on one WebSocket at `/events`, reconnected after a drop; image URLs carry the token so that
-// <img> tags load them.
+// arrive on one WebSocket at `/events` that presents the token as a subprotocol, reconnected after a
+// drop. Image URLs carry no credential: the page's asset cookie (set when the page was opened with
+// the token) loads them, and it opens nothing else (src/backend/serve/auth.ts).
 import { ApiError, type ApiResponse } from './api-error.js';
 import type { ApiEventName, ApiEvents, ApiInput, ApiMethod, ApiOutput, WorkbenchApi } from './api.js';
 
@@ -10,6 +11,11 @@ export interface EventMessage {
   event: ApiEventName;
   payload: unknown;
 }
+
+/** The subprotocol the server answers with on the events socket. */
+export const EVENTS_PROTOCOL = 'metatpt.events';
+/** The prefix of the subprotocol that carries the token: `metatpt.bearer.<token>`. */
+export const BEARER_PROTOCOL_PREFIX = 'metatpt.bearer.';
 
 /** The part of a WebSocket the client uses (the browser's, or `ws` in Node). */
 export interface EventSocket {
@@ -23,7 +29,8 @@ export interface HttpClientOptions {
   baseUrl: string;
   token: string;
   fetch?: typeof fetch;
-  openSocket?: (url: string) => EventSocket;
+  /** Opens the events socket offering `protocols` (default: the global WebSocket). */
+  openSocket?: (url: string, protocols: string[]) => EventSocket;
   /** Delay before reopening a dropped events socket. */
   reconnectMs?: number;
 }
@@ -34,10 +41,19 @@ export interface HttpClient extends WorkbenchApi {
 }
 
 /** The browser's own WebSocket, typed structurally so this module compiles without the DOM library. */
-function browserSocket(url: string): EventSocket {
-  const Socket = (globalThis as { WebSocket?: new (url: string) => EventSocket }).WebSocket;
+function browserSocket(url: string, protocols: string[]): EventSocket {
+  const Socket = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => EventSocket })
+    .WebSocket;
   if (!Socket) throw new Error('this environment has no WebSocket; pass openSocket');
-  return new Socket(url);
+  return new Socket(url, protocols);
+}
+
+/**
+ * The subprotocols the events socket offers: the one the server answers with, and the token (a
+ * browser cannot set headers on a WebSocket; a subprotocol is sent only to the server addressed).
+ */
+export function eventSocketProtocols(token: string): string[] {
+  return [EVENTS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`];
 }
 
 export function createHttpClient(options: HttpClientOptions): HttpClient {
@@ -45,7 +61,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const openSocket = options.openSocket ?? browserSocket;
   const reconnectMs = options.reconnectMs ?? 1000;
-  const token = encodeURIComponent(options.token);
   const listeners = new Map<ApiEventName, Set<(payload: unknown) => void>>();
   let socket: EventSocket | null = null;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -53,7 +68,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 
   function connectEvents(): void {
     if (socket || closed) return;
-    const current = openSocket(`${base.replace(/^http/, 'ws')}/events?token=${token}`);
+    const current = openSocket(`${base.replace(/^http/, 'ws')}/events`, eventSocketProtocols(options.token));
     socket = current;
     current.addEventListener('message', (message) => {
       if (typeof message.data !== 'string') return;
@@ -101,7 +116,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     },
 
     imageUrl(imageId: number, kind: 'full' | 'thumb'): string {
-      return `${base}/files/${kind}/${imageId}?token=${token}`;
+      return `${base}/files/${kind}/${imageId}`;
     },
 
     close(): void {

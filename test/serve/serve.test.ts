@@ -1,13 +1,14 @@
-import { mkdirSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Backend } from '../../src/backend/app.js';
+import { keptTokenPath, loadKeptToken, saveKeptToken } from '../../src/backend/serve/kept-token.js';
 import { startServer, type ServeHandle } from '../../src/backend/serve/server.js';
 import type { ApiEvents, ApiResponse, ClassSet, CollectionSummary } from '../../src/shared/api.js';
-import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
+import { createHttpClient, eventSocketProtocols, type HttpClient } from '../../src/shared/client-http.js';
 import { CLASS_NAMES, makeWorkspace, startBackend, type Workspace } from '../app/fixtures.js';
 
 let workspace: Workspace;
@@ -65,9 +66,13 @@ function apiCall(method: string, body: string, token = server.token): Promise<Ra
 }
 
 /** Whether a WebSocket to `path` opens; the HTTP status when it is refused. */
-function socketStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
+function socketStatus(
+  path: string,
+  headers: Record<string, string> = {},
+  protocols: string[] = [],
+): Promise<number> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://${server.host}:${server.port}${path}`, { headers });
+    const ws = new WebSocket(`ws://${server.host}:${server.port}${path}`, protocols, { headers });
     ws.on('open', () => {
       ws.close();
       resolve(101);
@@ -92,8 +97,8 @@ beforeAll(async () => {
   client = createHttpClient({
     baseUrl: base,
     token: server.token,
-    openSocket: (url) => {
-      const ws = new WebSocket(url);
+    openSocket: (url, protocols) => {
+      const ws = new WebSocket(url, protocols);
       eventsOpen = once(ws, 'open').then(() => {});
       return ws;
     },
@@ -142,39 +147,101 @@ describe('serve mode', () => {
         expect((await raw(`${path}${query}`, { headers: auth })).status, path).toBe(401);
       }
       expect(await socketStatus(`/events${query}`, auth)).toBe(401);
+      expect(await socketStatus('/events', {}, eventSocketProtocols(token ?? ''))).toBe(401);
     }
-    const cookieOfOtherServer = { cookie: `metatpt_token_${server.port}=guess` };
-    expect((await raw('/assets/app.js', { headers: cookieOfOtherServer })).status).toBe(401);
   });
 
-  it('serves the page only with the token, with a strict CSP and a cookie for its assets', async () => {
+  it('takes the API token only as a header or socket subprotocol, never from a cookie or the URL', async () => {
+    const appInfo = (headers: Record<string, string>, query = '') =>
+      raw(`/api/app.info${query}`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: '{}',
+      });
+    const asCookie = { cookie: `metatpt_token_${server.port}=${server.token}` };
+    expect((await appInfo(asCookie)).status).toBe(401);
+    expect((await appInfo({}, `?token=${server.token}`)).status).toBe(401);
+    expect(await socketStatus(`/events?token=${server.token}`)).toBe(401);
+    expect(await socketStatus('/events', asCookie)).toBe(401);
+    expect((await appInfo(bearer())).status).toBe(200);
+    expect(await socketStatus('/events', {}, eventSocketProtocols(server.token))).toBe(101);
+    expect(await socketStatus('/events', bearer())).toBe(101);
+  });
+
+  it('serves the page only with the token, with a strict CSP and an asset cookie that opens nothing else', async () => {
     const page = await raw(`/?token=${server.token}`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>workbench</title>');
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-    const cookie = String(page.headers['set-cookie']);
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    const asset = await raw('/assets/app.js', { headers: { cookie: cookie.split(';')[0] } });
+    const setCookie = String(page.headers['set-cookie']);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).not.toContain(server.token);
+    const cookie = setCookie.split(';')[0];
+    const asset = await raw('/assets/app.js', { headers: { cookie } });
     expect(asset.status).toBe(200);
     expect(asset.headers['content-type']).toMatch(/^text\/javascript/);
-    const image = await raw(`/files/full/${imageIds[0]}`, { headers: { cookie: cookie.split(';')[0] } });
-    expect(image.status).toBe(200);
+    expect((await raw(`/files/full/${imageIds[0]}`, { headers: { cookie } })).status).toBe(200);
+    // A page of another port on this host is same-site: the browser sends the cookie, the server refuses.
+    const crossPort = { cookie, 'sec-fetch-site': 'same-site' };
+    expect((await raw(`/files/full/${imageIds[0]}`, { headers: crossPort })).status).toBe(401);
+
+    const assetKey = cookie.split('=')[1];
+    const api = await apiCall('app.info', '{}', assetKey);
+    expect(api.status).toBe(401);
+    const withCookie = await raw('/api/app.info', {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(withCookie.status).toBe(401);
+    expect(await socketStatus('/events', { cookie }, eventSocketProtocols(assetKey))).toBe(401);
+  });
+
+  it('answers only to its own host names and to its own pages', async () => {
+    const hostile = { host: `rebound.example:${server.port}` };
+    expect((await apiCall('app.info', '{}')).status).toBe(200);
+    const rebound = await raw('/api/app.info', {
+      method: 'POST',
+      headers: { ...hostile, ...bearer(), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).toMatch(/rebound\.example/);
+    expect((await raw(`/?token=${server.token}`, { headers: hostile })).status).toBe(421);
+    expect((await raw(`/files/full/${imageIds[0]}`, { headers: { ...hostile, ...bearer() } })).status).toBe(
+      421,
+    );
+    expect(await socketStatus('/events', { ...hostile, ...bearer() })).toBe(403);
+    // Loopback names on any port: a forwarded port (ssh -L 9000:127.0.0.1:PORT) arrives as localhost:9000.
+    for (const host of ['localhost:9000', `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+      const response = await raw('/api/app.info', {
+        method: 'POST',
+        headers: { host, ...bearer(), 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(response.status, host).toBe(200);
+    }
+    const foreignPage = await raw('/api/app.info', {
+      method: 'POST',
+      headers: { origin: 'http://127.0.0.1:1', ...bearer(), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(foreignPage.status).toBe(403);
   });
 
   it('serves collection images and thumbnails by id with their content type', async () => {
-    const full = await fetch(client.imageUrl(imageIds[0], 'full'));
+    const full = await fetch(client.imageUrl(imageIds[0], 'full'), { headers: bearer() });
     expect(full.status).toBe(200);
     expect(full.headers.get('content-type')).toBe('image/png');
     expect((await full.arrayBuffer()).byteLength).toBeGreaterThan(0);
-    const thumb = await fetch(client.imageUrl(imageIds[0], 'thumb'));
+    const thumb = await fetch(client.imageUrl(imageIds[0], 'thumb'), { headers: bearer() });
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/webp');
   });
 
   it('refuses traversal, non-numeric ids, directories, and links out of the roots', async () => {
-    const q = `?token=${server.token}`;
     for (const path of [
       '/files/full/../x',
       '/files/full/..%2f..%2fsecret.txt',
@@ -194,7 +261,7 @@ describe('serve mode', () => {
       '/assets',
       '/assets/linked.txt',
     ]) {
-      const response = await raw(`${path}${q}`);
+      const response = await raw(path, { headers: bearer() });
       expect(response.status, path).toBe(404);
       expect(response.body, path).not.toContain('secret');
     }
@@ -206,7 +273,7 @@ describe('serve mode', () => {
     renameSync(file, `${file}.moved`);
     symlinkSync(join(workspace.root, 'secret.txt'), file);
     for (const kind of ['full', 'thumb'] as const) {
-      const response = await raw(`/files/${kind}/${victim}${q}`);
+      const response = await raw(`/files/${kind}/${victim}`, { headers: bearer() });
       expect(response.status, kind).toBe(404);
       expect(response.body).toMatch(/outside the collection/);
     }
@@ -243,8 +310,35 @@ describe('serve mode', () => {
   });
 
   it('refuses an events socket opened by a page of another origin', async () => {
-    expect(await socketStatus(`/events?token=${server.token}`, { origin: 'http://evil.example' })).toBe(403);
-    expect(await socketStatus(`/events?token=${server.token}`, { origin: base })).toBe(101);
+    const protocols = eventSocketProtocols(server.token);
+    expect(await socketStatus('/events', { origin: 'http://evil.example' }, protocols)).toBe(403);
+    expect(await socketStatus('/events', { origin: base }, protocols)).toBe(101);
+  });
+
+  it('rotates the token: the old one, its asset cookie and its sockets stop working at once', async () => {
+    const old = server.token;
+    const oldCookie = String((await raw(`/?token=${old}`)).headers['set-cookie']).split(';')[0];
+    const socket = new WebSocket(`ws://${server.host}:${server.port}/events`, eventSocketProtocols(old));
+    await once(socket, 'open');
+    const socketClosed = once(socket, 'close');
+    server.rotateToken();
+    await socketClosed;
+    expect(server.token).not.toBe(old);
+    expect(server.url).toContain(server.token);
+    expect((await apiCall('app.info', '{}', old)).status).toBe(401);
+    expect((await raw('/assets/app.js', { headers: { cookie: oldCookie } })).status).toBe(401);
+    expect((await apiCall('app.info', '{}')).status).toBe(200);
+    server.rotateToken(old); // the shared client of the other tests keeps its token
+  });
+
+  it('keeps a token for the next start in an owner-only file, and names a file it cannot use', async () => {
+    const file = keptTokenPath(join(workspace.root, 'work.db'));
+    expect(await loadKeptToken(file)).toBeNull();
+    await saveKeptToken(file, { token: server.token, port: server.port });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await loadKeptToken(file)).toEqual({ token: server.token, port: server.port });
+    writeFileSync(file, '{"token":"short"}');
+    await expect(loadKeptToken(file)).rejects.toThrow(`${file} is not a kept serve token`);
   });
 
   it('pushes run progress over the WebSocket', async () => {

@@ -1,9 +1,10 @@
 // `metatpt serve`: the workbench in a browser. Serves the renderer's browser build, the API and its
 // events on one port, guarded by a token printed with the URL; runs until Ctrl-C or SIGTERM, then
-// pauses what is running (it resumes at the next start) and exits.
+// pauses what is running (it resumes at the next start) and exits. SIGHUP replaces the token.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { databasePath } from '../../backend/paths.js';
+import { keptTokenPath, loadKeptToken, saveKeptToken } from '../../backend/serve/kept-token.js';
 import { startServer } from '../../backend/serve/server.js';
 import { parseDevice, parseNumber } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -14,6 +15,9 @@ interface ServeOptions {
   db?: string;
   host: string;
   port?: string;
+  keepToken?: boolean;
+  newToken?: boolean;
+  allowHost: string[];
   device: string;
   json?: boolean;
 }
@@ -27,18 +31,38 @@ function parsePort(value: string | undefined): number | undefined {
 }
 
 async function serve(values: ServeOptions, _args: string[], io: CommandIo): Promise<number> {
-  const port = parsePort(values.port);
   const provider = parseDevice(values.device);
-  const backend = await openCliBackend(databasePath(values.db), { provider });
+  const database = databasePath(values.db);
+  const keepToken = values.keepToken || values.newToken;
+  const keptFile = keptTokenPath(database);
+  const kept = values.keepToken && !values.newToken ? await loadKeptToken(keptFile) : null;
+  const port = parsePort(values.port) ?? kept?.port;
+  const backend = await openCliBackend(database, { provider });
   try {
     if (!existsSync(join(RENDERER_BUILD_DIR, 'index.html'))) {
       io.stderr(
         `metatpt: no browser build in ${RENDERER_BUILD_DIR} (run npm run build); serving the API only\n`,
       );
     }
-    const server = await startServer({ backend, host: values.host, port, rendererDir: RENDERER_BUILD_DIR });
-    const { url, host, token } = server;
-    io.stdout(values.json ? `${JSON.stringify({ url, host, port: server.port, token })}\n` : `${url}\n`);
+    const server = await startServer({
+      backend,
+      host: values.host,
+      port,
+      token: kept?.token,
+      allowedHosts: values.allowHost,
+      rendererDir: RENDERER_BUILD_DIR,
+    });
+    const announce = async () => {
+      const { url, host, token } = server;
+      if (keepToken) await saveKeptToken(keptFile, { token, port: server.port });
+      io.stdout(values.json ? `${JSON.stringify({ url, host, port: server.port, token })}\n` : `${url}\n`);
+    };
+    await announce();
+    const rotate = () => {
+      server.rotateToken();
+      announce().catch((error: unknown) => io.stderr(`metatpt: keeping the new token: ${String(error)}\n`));
+    };
+    process.on('SIGHUP', rotate);
     if (values.host !== '127.0.0.1' && values.host !== 'localhost' && values.host !== '::1') {
       io.stderr(`metatpt: listening on ${values.host}: other machines can connect (with the token)\n`);
     }
@@ -46,6 +70,7 @@ async function serve(values: ServeOptions, _args: string[], io: CommandIo): Prom
       io.interrupt?.addEventListener('abort', () => resolve(), { once: true });
       process.once('SIGTERM', () => resolve());
     });
+    process.off('SIGHUP', rotate);
     io.stderr('metatpt: stopping\n');
     await server.close();
     return 0;
@@ -60,14 +85,27 @@ export const serveCommand = defineCommand<ServeOptions>({
   define: (command) =>
     command
       .description(
-        'Prints one line, http://HOST:PORT/?token=TOKEN: open it in a browser. Every request needs the token.',
+        'Prints one line, http://HOST:PORT/?token=TOKEN: open it in a browser. Every request needs the token; ' +
+          'SIGHUP (kill -HUP PID) replaces it and prints the new URL.',
       )
       .option(
         '--db <file>',
         "the workbench database (default: the desktop app's); thumbnails and installed models live in its folder",
       )
       .option('--host <h>', 'the address to listen on (127.0.0.1: this machine only)', '127.0.0.1')
-      .option('--port <n>', 'the port (default: a free one)')
+      .option('--port <n>', 'the port (default: a free one, or the kept one with --keep-token)')
+      .option(
+        '--keep-token',
+        'keep the token and port in DB-serve.json (owner-only), so the URL survives restarts',
+      )
+      .option('--new-token', 'like --keep-token, but start with a new token (the old URL stops working)')
+      .option(
+        '--allow-host <name>',
+        'also answer to this host name (names the server does not know are refused: no DNS rebinding); ' +
+          'loopback names always work',
+        (name: string, names: string[]) => [...names, name],
+        [] as string[],
+      )
       .option('--device <d>', 'auto | cpu | cuda | dml | coreml', 'auto')
       .option('--json', 'print {"url","host","port","token"} instead of the URL'),
   run: serve,
