@@ -78,7 +78,7 @@ function apiCallOnNewConnection(): Promise<number | string> {
 describe('serve mode under idle connections', () => {
   it('answers API calls while 2,000 idle connections are held open under a 1,024-descriptor limit', async () => {
     const held: Socket[] = [];
-    const statuses: number[] = [];
+    const statuses: (number | string)[] = [];
     try {
       while (held.length < IDLE_CONNECTIONS) {
         held.push(...(await Promise.all(Array.from({ length: BATCH }, idleConnection))));

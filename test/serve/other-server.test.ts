@@ -105,10 +105,8 @@ describe.skipIf(skipReason !== null)(
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(serve.url);
-      await page.waitForFunction(() => document.title === 'ready');
-      expect(
-        await page.evaluate(() => (document.getElementById('image') as HTMLImageElement).naturalWidth),
-      ).toBe(40);
+      await page.waitForFunction('document.title === "ready"');
+      expect(await page.evaluate('document.getElementById("image").naturalWidth')).toBe(40);
       // The browser does hold a cookie for 127.0.0.1, so the other server is sent something.
       expect((await context.cookies()).length).toBeGreaterThan(0);
 
