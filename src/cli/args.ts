@@ -79,6 +79,10 @@ const ADAPT_FLAGS = {
     `metatpt: steps that learn the views (default ${ADAPT_DEFAULTS.meta.innerSteps}; 0 is TPT)`,
   ],
   innerLr: ['--inner-lr <x>', `metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})`],
+  innerOptimizer: [
+    '--inner-optimizer <o>',
+    `metatpt: sgd (normalised steps, in proportion to each view's gradient) | adam (default ${ADAPT_DEFAULTS.meta.innerOptimizer})`,
+  ],
   variant: ['--variant <v>', 'metatpt: two-stage (default) | one-stage | second-order'],
   seed: ['--seed <s>', "seed of the random views (default 0); each image's seed also depends on its path"],
   minEntropy: ['--min-entropy <x>', 'adapt only images whose zero-shot entropy is above X'],
@@ -120,7 +124,7 @@ export function parseDevice(value: string): ExecutionProvider | 'auto' {
   return oneOf(value, DEVICES, 'device');
 }
 
-const NAME_SETTINGS: ReadonlySet<string> = new Set(['method', 'preset', 'variant']);
+const NAME_SETTINGS: ReadonlySet<string> = new Set(['method', 'preset', 'variant', 'innerOptimizer']);
 
 /**
  * The method options of an adaptation run as the engine's settings (what a stored run keeps),
@@ -161,7 +165,7 @@ export function adaptOptionsFromArgs(values: AdaptOptionValues): AdaptOptions {
  */
 export function ignoredAdaptOptions(values: AdaptOptionValues, method: AdaptMethod): string[] {
   const adaptOnly = ['preset', 'views', 'steps', 'lr', 'selectRatio', 'minEntropy', 'augmix'] as const;
-  const metaOnly = ['innerSteps', 'innerLr', 'variant'] as const;
+  const metaOnly = ['innerSteps', 'innerLr', 'innerOptimizer', 'variant'] as const;
   const ignored = [...(method === 'zeroshot' ? adaptOnly : []), ...(method === 'metatpt' ? [] : metaOnly)];
   return ignored.filter((name) => values[name] !== undefined).map(flagOf);
 }

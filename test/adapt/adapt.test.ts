@@ -12,7 +12,7 @@ import {
 } from '../../src/engine/adapt/adapt.js';
 import { ViewGraphs } from '../../src/engine/adapt/metatpt.js';
 import { nearestTokens, PromptSet } from '../../src/engine/adapt/prompts.js';
-import { tptViewThetas } from '../../src/engine/adapt/views.js';
+import { boundTheta, tptViewThetas } from '../../src/engine/adapt/views.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
@@ -108,17 +108,23 @@ describe('per-image adaptation', () => {
       .views!.slice(1)
       .filter((v, i) => v.theta.some((x, k) => Math.abs(x - initial[i + 1][k]) > 1e-4));
     expect(moved.length).toBeGreaterThan(10);
-    for (const v of result.views!) {
-      expect(Math.abs(v.theta[0])).toBeGreaterThanOrEqual(0.1);
-      expect(Math.abs(v.theta[2])).toBeLessThanOrEqual(1);
-    }
+    // Normalised SGD: each view moves in proportion to its gradient, not by a fixed nudge.
+    const moves = result
+      .views!.slice(1)
+      .map((v, i) => Math.hypot(...v.theta.map((x, k) => x - initial[i + 1][k])));
+    expect(Math.max(...moves)).toBeGreaterThan(2 * Math.min(...moves));
+    // A valid view is a fixed point of the footprint bound.
+    for (const v of result.views!) expect(boundTheta(v.theta)).toEqual(v.theta);
   });
 
-  it('the one-stage and second-order variants run and tune the context', async () => {
+  it('the one-stage and second-order variants run, tune the context, and differ from TPT', async () => {
+    const tpt = await adaptImage(prompts, image, options({ method: 'tpt' }));
     for (const variant of ['one-stage', 'second-order'] as const) {
       const result = await adaptImage(prompts, image, options({ method: 'metatpt', meta: { variant } }));
       expect(result.losses.outer).toHaveLength(1);
       expect([...result.ctx!]).not.toEqual([...prompts.ctxInit]);
+      // One-stage: θ's block step comes before the prompt's, so even one step uses the learned views.
+      expect([...result.ctx!]).not.toEqual([...tpt.ctx!]);
     }
   });
 
@@ -154,11 +160,14 @@ describe('per-image adaptation', () => {
       weights: [0.5, 0.5, 0],
     };
     const ctx = Float32Array.from(prompts.ctxInit);
-    // A large inner step, so that the path through the learned views carries a real share of the gradient.
+    // A large inner step, so that the path through the learned views carries a real share of the
+    // gradient; it pushes some views against the footprint bound, whose kinks (like the warp's pixel
+    // cells) make the finite difference only approximate, hence 10 %.
+    const INNER_LR = 0.3;
     const metaStep = await graphs.outerStep(2, true, 1);
     const run = (at: Float32Array, innerLr: number) =>
       metaStep.run({ ...feeds, ctx: at, outerWeights: [innerLr, 0, 0] });
-    const g = (await run(ctx, 0.5)).gradCtx.data as Float32Array;
+    const g = (await run(ctx, INNER_LR)).gradCtx.data as Float32Array;
     const firstOrder = (await run(ctx, 0)).gradCtx.data as Float32Array;
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
     const norm = Math.sqrt(dot(g, g));
@@ -169,12 +178,12 @@ describe('per-image adaptation', () => {
         (
           await run(
             Float32Array.from(ctx, (c, i) => c + (sign * eps * g[i]) / norm),
-            0.5,
+            INNER_LR,
           )
         ).loss.data as Float32Array
       )[0];
     const numeric = ((await loss(1)) - (await loss(-1))) / (2 * eps);
-    expect(Math.abs(numeric - norm) / norm).toBeLessThan(0.05);
+    expect(Math.abs(numeric - norm) / norm).toBeLessThan(0.1);
     expect(Math.abs(dot(firstOrder, g) / norm - norm) / norm).toBeGreaterThan(0.1);
   });
 

@@ -12,21 +12,31 @@ import type { Random } from '../random.js';
 import { augmix } from './augmix.js';
 import { entropies, marginalEntropy, rowEntropy, selectConfident } from './losses.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
-import { scaledSimilarities, type ContextTuning, type TptOptions } from './tpt.js';
-import { clampTheta, type Theta } from './views.js';
+import { scaledSimilarities, tuneContext, type ContextTuning, type TptOptions } from './tpt.js';
+import { boundTheta, boundThetaTensor, type Theta } from './views.js';
 import { normalizePixels, warpViews } from './warp.js';
 
 export interface MetaOptions {
-  /** K_in: Adam steps on the views' θ before the prompt is tuned; 0 reproduces TPT exactly. */
+  /** K_in: steps on the views' θ before the prompt is tuned; 0 reproduces TPT exactly. */
   innerSteps: number;
   innerLr: number;
+  /**
+   * How θ takes its inner steps (two-stage and one-stage; second-order always takes plain gradient
+   * steps, the ones its meta-gradient differentiates through):
+   * sgd: normalised gradient descent, Δθ_v = −lr · g_v / mean_u ‖g_u‖ — the mean view moves lr, and
+   *   each view moves in proportion to its own gradient, so a view the loss barely cares about stays;
+   * adam: Adam — its first step moves every θ entry by exactly lr (the sign of the gradient).
+   */
+  innerOptimizer: 'sgd' | 'adam';
   /** λ_f: weight of 1 − cos(f_v, f_0), which keeps a view on the image's content. */
   featureWeight: number;
   /** λ_r: weight of ‖θ_v − θ_v0‖². */
   thetaWeight: number;
   /**
    * two-stage: learn θ, then tune the prompt on the learned views (the default);
-   * one-stage: θ and the prompt take joint steps on one loss;
+   * one-stage: θ and the prompt minimise one joint loss (TPT's loss on the selected views plus the
+   *   view regularisers) by alternating block steps: in each of TPT's steps θ first takes max(1, K_in)
+   *   steps at the current prompt, then the prompt takes its step at the new θ;
    * second-order: the inner steps are plain gradient steps differentiated through (meta-gradient).
    */
   variant: 'two-stage' | 'one-stage' | 'second-order';
@@ -35,6 +45,7 @@ export interface MetaOptions {
 export const META_DEFAULTS: MetaOptions = {
   innerSteps: 1,
   innerLr: 0.01,
+  innerOptimizer: 'sgd',
   featureWeight: 1,
   thetaWeight: 0,
   variant: 'two-stage',
@@ -162,7 +173,9 @@ export class ViewGraphs {
             weights,
             model.logitScale,
           );
-          views = views.sub(grad(inner, [views])[0].mul(outerWeights.slice(0, 0, 1).reshape([])));
+          views = boundThetaTensor(
+            views.sub(grad(inner, [views])[0].mul(outerWeights.slice(0, 0, 1).reshape([]))),
+          );
         }
         const warped = viewFeatures(model, source, views);
         // The marginal entropy is symmetric in the views, so the original may simply come first.
@@ -186,6 +199,38 @@ export class ViewGraphs {
         return { loss, tpt, gradCtx, gradTheta };
       },
     });
+  }
+}
+
+/**
+ * Steps a set of views' θ [V × 6] in place by their gradient and bounds each footprint (boundTheta).
+ * plain: θ − lr·g; sgd: θ − lr·g_v / mean_u ‖g_u‖ (a zero gradient leaves θ); adam: Adam at lr.
+ */
+class ThetaStepper {
+  private readonly adam: AdamW | null;
+
+  constructor(
+    views: number,
+    private readonly kind: 'plain' | 'sgd' | 'adam',
+    private readonly lr: number,
+  ) {
+    this.adam = kind === 'adam' ? new AdamW([views * 6], { lr }) : null;
+  }
+
+  step(thetas: Theta[], gradients: Float32Array): void {
+    const flat = Float32Array.from(thetas.flat());
+    if (this.adam) this.adam.update([flat], [gradients]);
+    else {
+      let scale = this.lr;
+      if (this.kind === 'sgd') {
+        let norms = 0;
+        for (let v = 0; v < thetas.length; v++) norms += Math.hypot(...gradients.subarray(v * 6, v * 6 + 6));
+        const mean = norms / Math.max(1, thetas.length);
+        scale = mean > 0 ? this.lr / mean : 0;
+      }
+      flat.forEach((x, i) => (flat[i] = x - scale * gradients[i]));
+    }
+    thetas.forEach((_, v) => (thetas[v] = boundTheta(flat.subarray(v * 6, v * 6 + 6))));
   }
 }
 
@@ -229,12 +274,17 @@ export class ViewLearner {
    * K_in steps on θ minimising the inner objective with the text held at the initial context; returns
    * the loss before each step. The one-stage variant has no separate inner loop: θ moves in its joint
    * steps. The second-order variant takes plain gradient steps, the ones its meta-gradient graph
-   * differentiates through; the others take clamped Adam steps.
+   * differentiates through; the others step with `innerOptimizer`. Every step ends with the footprint
+   * bound (boundTheta), so a learned view stays on the image.
    */
   async learnViews(signal?: AbortSignal): Promise<number[]> {
     const { meta } = this;
     const steps = meta.variant === 'one-stage' ? 0 : meta.innerSteps;
-    const optimizer = new AdamW([this.thetas.length * 6], { lr: meta.innerLr });
+    const stepper = new ThetaStepper(
+      this.thetas.length,
+      meta.variant === 'second-order' ? 'plain' : meta.innerOptimizer,
+      meta.innerLr,
+    );
     const losses: number[] = [];
     for (let step = 0; step < steps; step++) {
       signal?.throwIfAborted();
@@ -255,14 +305,7 @@ export class ViewLearner {
         gradients.set(out.grad.data as Float32Array, start * 6);
       });
       losses.push(loss);
-      const flat = Float32Array.from(this.thetas.flat());
-      if (meta.variant === 'second-order')
-        flat.forEach((v, i) => (flat[i] = v - meta.innerLr * gradients[i]));
-      else optimizer.update([flat], [gradients]);
-      this.thetas.forEach((_, v) => {
-        const updated = flat.subarray(v * 6, v * 6 + 6);
-        this.thetas[v] = meta.variant === 'second-order' ? ([...updated] as Theta) : clampTheta(updated);
-      });
+      stepper.step(this.thetas, gradients);
     }
     return losses;
   }
@@ -320,24 +363,27 @@ export class ViewLearner {
     );
     const selected = selectConfident(viewEntropies, tpt.selectRatio);
     const warped = selected.filter((v) => v > 0).map((v) => v - 1);
+    // Only the original selected: no θ reaches the loss, and the step is TPT's.
+    if (warped.length === 0)
+      return { ...(await tuneContext(prompts, viewFeatures, tpt)), thetas: this.thetas };
     const secondOrder = meta.variant === 'second-order';
     const ctx = Float32Array.from(prompts.ctxInit);
     const { lr, beta1, beta2, eps, weightDecay } = tpt;
     const ctxOptimizer = new AdamW([ctx.length], { lr, beta1, beta2, eps, weightDecay });
-    const thetaOptimizer = new AdamW([warped.length * 6], { lr: meta.innerLr });
-    const learned = Float32Array.from(
-      warped.flatMap((v) => (secondOrder ? this.initial[v] : this.thetas[v])),
+    const learned: Theta[] = warped.map(
+      (v) => [...(secondOrder ? this.initial[v] : this.thetas[v])] as Theta,
     );
+    const stepper = new ThetaStepper(learned.length, meta.innerOptimizer, meta.innerLr);
     const losses: number[] = [];
     const fn = await this.graphs.outerStep(
       warped.length,
       selected.includes(0),
       secondOrder ? meta.innerSteps : 0,
     );
-    for (let step = 0; step < tpt.steps; step++) {
-      const out = await fn.run({
+    const run = () =>
+      fn.run({
         source: this.source.data,
-        theta: learned,
+        theta: learned.flat(),
         theta0: warped.flatMap((v) => this.initial[v]),
         ids: prompts.ids,
         eot: prompts.eot,
@@ -346,15 +392,18 @@ export class ViewLearner {
         weights: this.viewWeights,
         outerWeights: secondOrder ? [meta.innerLr, 0, 0] : [0, meta.featureWeight, meta.thetaWeight],
       });
+    for (let step = 0; step < tpt.steps; step++) {
+      // One-stage: θ's block steps come first, so that the prompt's step sees the views they made
+      // (a simultaneous step would never use θ's update when TPT takes a single step).
+      if (!secondOrder && warped.length > 0) {
+        for (let k = 0; k < Math.max(1, meta.innerSteps); k++)
+          stepper.step(learned, (await run()).gradTheta.data as Float32Array);
+      }
+      const out = await run();
       losses.push((out.tpt.data as Float32Array)[0]);
       ctxOptimizer.update([ctx], [out.gradCtx.data as Float32Array]);
-      if (!secondOrder) {
-        thetaOptimizer.update([learned], [out.gradTheta.data as Float32Array]);
-        warped.forEach((_, i) => learned.set(clampTheta(learned.subarray(i * 6, i * 6 + 6)), i * 6));
-      }
     }
-    if (!secondOrder)
-      warped.forEach((v, i) => (this.thetas[v] = [...learned.subarray(i * 6, i * 6 + 6)] as Theta));
+    if (!secondOrder) warped.forEach((v, i) => (this.thetas[v] = learned[i]));
     const textFeatures = normalizeRowsHost(await prompts.encoder.encodeText(prompts.tokens, { ctx }), width);
     return { selected, viewEntropies, losses, ctx, textFeatures, thetas: this.thetas };
   }

@@ -2,6 +2,7 @@
 // source coordinates (both normalised to [-1, 1], as in affine_grid), so the same θ describes a crop
 // whatever the source resolution, and MetaTPT can learn it.
 import type { Random } from '../random.js';
+import { concat, where, type Tensor, type TensorLike } from '../tensor.js';
 
 export type Theta = [number, number, number, number, number, number];
 
@@ -70,19 +71,89 @@ export function tptViewThetas(rng: Random, count: number, width: number, height:
   return thetas;
 }
 
+/** The smallest footprint a learned view may have, as a fraction of the image's area (TPT's crops: ≥ 0.08). */
+export const MIN_VIEW_AREA = 0.05;
+/** The largest shear entry of a learned view (a crop has none; a rotation by 30° has 0.5 · scale). */
+const MAX_SHEAR = 0.5;
+
 /**
- * Keeps a learned θ a valid view: some zoom but never a degenerate or huge map, shear bounded, and
- * the view's centre inside the image. The sign of the diagonal (a mirror) is kept.
+ * Projects a learned θ onto valid views: its footprint — the parallelogram θ·[−1, 1]² in the source's
+ * normalised coordinates — lies inside the image and covers at least `minArea` of it, and its shear
+ * is bounded. θ that already satisfy this come back unchanged (TPT's crops do), so the bound only acts
+ * on views the inner loop pushed out. Steps, in order: shear clipped to ±0.5; each row of the linear
+ * part scaled down so that the footprint's half-extent along that axis (|a| + |b|, |c| + |d|) is at
+ * most 1; if the area fraction |det| is then below `minArea`, the shear is dropped and the smaller
+ * scale raised (both to √minArea if need be); finally the centre clamped so that the footprint stays
+ * inside. The sign of each diagonal entry (a mirror) is kept.
  */
-export function clampTheta(theta: ArrayLike<number>): Theta {
+export function boundTheta(theta: ArrayLike<number>, minArea = MIN_VIEW_AREA): Theta {
   const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
-  const magnitude = (v: number): number => Math.sign(v || 1) * clamp(Math.abs(v), 0.1, 1.5);
-  return [
-    magnitude(theta[0]),
-    clamp(theta[1], -0.5, 0.5),
-    clamp(theta[2], -1, 1),
-    clamp(theta[3], -0.5, 0.5),
-    magnitude(theta[4]),
-    clamp(theta[5], -1, 1),
+  const sign = (v: number): number => (v < 0 ? -1 : 1);
+  let [a, b, , c, d] = [theta[0], theta[1], theta[2], theta[3], theta[4]];
+  b = clamp(b, -MAX_SHEAR, MAX_SHEAR);
+  c = clamp(c, -MAX_SHEAR, MAX_SHEAR);
+  const rowX = Math.max(1, Math.abs(a) + Math.abs(b));
+  const rowY = Math.max(1, Math.abs(c) + Math.abs(d));
+  [a, b, c, d] = [a / rowX, b / rowX, c / rowY, d / rowY];
+  // (A tolerance of rounding, so that a bounded θ is a fixed point.)
+  if (Math.abs(a * d - b * c) < minArea * (1 - 1e-9)) {
+    const [big, small] = Math.abs(a) >= Math.abs(d) ? [Math.abs(a), Math.abs(d)] : [Math.abs(d), Math.abs(a)];
+    const root = Math.sqrt(minArea);
+    const [newBig, newSmall] = big >= root ? [big, Math.max(small, minArea / big)] : [root, root];
+    const aIsBig = Math.abs(a) >= Math.abs(d);
+    [a, d] = [sign(a) * (aIsBig ? newBig : newSmall), sign(d) * (aIsBig ? newSmall : newBig)];
+    [b, c] = [0, 0];
+  }
+  // A crop touching the border has |t| = margin up to rounding; it stays as it is.
+  const centre = (t: number, margin: number) =>
+    Math.abs(t) <= margin + 1e-12 ? t : clamp(t, -margin, margin);
+  const marginX = 1 - (Math.abs(a) + Math.abs(b));
+  const marginY = 1 - (Math.abs(c) + Math.abs(d));
+  return [a, b, centre(theta[2], marginX), c, d, centre(theta[5], marginY)];
+}
+
+const abs = (x: Tensor): Tensor => where(x.lt(0), x.neg(), x);
+const minimum = (x: Tensor, y: Tensor): Tensor => where(x.lt(y), x, y);
+const maximum = (x: Tensor, y: TensorLike): Tensor => where(x.gt(y), x, y);
+
+/**
+ * boundTheta as a traced graph over θ [B, 2, 3], for views that move inside a graph (the
+ * second-order variant's differentiable inner steps); the same steps, piecewise differentiable.
+ */
+export function boundThetaTensor(theta: Tensor, minArea = MIN_VIEW_AREA): Tensor {
+  const entry = (row: number, col: number) => theta.slice(1, row, row + 1).slice(2, col, col + 1);
+  const rowX = maximum(abs(entry(0, 0)).add(abs(entry(0, 1).clip(-MAX_SHEAR, MAX_SHEAR))), 1);
+  const rowY = maximum(abs(entry(1, 0).clip(-MAX_SHEAR, MAX_SHEAR)).add(abs(entry(1, 1))), 1);
+  let [a, b, c, d] = [
+    entry(0, 0).div(rowX),
+    entry(0, 1).clip(-MAX_SHEAR, MAX_SHEAR).div(rowX),
+    entry(1, 0).clip(-MAX_SHEAR, MAX_SHEAR).div(rowY),
+    entry(1, 1).div(rowY),
   ];
+  const small = abs(a.mul(d).sub(b.mul(c))).lt(minArea);
+  const root = Math.sqrt(minArea);
+  const aIsBig = abs(a).ge(abs(d));
+  const big = maximum(abs(a), abs(d));
+  const newBig = maximum(big, root);
+  const newSmall = where(big.ge(root), maximum(minimum(abs(a), abs(d)), big.reciprocal().mul(minArea)), root);
+  const signed = (x: Tensor, magnitude: Tensor) => where(x.lt(0), magnitude.neg(), magnitude);
+  a = where(small, signed(a, where(aIsBig, newBig, newSmall)), a);
+  d = where(small, signed(d, where(aIsBig, newSmall, newBig)), d);
+  b = where(small, 0, b);
+  c = where(small, 0, c);
+  const marginX = abs(a).add(abs(b)).neg().add(1);
+  const marginY = abs(c).add(abs(d)).neg().add(1);
+  const tx = maximum(minimum(entry(0, 2), marginX), marginX.neg());
+  const ty = maximum(minimum(entry(1, 2), marginY), marginY.neg());
+  return concat([concat([a, b, tx], 2), concat([c, d, ty], 2)], 1);
+}
+
+/** The corners of θ's footprint (x, y) in the source's normalised coordinates. */
+export function footprintCorners(theta: Theta): [number, number][] {
+  return [
+    [-1, -1],
+    [1, -1],
+    [1, 1],
+    [-1, 1],
+  ].map(([x, y]) => [theta[0] * x + theta[1] * y + theta[2], theta[3] * x + theta[4] * y + theta[5]]);
 }

@@ -55,7 +55,7 @@ export const paramFields: readonly ParamField[] = [
   {
     key: 'innerSteps',
     label: 'View steps',
-    help: 'Inner Adam steps on the view warps (0 = fixed TPT views)',
+    help: 'Steps on the view warps before the prompt is tuned (0 = fixed TPT views)',
     min: 0,
     max: 50,
     integer: true,
@@ -64,7 +64,7 @@ export const paramFields: readonly ParamField[] = [
   {
     key: 'innerLr',
     label: 'View LR',
-    help: 'Learning rate of the view warps',
+    help: 'Step size of the view warps (normalised SGD: how far the average view moves per step)',
     min: 1e-6,
     integer: false,
     methods: ['metatpt'],
