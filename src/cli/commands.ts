@@ -2,6 +2,7 @@
 // module under ./commands/ and is declared with defineCommand (./command.ts).
 import type { CliCommand } from './command.js';
 import { classifyCommand } from './commands/classify.js';
+import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { indexCommand } from './commands/index.js';
@@ -11,6 +12,7 @@ import { predictionsCommand } from './commands/predictions.js';
 import { serveCommand } from './commands/serve.js';
 export const commands: CliCommand[] = [
   classifyCommand,
+  evaluateCommand,
   exportCommand,
   importCommand,
   indexCommand,

@@ -7,6 +7,8 @@ import type { ImageDetail } from '../backend/services/browse.js';
 import type { CollectionSummary } from '../backend/services/collections.js';
 import type { ScanProgress, ScanSummary } from '../backend/library/indexer.js';
 import type { RunProgress } from '../backend/jobs/executor.js';
+import type { RunEvaluation } from '../backend/services/evaluation.js';
+import { LABEL_KINDS } from './evaluation.js';
 import type {
   ClassDefinition,
   ClassSet,
@@ -35,6 +37,8 @@ const classSetInput = z
   })
   .strict();
 
+const labelKind = z.enum(LABEL_KINDS);
+
 export const methodSchema = z.enum(['zeroshot', 'tpt', 'metatpt']);
 
 /** Adaptation settings of a run (see src/engine/adapt/options.ts for their meaning and bounds). */
@@ -57,6 +61,10 @@ export const gridQuerySchema = z
     confidence: range.optional(),
     entropy: range.optional(),
     disagreement: z.boolean().optional(),
+    versusZeroShot: z
+      .object({ outcome: z.enum(['fixed', 'broken']), against: labelKind.optional() })
+      .strict()
+      .optional(),
     statuses: z.array(z.enum(['ok', 'error', 'missing'])).optional(),
     sort: z
       .object({
@@ -153,6 +161,8 @@ export const apiSchemas = {
       limit: z.number().int().min(1).max(1000).optional(),
     })
     .strict(),
+  /** The run against labels of a kind (default 'all'), compared with its zero-shot predictions. */
+  'runs.evaluate': z.object({ runId: id, against: labelKind.optional() }).strict(),
 
   'review.assign': z.object({ imageIds, classSetId: id, classOrdinal: z.number().int().min(0) }).strict(),
   'review.accept': z.object({ imageIds, runId: id }).strict(),
@@ -225,6 +235,7 @@ export interface ApiOutputs {
   'runs.list': Run[];
   'runs.get': Run;
   'runs.items': RunItem[];
+  'runs.evaluate': RunEvaluation;
   'review.assign': LabelAction | null;
   'review.accept': LabelAction | null;
   'review.reject': LabelAction | null;
@@ -285,5 +296,6 @@ export type {
   ImageDetail,
   ModelRecord,
   Run,
+  RunEvaluation,
   RunProgress,
 };

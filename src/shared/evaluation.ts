@@ -11,6 +11,14 @@ export const Z_95 = 1.959963984540054;
  */
 export const ECE_BINS = 15;
 
+/**
+ * Which labels count as the truth: 'reviewed' = the expert's decisions (given by hand or by accepting a
+ * prediction), 'imported' = labels read from a file, 'all' = either. Only decisions that name a class
+ * count; a rejection says what an image is not, a skip says nothing.
+ */
+export const LABEL_KINDS = ['all', 'reviewed', 'imported'] as const;
+export type LabelKind = (typeof LABEL_KINDS)[number];
+
 export interface Interval {
   low: number;
   high: number;
@@ -116,6 +124,19 @@ export function expectedCalibrationError(
     if (count[m] > 0) ece += Math.abs(correctSum[m] - confidenceSum[m]) / n;
   }
   return ece;
+}
+
+/** A p-value as reports print it: three decimals, or one significant digit in scientific notation below 0.001. */
+export function formatPValue(p: number): string {
+  return p >= 0.001 ? p.toFixed(3) : p.toExponential(1);
+}
+
+/** The middle value (the mean of the two middle values for an even count); NaN for no values. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** One labelled image as a run and its baseline predicted it. */

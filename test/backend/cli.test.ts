@@ -7,9 +7,11 @@ import type { CommandIo } from '../../src/cli/format.js';
 import { openStore } from '../../src/backend/store/index.js';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
 import { createCollectionRun, seedCollection, tempDir } from './helpers.js';
+import { seedEvaluatedRuns } from './evaluation-fixture.js';
 
 const runIndex = (args: string[], io: CommandIo) => runCli(commands, ['index', ...args], io);
 const runStatus = (args: string[], io: CommandIo) => runCli(commands, ['status', ...args], io);
+const runEvaluate = (args: string[], io: CommandIo) => runCli(commands, ['evaluate', ...args], io);
 
 function capture() {
   const out: string[] = [];
@@ -79,5 +81,79 @@ describe('metatpt status', () => {
     const noDb = capture();
     expect(await runStatus(['--db', join(tempDir(), 'typo.db')], noDb.io)).toBe(1);
     expect(noDb.err()).toMatch(/typo\.db: no such database/);
+  });
+});
+
+describe('metatpt evaluate', () => {
+  function evaluatedDb() {
+    const db = join(tempDir(), 'w.db');
+    const store = openStore(db);
+    const { tpt, zeroShot } = seedEvaluatedRuns(store);
+    store.close();
+    return { db, tpt, zeroShot };
+  }
+
+  it('prints one row per run against its zero-shot predictions, and the same numbers as JSON', async () => {
+    const { db, tpt, zeroShot } = evaluatedDb();
+    const table = capture();
+    expect(
+      await runEvaluate(['--db', db, '--run', String(tpt.id), '--run', String(zeroShot.id)], table.io),
+    ).toBe(0);
+    const lines = table.out().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^against all labels; .*ECE over 15 bins$/);
+    expect(lines[1]).toMatch(/^ run\s+method\s+labelled\s+accuracy\s+95% CI\s+zero-shot/);
+    // Wilson 3 of 5: 23.1–88.2 %; 2 of 5: 11.8–76.9 %.
+    expect(lines[2].split(/\s+/).filter(Boolean)).toEqual([
+      '1',
+      'tpt',
+      '5/6',
+      '60.0%',
+      '23.1–88.2',
+      '40.0%',
+      '11.8–76.9',
+      '2',
+      '1',
+      '1.000',
+      '0.340',
+      '0.510',
+      '363',
+      '13',
+    ]);
+    expect(lines[3]).toMatch(/^\s+2\s+zeroshot\s+5\/6\s+40\.0%/);
+
+    const json = capture();
+    expect(
+      await runEvaluate(['--db', db, '--run', String(tpt.id), '--against', 'imported', '--json'], json.io),
+    ).toBe(0);
+    const [parsed] = JSON.parse(json.out());
+    expect(parsed).toMatchObject({ runId: tpt.id, against: 'imported', labelled: 3 });
+    expect(parsed.comparison).toMatchObject({ fixed: 2, broken: 0, mcnemarP: 0.5 });
+  });
+
+  it('refuses a bad label kind or a missing run, and notes runs without labels', async () => {
+    const { db } = evaluatedDb();
+    const kind = capture();
+    expect(await runEvaluate(['--db', db, '--run', '1', '--against', 'guessed'], kind.io)).toBe(2);
+    expect(kind.err()).toMatch(/--against must be one of all, reviewed, imported/);
+    const none = capture();
+    expect(await runEvaluate(['--db', db], none.io)).toBe(2);
+    expect(none.err()).toMatch(/--run is required/);
+    const unknown = capture();
+    expect(await runEvaluate(['--db', db, '--run', '7'], unknown.io)).toBe(1);
+    expect(unknown.err()).toMatch(/run 7 does not exist/);
+  });
+
+  it('is part of status --run N --json', async () => {
+    const { db, tpt } = evaluatedDb();
+    const detail = capture();
+    expect(await runStatus(['--db', db, '--run', String(tpt.id), '--json'], detail.io)).toBe(0);
+    expect(JSON.parse(detail.out()).evaluation).toMatchObject({
+      against: 'all',
+      labelled: 5,
+      comparison: { fixed: 2, broken: 1, run: { accuracy: 0.6 }, baseline: { accuracy: 0.4 } },
+    });
+    const text = capture();
+    expect(await runStatus(['--db', db, '--run', String(tpt.id)], text.io)).toBe(0);
+    expect(text.out()).toMatch(/\n\s+1\s+tpt\s+5\/6\s+60\.0%/);
   });
 });

@@ -3,12 +3,11 @@
 // → MetaTPT on 3 images with progress → the inspector shows the learned views → review 5 images with
 // the keyboard, with an undo → export. Screenshots of each view go to a temporary folder, or to
 // docs/screenshots with UPDATE_SCREENSHOTS=1.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/engine/random.js';
@@ -16,33 +15,16 @@ import { renderScene } from '../../src/engine/synthetic/render.js';
 import { balancedScenes, SHAPES } from '../../src/engine/synthetic/scenes.js';
 import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
+import {
+  ensureRendererBuild,
+  launchChromium,
+  repoRoot,
+  skipReason,
+  startServe,
+  stopServe,
+} from './serve-mode.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const repoRoot = join(import.meta.dirname, '../..');
-const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`;
 const perClass = 3;
-
-/** Newest modification time under a folder, in ms. */
-function newestMtime(path: string): number {
-  const stats = statSync(path);
-  if (!stats.isDirectory()) return stats.mtimeMs;
-  return Math.max(stats.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
-}
-
-/** Serve mode serves out/renderer: rebuild it when the renderer or the API contract changed since. */
-function ensureRendererBuild(): void {
-  const built = join(repoRoot, 'out/renderer/index.html');
-  const sources = Math.max(
-    newestMtime(join(repoRoot, 'src/renderer')),
-    newestMtime(join(repoRoot, 'src/shared')),
-  );
-  if (existsSync(built) && statSync(built).mtimeMs > sources) return;
-  const build = spawnSync(join(repoRoot, 'node_modules/.bin/electron-vite'), ['build'], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) throw new Error(`electron-vite build failed:\n${build.stdout}\n${build.stderr}`);
-}
 
 /** Shapes on coloured grounds, `perClass` of each class, as PNG files. */
 async function writeImageFolder(folder: string): Promise<void> {
@@ -54,25 +36,6 @@ async function writeImageFolder(folder: string): Promise<void> {
       .png()
       .toFile(join(folder, `${scene.shape}-${String(index).padStart(2, '0')}.png`));
   }
-}
-
-/** Starts `metatpt serve` and resolves with the URL it prints. */
-function startServe(database: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ['bin/metatpt.mjs', 'serve', '--db', database, '--port', '0', '--device', 'cpu'],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('http://')) resolve({ child, url: line.trim() });
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`metatpt serve exited with ${code} before printing its URL:\n${stderr}`)),
-    );
-  });
 }
 
 /** A text matcher for exactly `text`. */
@@ -127,16 +90,7 @@ describe.skipIf(skipReason !== null)(
       serve = started.child;
       const url = new URL(started.url);
       api = createHttpClient({ baseUrl: url.origin, token: url.searchParams.get('token')! });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
       // No step has a time limit of its own; the test runner's limit applies.
       page.setDefaultTimeout(0);
@@ -147,11 +101,7 @@ describe.skipIf(skipReason !== null)(
     afterAll(async () => {
       await browser?.close();
       api?.close();
-      if (serve && serve.exitCode === null) {
-        const exited = new Promise((resolve) => serve.once('exit', resolve));
-        serve.kill('SIGTERM');
-        await exited;
-      }
+      await stopServe(serve);
       if (workspace) rmSync(workspace, { recursive: true, force: true });
     });
 

@@ -5,6 +5,8 @@ import {
   ECE_BINS,
   exactMcNemarP,
   expectedCalibrationError,
+  formatPValue,
+  median,
   wilsonInterval,
 } from '../../src/shared/evaluation.js';
 
@@ -128,5 +130,22 @@ describe('comparePaired', () => {
     // Baseline: (0.6 + 0.5 + 0.6 + 0.7)/4 = 0.6.
     expect(result.baseline.ece).toBeCloseTo(0.6, 12);
     expect(() => comparePaired([])).toThrow(/no labelled images/);
+  });
+});
+
+describe('median', () => {
+  it('takes the middle value, or the mean of the two middle ones', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+});
+
+describe('formatPValue', () => {
+  it('prints three decimals, or scientific notation below 0.001', () => {
+    expect(formatPValue(1)).toBe('1.000');
+    expect(formatPValue(0.021484375)).toBe('0.021');
+    expect(formatPValue(0.00173)).toBe('0.002');
+    expect(formatPValue(0.000173)).toBe('1.7e-4');
   });
 });

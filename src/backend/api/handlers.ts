@@ -11,6 +11,7 @@ import { recordInstalledModel } from '../model-registry.js';
 import { downloadModel, type DownloadOptions } from '../models/download.js';
 import { ModelManagerError } from '../models/errors.js';
 import { importModelFolder } from '../models/import.js';
+import { evaluateRun } from '../services/evaluation.js';
 import type { Services } from '../services/index.js';
 import type { LabelAction, Store } from '../store/index.js';
 import { toPlain, type ApiHandlers } from './dispatch.js';
@@ -163,6 +164,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     'runs.list': checked(store, ({ collectionId }) => runs.list(collectionId)),
     'runs.get': checked(store, ({ runId }) => runs.get(runId)),
     'runs.items': checked(store, ({ runId, ...page }) => runs.items(runId, page)),
+    'runs.evaluate': checked(store, ({ runId, against }) => evaluateRun(store, runId, against)),
 
     'review.assign': checked(store, ({ imageIds, classSetId, classOrdinal }) =>
       labelsChanged(

@@ -3,6 +3,8 @@
 import type { Db } from './database.js';
 import type { Decision, LabelSource } from './labels.js';
 import type { ImageStatus } from './images.js';
+import type { LabelKind } from '../../shared/evaluation.js';
+import { labelKindCondition } from './evaluation.js';
 
 export type ReviewState = 'unreviewed' | 'reviewed' | 'labeled' | 'rejected' | 'skipped';
 export type GridSortKey = 'entropy' | 'confidence' | 'zeroShotEntropy' | 'path' | 'id';
@@ -25,6 +27,11 @@ export interface GridQuery {
   entropy?: Range;
   /** Only images whose adapted prediction differs from the zero-shot one (true), or agrees (false). */
   disagreement?: boolean;
+  /**
+   * Only labelled images the run fixed (right where its zero-shot prediction was wrong) or broke (the
+   * reverse), judged by labels of the given kind (default 'all'). Needs runId, and the run's class set.
+   */
+  versusZeroShot?: { outcome: 'fixed' | 'broken'; against?: LabelKind };
   /** Defaults to readable and broken files; missing files are left out unless asked for. */
   statuses?: ImageStatus[];
   sort?: { key: GridSortKey; direction?: 'asc' | 'desc' };
@@ -74,6 +81,12 @@ const reviewConditions: Record<ReviewState, string> = {
   skipped: "l.decision = 'skip'",
 };
 
+// Judged by the label l; the prediction p carries both the run's and the zero-shot label.
+const outcomeConditions: Record<'fixed' | 'broken', string> = {
+  fixed: 'p.label = l.class_ordinal AND p.zero_shot_label != l.class_ordinal',
+  broken: 'p.label != l.class_ordinal AND p.zero_shot_label = l.class_ordinal',
+};
+
 interface GridRow extends Omit<GridItem, 'adapted'> {
   adapted: number | null;
 }
@@ -97,12 +110,14 @@ export function gridRepository(db: Db) {
     query(q: GridQuery): GridPage {
       const params: Record<string, number> = { collectionId: q.collectionId, runId: q.runId ?? -1 };
       let classSetId = q.classSetId;
+      let runClassSetId: number | undefined;
       if (q.runId !== undefined) {
         const run = runClassSet.get(q.runId);
         if (!run) throw new Error(`run ${q.runId} does not exist`);
         if (run.collection_id !== q.collectionId)
           throw new Error(`run ${q.runId} is not a run of collection ${q.collectionId}`);
-        classSetId ??= run.class_set_id;
+        runClassSetId = run.class_set_id;
+        classSetId ??= runClassSetId;
       }
       params.classSetId = classSetId ?? -1;
 
@@ -134,6 +149,18 @@ export function gridRepository(db: Db) {
       addRange('p.entropy', 'entropy', q.entropy);
       if (q.disagreement !== undefined)
         predictionWhere.push(q.disagreement ? 'p.label != p.zero_shot_label' : 'p.label = p.zero_shot_label');
+      if (q.versusZeroShot !== undefined) {
+        const { outcome, against = 'all' } = q.versusZeroShot;
+        if (runClassSetId === undefined) throw new Error(`the grid's ${outcome} filter needs a run`);
+        if (classSetId !== runClassSetId)
+          throw new Error(
+            `the grid's ${outcome} filter judges by labels of the run's class set ${runClassSetId}`,
+          );
+        if (!Object.hasOwn(outcomeConditions, outcome)) throw new Error(`unknown outcome "${outcome}"`);
+        if (!Object.hasOwn(labelKindCondition, against)) throw new Error(`unknown label kind "${against}"`);
+        labelWhere.push(labelKindCondition[against]);
+        predictionWhere.push(outcomeConditions[outcome]);
+      }
       if (q.labelClass !== undefined) {
         labelWhere.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
         params.labelClass = wholeNumber(q.labelClass, 'labelClass', 0, Number.MAX_SAFE_INTEGER);

@@ -10,6 +10,7 @@ import { labelsRepository } from './labels.js';
 import { gridRepository } from './grid.js';
 import { exportsRepository } from './exports.js';
 import { imageFeaturesRepository } from './image-features.js';
+import { evaluationRepository } from './evaluation.js';
 
 export function openStore(path: string, options: OpenDatabaseOptions = {}) {
   const db = openDatabase(path, options);
@@ -31,6 +32,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     grid: gridRepository(db),
     exports: exportsRepository(db),
     imageFeatures: imageFeaturesRepository(db),
+    evaluation: evaluationRepository(db),
     /** The raw connection, for tests and diagnostics only. */
     db: db as Db,
   };
@@ -56,5 +58,6 @@ export type {
 export type { GridQuery, GridPage, GridItem, GridSortKey, ReviewState, Range } from './grid.js';
 export type { ExportRecord } from './exports.js';
 export type { CachedFeatures } from './image-features.js';
+export type { LabelledResult, ResultTiming } from './evaluation.js';
 export { float32ToBlob, blobToFloat32 } from './float32.js';
 export { migrations } from './migrations.js';

@@ -2,8 +2,10 @@
 import { existsSync } from 'node:fs';
 import { databasePath } from '../../backend/paths.js';
 import { openStore, type Run, type Store } from '../../backend/store/index.js';
+import { evaluateRun } from '../../backend/services/evaluation.js';
 import { parseId } from '../args.js';
 import { defineCommand } from '../command.js';
+import { evaluationTable } from './evaluate.js';
 import { tableRow, type Column, type CommandIo } from '../format.js';
 
 interface StatusOptions {
@@ -57,8 +59,9 @@ function overview(store: Store, io: CommandIo, json: boolean): void {
 function runDetail(store: Store, io: CommandIo, runId: number, json: boolean): void {
   const run = store.runs.require(runId);
   const failedItems = store.runs.items(runId, { state: 'failed', limit: 20 });
+  const evaluation = evaluateRun(store, runId);
   if (json) {
-    io.stdout(`${JSON.stringify({ run, failedItems })}\n`);
+    io.stdout(`${JSON.stringify({ run, failedItems, evaluation })}\n`);
     return;
   }
   io.stdout(
@@ -68,6 +71,7 @@ function runDetail(store: Store, io: CommandIo, runId: number, json: boolean): v
       failedItems.map((item) => `  failed: ${item.relPath}: ${item.error}\n`).join('') +
       (run.failed > failedItems.length ? `  ... and ${run.failed - failedItems.length} more failed\n` : ''),
   );
+  if (evaluation.comparison) io.stdout(`${evaluationTable([evaluation])}\n`);
 }
 
 async function status(values: StatusOptions, _args: string[], io: CommandIo): Promise<number> {
@@ -90,7 +94,10 @@ export const statusCommand = defineCommand<StatusOptions>({
   define: (command) =>
     command
       .option('--db <file>', "the workbench database (default: the desktop app's)")
-      .option('--run <id>', 'one run: its counts, device, error and failed images')
+      .option(
+        '--run <id>',
+        'one run: its counts, device, error, failed images, and its evaluation against the labels of its images (see metatpt evaluate)',
+      )
       .option('--json', 'print JSON'),
   run: status,
 });

@@ -20,6 +20,8 @@ export interface GridFilters {
   confidence: { min: number | null; max: number | null };
   entropy: { min: number | null; max: number | null };
   disagreement: boolean | null;
+  /** Labelled images the viewed run fixed or broke against its zero-shot predictions. */
+  versusZeroShot: NonNullable<GridQuery['versusZeroShot']> | null;
   sort: NonNullable<GridQuery['sort']>;
 }
 
@@ -30,6 +32,7 @@ export function defaultFilters(): GridFilters {
     confidence: { min: null, max: null },
     entropy: { min: null, max: null },
     disagreement: null,
+    versusZeroShot: null,
     sort: { key: 'id', direction: 'asc' },
   };
 }
@@ -57,6 +60,7 @@ export function gridQuery(
     const entropy = range(filters.entropy);
     if (entropy) query.entropy = entropy;
     if (filters.disagreement !== null) query.disagreement = filters.disagreement;
+    if (filters.versusZeroShot !== null) query.versusZeroShot = filters.versusZeroShot;
   }
   if (filters.reviewState !== null && classSetId !== null) query.reviewState = filters.reviewState;
   return query;
@@ -164,6 +168,15 @@ export const useGridStore = defineStore('grid', () => {
     filters.value = defaultFilters();
   }
 
+  /** Shows only the labelled images a run fixed or broke, with no other filter in the way. */
+  function showVersusZeroShot(
+    runId: number,
+    versusZeroShot: NonNullable<GridFilters['versusZeroShot']>,
+  ): void {
+    runs.choose(runId);
+    filters.value = { ...defaultFilters(), versusZeroShot };
+  }
+
   return {
     filters,
     selection,
@@ -176,5 +189,6 @@ export const useGridStore = defineStore('grid', () => {
     clearSelection,
     assignSelection,
     resetFilters,
+    showVersusZeroShot,
   };
 });

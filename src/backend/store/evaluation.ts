@@ -1,0 +1,75 @@
+// What evaluating a run against labels reads: each result whose image carries a label of the chosen
+// kind under the run's class set, with the run's and the zero-shot prediction and confidence, and the
+// per-image compute times. The arithmetic lives in src/shared/evaluation.ts.
+import { LABEL_KINDS, type LabelKind } from '../../shared/evaluation.js';
+import type { Db } from './database.js';
+
+/** SQL condition on the labels row `l` for each kind (the sources are labels.ts's LabelSource). */
+export const labelKindCondition: Record<LabelKind, string> = {
+  all: "l.decision = 'label'",
+  reviewed: "l.decision = 'label' AND l.source IN ('human', 'accepted')",
+  imported: "l.decision = 'label' AND l.source = 'imported'",
+};
+
+export interface LabelledResult {
+  imageId: number;
+  truth: number;
+  predicted: number;
+  confidence: number;
+  zeroShotLabel: number;
+  zeroShotConfidence: number;
+  /** False where the run kept the zero-shot result (a zero-shot run, or an image below its entropy threshold). */
+  adapted: boolean;
+}
+
+type LabelledRow = Omit<LabelledResult, 'adapted'> & { adapted: number };
+
+export interface ResultTiming {
+  /** Milliseconds of every timed phase of the image together. */
+  totalMs: number;
+  /** Milliseconds of encoding the original image, the zero-shot part of the work. */
+  zeroShotMs: number | null;
+}
+
+export function evaluationRepository(db: Db) {
+  const labelled = new Map(
+    LABEL_KINDS.map((kind) => [
+      kind,
+      db.prepare<[number], LabelledRow>(
+        `SELECT p.image_id AS imageId, l.class_ordinal AS truth, p.label AS predicted, p.confidence,
+           p.zero_shot_label AS zeroShotLabel, f32_max(d.zero_shot_probs) AS zeroShotConfidence, p.adapted
+         FROM predictions p
+         JOIN runs r ON r.id = p.run_id
+         JOIN labels l ON l.image_id = p.image_id AND l.class_set_id = r.class_set_id
+         JOIN prediction_details d ON d.run_id = p.run_id AND d.image_id = p.image_id
+         WHERE p.run_id = ? AND ${labelKindCondition[kind]}
+         ORDER BY p.image_id`,
+      ),
+    ]),
+  );
+  const resultCount = db.prepare<[number], { n: number }>(
+    'SELECT COUNT(*) AS n FROM predictions WHERE run_id = ?',
+  );
+  // Re-scored results (from cached features) time nothing: their timings are empty and left out.
+  const timings = db.prepare<[number], ResultTiming>(
+    `SELECT (SELECT SUM(t.value) FROM json_each(d.timings_json) t) AS totalMs,
+       json_extract(d.timings_json, '$.encodeOriginal') AS zeroShotMs
+     FROM prediction_details d
+     WHERE d.run_id = ? AND d.timings_json != '{}'`,
+  );
+
+  return {
+    /** The run's results on images labelled with a class of the given kind, in image order. */
+    labelledResults: (runId: number, kind: LabelKind): LabelledResult[] =>
+      labelled
+        .get(kind)!
+        .all(runId)
+        .map((r) => ({ ...r, adapted: r.adapted === 1 })),
+    /** How many images the run has a result for. */
+    resultCount: (runId: number): number => resultCount.get(runId)!.n,
+    /** Per-image compute times of the run's results that were timed. */
+    timings: (runId: number): ResultTiming[] => timings.all(runId),
+  };
+}
+
+export type EvaluationRepository = ReturnType<typeof evaluationRepository>;

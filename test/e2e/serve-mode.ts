@@ -1,0 +1,75 @@
+// What the end-to-end tests share: the renderer build that serve mode serves, `metatpt serve` as a
+// child process, and the machine's Chromium.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const repoRoot = join(import.meta.dirname, '../..');
+/** Why the end-to-end tests cannot run here, or null. */
+export const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`;
+
+/** Newest modification time under a folder, in ms. */
+function newestMtime(path: string): number {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  return Math.max(stats.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+/** Serve mode serves out/renderer: rebuild it when the renderer or the API contract changed since. */
+export function ensureRendererBuild(): void {
+  const built = join(repoRoot, 'out/renderer/index.html');
+  const sources = Math.max(
+    newestMtime(join(repoRoot, 'src/renderer')),
+    newestMtime(join(repoRoot, 'src/shared')),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs > sources) return;
+  const build = spawnSync(join(repoRoot, 'node_modules/.bin/electron-vite'), ['build'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  if (build.status !== 0) throw new Error(`electron-vite build failed:\n${build.stdout}\n${build.stderr}`);
+}
+
+/** Starts `metatpt serve` and resolves with the URL it prints. */
+export function startServe(database: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    ['bin/metatpt.mjs', 'serve', '--db', database, '--port', '0', '--device', 'cpu'],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('http://')) resolve({ child, url: line.trim() });
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`metatpt serve exited with ${code} before printing its URL:\n${stderr}`)),
+    );
+  });
+}
+
+/** Ends a serve child (if it still runs) and waits for it. */
+export async function stopServe(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The machine's Chromium, headless, without the sandbox a container lacks. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+}
