@@ -18,7 +18,9 @@ interface EvaluateOptions {
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 const interval = ({ low, high }: Interval) => `${(100 * low).toFixed(1)}–${(100 * high).toFixed(1)}`;
-const ms = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(0));
+// As the Runs view shows them: one decimal below 10 ms.
+const ms = (x: number | null | undefined) =>
+  x === null || x === undefined ? '–' : x.toFixed(x < 10 ? 1 : 0);
 
 const header = [
   'run',
