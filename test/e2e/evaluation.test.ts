@@ -2,28 +2,32 @@
 // and a zero-shot run whose results and labels are the hand-computed case of the backend tests
 // (test/backend/evaluation-fixture.ts), the table and chart, and the one-click "fixed" and "broken"
 // filters in the library.
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
 import { openStore } from '../../src/backend/store/index.js';
 import { runCli } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands.js';
-import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
+import type { HttpClient } from '../../src/shared/client-http.js';
 import { EVALUATION_CASES, recordEvaluatedRuns } from '../backend/evaluation-fixture.js';
 import { seedClassSetAndModel } from '../backend/helpers.js';
-import { ensureRendererBuild, launchChromium, skipReason, startServe, stopServe } from './serve-mode.js';
+import {
+  closeWorkbench,
+  ensureRendererBuild,
+  openWorkbench,
+  skipReason,
+  type Workbench,
+} from './serve-mode.js';
 
 describe.skipIf(skipReason !== null)(
   `run evaluation in Chromium${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
     let workspace: string;
-    let serve: ChildProcess;
+    let workbench: Workbench;
     let api: HttpClient;
-    let browser: Browser;
     let page: Page;
     let runs: { tpt: number; zeroShot: number };
 
@@ -48,20 +52,12 @@ describe.skipIf(skipReason !== null)(
       store.close();
       runs = { tpt: tpt.id, zeroShot: zeroShot.id };
 
-      const started = await startServe(db);
-      serve = started.child;
-      const url = new URL(started.url);
-      api = createHttpClient({ baseUrl: url.origin, token: url.searchParams.get('token')! });
-      browser = await launchChromium();
-      page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
-      page.setDefaultTimeout(0);
-      await page.goto(started.url);
+      workbench = await openWorkbench(db, 'light');
+      ({ api, page } = workbench);
     });
 
     afterAll(async () => {
-      await browser?.close();
-      api?.close();
-      await stopServe(serve);
+      await closeWorkbench(workbench);
       if (workspace) rmSync(workspace, { recursive: true, force: true });
     });
 
@@ -96,6 +92,7 @@ describe.skipIf(skipReason !== null)(
       await page.click(`[data-testid="show-broken-${runs.tpt}"]`);
       await page.locator('[data-testid="image-count"]', { hasText: /^\s*1 images\s*$/ }).waitFor();
       expect(await page.inputValue('[data-testid="versus-zero-shot"]')).toBe('broken');
+      expect(workbench.pageErrors).toEqual([]);
     });
 
     it('compares against imported labels alone when asked', async () => {

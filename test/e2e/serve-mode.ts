@@ -4,9 +4,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 export const repoRoot = join(import.meta.dirname, '../..');
 /** Why the end-to-end tests cannot run here, or null. */
 export const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`;
@@ -34,7 +35,7 @@ export function ensureRendererBuild(): void {
 }
 
 /** Starts `metatpt serve` and resolves with the URL it prints. */
-export function startServe(database: string): Promise<{ child: ChildProcess; url: string }> {
+function startServe(database: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     ['bin/metatpt.mjs', 'serve', '--db', database, '--port', '0', '--device', 'cpu'],
@@ -53,7 +54,7 @@ export function startServe(database: string): Promise<{ child: ChildProcess; url
 }
 
 /** Ends a serve child (if it still runs) and waits for it. */
-export async function stopServe(child: ChildProcess | undefined): Promise<void> {
+async function stopServe(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -61,7 +62,7 @@ export async function stopServe(child: ChildProcess | undefined): Promise<void> 
 }
 
 /** The machine's Chromium, headless, without the sandbox a container lacks. */
-export function launchChromium(): Promise<Browser> {
+function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -72,4 +73,36 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** serve mode over a database, its API, and a Chromium page on it. */
+export interface Workbench {
+  serve: ChildProcess;
+  api: HttpClient;
+  browser: Browser;
+  page: Page;
+  /** Errors thrown in the page since it opened. */
+  pageErrors: string[];
+}
+
+/** Starts serve mode over the database and opens the workbench in a 1440×900 page. */
+export async function openWorkbench(database: string, colorScheme: 'dark' | 'light'): Promise<Workbench> {
+  const { child: serve, url } = await startServe(database);
+  const { origin, searchParams } = new URL(url);
+  const api = createHttpClient({ baseUrl: origin, token: searchParams.get('token')! });
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme });
+  // No step has a time limit of its own; the test runner's limit applies.
+  page.setDefaultTimeout(0);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(url);
+  return { serve, api, browser, page, pageErrors };
+}
+
+/** Closes what openWorkbench opened (whatever part of it did open). */
+export async function closeWorkbench(workbench: Partial<Workbench> | undefined): Promise<void> {
+  await workbench?.browser?.close();
+  workbench?.api?.close();
+  await stopServe(workbench?.serve);
 }

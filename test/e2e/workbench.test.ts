@@ -3,25 +3,24 @@
 // → MetaTPT on 3 images with progress → the inspector shows the learned views → review 5 images with
 // the keyboard, with an undo → export. Screenshots of each view go to a temporary folder, or to
 // docs/screenshots with UPDATE_SCREENSHOTS=1.
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/engine/random.js';
 import { renderScene } from '../../src/engine/synthetic/render.js';
 import { balancedScenes, SHAPES } from '../../src/engine/synthetic/scenes.js';
-import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
+import type { HttpClient } from '../../src/shared/client-http.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
 import {
+  closeWorkbench,
   ensureRendererBuild,
-  launchChromium,
+  openWorkbench,
   repoRoot,
   skipReason,
-  startServe,
-  stopServe,
+  type Workbench,
 } from './serve-mode.js';
 
 const perClass = 3;
@@ -47,12 +46,10 @@ describe.skipIf(skipReason !== null)(
     let workspace: string;
     let imagesDir: string;
     let screenshotDir: string;
-    let serve: ChildProcess;
+    let workbench: Workbench;
     let api: HttpClient;
-    let browser: Browser;
     let page: Page;
     let collectionId: number;
-    const pageErrors: string[] = [];
 
     /** A screenshot of the view, without the passing notices. */
     const shot = async (name: string) => {
@@ -86,22 +83,12 @@ describe.skipIf(skipReason !== null)(
         ? join(repoRoot, 'docs/screenshots')
         : join(workspace, 'shots');
       mkdirSync(screenshotDir, { recursive: true });
-      const started = await startServe(join(workspace, 'data', 'workbench.db'));
-      serve = started.child;
-      const url = new URL(started.url);
-      api = createHttpClient({ baseUrl: url.origin, token: url.searchParams.get('token')! });
-      browser = await launchChromium();
-      page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
-      // No step has a time limit of its own; the test runner's limit applies.
-      page.setDefaultTimeout(0);
-      page.on('pageerror', (error) => pageErrors.push(error.message));
-      await page.goto(started.url);
+      workbench = await openWorkbench(join(workspace, 'data', 'workbench.db'), 'dark');
+      ({ api, page } = workbench);
     });
 
     afterAll(async () => {
-      await browser?.close();
-      api?.close();
-      await stopServe(serve);
+      await closeWorkbench(workbench);
       if (workspace) rmSync(workspace, { recursive: true, force: true });
     });
 
@@ -233,7 +220,7 @@ describe.skipIf(skipReason !== null)(
       await page.locator('html[data-theme="light"]').waitFor({ state: 'attached' });
       await page.waitForSelector('[data-testid="tile"] img');
       await shot('library-light');
-      expect(pageErrors).toEqual([]);
+      expect(workbench.pageErrors).toEqual([]);
     });
   },
 );
