@@ -8,11 +8,11 @@ import {
   adaptImage,
   imageSeed,
   prepareImage,
-  type AdaptMethod,
   type AdaptOptions,
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
+import type { AdaptMethod } from '../src/shared/domain/adaptation.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
 import { Random } from '../src/engine/random.js';

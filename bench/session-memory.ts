@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { DEFAULT_TEMPLATE } from '../src/engine/adapt/prompts.js';
+import { DEFAULT_TEMPLATE } from '../src/shared/domain/adaptation.js';
 import { ClipModel, clipLogits } from '../src/engine/clip/model.js';
 import { grad } from '../src/engine/grad.js';
 import { lowerToOnnx } from '../src/engine/onnx.js';

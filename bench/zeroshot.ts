@@ -2,7 +2,7 @@
 // text encoding of a class set at its trimmed length versus the full 77 tokens, image throughput by
 // batch size, and peak memory.
 import { parseArgs } from 'node:util';
-import { DEFAULT_TEMPLATE } from '../src/engine/adapt/prompts.js';
+import { DEFAULT_TEMPLATE } from '../src/shared/domain/adaptation.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
 import { Random } from '../src/engine/random.js';

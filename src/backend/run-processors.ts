@@ -118,9 +118,7 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
     async open(spec): Promise<ImageProcessor> {
       const { host, release } = await borrow(workerInit(spec, provider));
       return {
-        // The run's method decides, whatever the stored settings say.
-        processImage: (path, params, signal) =>
-          host.processImage(path, { ...params, method: spec.method }, signal),
+        processImage: host.processImage,
         get device() {
           return host.device;
         },

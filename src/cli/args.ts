@@ -2,10 +2,27 @@
 // (classify, run): the options they declare on their commander command, and parsers that turn the
 // parsed strings into engine options or a clear usage error.
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
-import { ADAPT_DEFAULTS, type AdaptMethod, type AdaptOptions } from '../engine/adapt/adapt.js';
-import { adaptParamsSchema, resolveAdaptOptions, type AdaptParams } from '../engine/adapt/options.js';
-import { DEFAULT_TEMPLATE } from '../engine/adapt/prompts.js';
+import { Option, type Command } from 'commander';
+import { adaptOptions, type AdaptOptions } from '../engine/adapt/adapt.js';
+import {
+  ADAPT_METHODS,
+  DEFAULT_SETTINGS,
+  DEFAULT_TEMPLATE,
+  NUMBER_SETTINGS,
+  OTHER_SETTINGS,
+  SETTING_NAMES,
+  adaptParamsSchema,
+  resolveSettings,
+  settingMethods,
+  type AdaptMethod,
+  type InnerOptimizer,
+  type MetaVariant,
+  type NumberSetting,
+  type NumberSettingName,
+  type PresetName,
+  type ValidAdaptParams,
+} from '../shared/domain/adaptation.js';
+import { describeIssues } from '../shared/domain/issues.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { parseClassList } from '../backend/services/class-sets.js';
 import { UsageError } from './command.js';
@@ -63,50 +80,69 @@ export function addClassOptions(command: Command): Command {
     .option('--template <t>', `prompt with {} for the class name (default "${DEFAULT_TEMPLATE}")`);
 }
 
-/** Each method option: the adaptation setting it gives (src/engine/adapt/options.ts) and its help. */
-const ADAPT_FLAGS = {
-  method: ['--method <m>', 'zeroshot (default) | tpt | metatpt'],
-  preset: ['--preset <p>', 'paper (default: 64 views) | fast-cpu (16 views); the options below override it'],
-  views: ['--views <n>', 'views per image, the original included'],
-  steps: ['--steps <n>', 'prompt-tuning steps (default 1)'],
-  lr: ['--lr <x>', `prompt-tuning learning rate (default ${ADAPT_DEFAULTS.tpt.lr})`],
-  selectRatio: [
-    '--select-ratio <x>',
-    `fraction of the most confident views kept (default ${ADAPT_DEFAULTS.tpt.selectRatio})`,
-  ],
-  innerSteps: [
-    '--inner-steps <k>',
-    `metatpt: steps that learn the views (default ${ADAPT_DEFAULTS.meta.innerSteps}; 0 is TPT)`,
-  ],
-  innerLr: ['--inner-lr <x>', `metatpt: learning rate of the views (default ${ADAPT_DEFAULTS.meta.innerLr})`],
-  innerOptimizer: [
-    '--inner-optimizer <o>',
-    `metatpt: sgd (normalised steps, in proportion to each view's gradient) | adam (default ${ADAPT_DEFAULTS.meta.innerOptimizer})`,
-  ],
-  variant: ['--variant <v>', 'metatpt: two-stage (default) | one-stage | second-order'],
-  seed: ['--seed <s>', "seed of the random views (default 0); each image's seed also depends on its path"],
-  minEntropy: ['--min-entropy <x>', 'adapt only images whose zero-shot entropy is above X'],
-  augmix: [
-    '--augmix',
-    'tpt/metatpt: AugMix on the views, as the official TPT code does on fine-grained sets',
-  ],
-} as const satisfies Partial<Record<keyof AdaptParams, readonly [string, string]>>;
+/** The method options as commander parses them (--method and the choices are checked by commander). */
+export type AdaptOptionValues = Partial<
+  {
+    method: AdaptMethod;
+    preset: PresetName;
+    innerOptimizer: InnerOptimizer;
+    variant: MetaVariant;
+    augmix: boolean;
+  } & Record<NumberSettingName, number>
+>;
 
-type AdaptSetting = keyof typeof ADAPT_FLAGS;
-
-/** The settings the method options give, in their order on the command line. */
-export const ADAPT_SETTINGS = Object.keys(ADAPT_FLAGS) as AdaptSetting[];
-
-/** The method options as commander parses them: strings, and a flag for --augmix. */
-export type AdaptOptionValues = { [K in AdaptSetting]?: K extends 'augmix' ? boolean : string };
-
-export function addAdaptOptions(command: Command): Command {
-  for (const [flags, description] of Object.values(ADAPT_FLAGS)) command.option(flags, description);
-  return command;
-}
+/** Commander's names of the method options: --method and one per setting. */
+export const ADAPT_OPTION_NAMES = ['method', ...SETTING_NAMES] as const;
 
 /** An option's flag from commander's name for it: `selectRatio` -> `--select-ratio`. */
 export const flagOf = (setting: string) => `--${setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** "metatpt: " before the help of a setting only one adaptive method uses. */
+const methodNote = (methods: readonly AdaptMethod[]) => (methods.length === 1 ? `${methods[0]}: ` : '');
+
+/** "1..512 views", "> 0", ">= 0". */
+function boundsText({ min, greaterThan, max, unit }: NumberSetting): string {
+  const low = greaterThan !== undefined ? `> ${greaterThan}` : min !== undefined ? `>= ${min}` : '';
+  const range = min !== undefined && max !== undefined ? `${min}..${max}` : low;
+  return [range, unit].filter(Boolean).join(' ');
+}
+
+/**
+ * Declares the method options, generated from the settings' table (src/shared/domain/adaptation.ts):
+ * --method, --preset, one per numeric setting, --variant and --augmix.
+ */
+export function addAdaptOptions(command: Command): Command {
+  command.addOption(
+    new Option(
+      '--method <m>',
+      'zero-shot CLIP, or adapt each image with TPT or MetaTPT (default zeroshot)',
+    ).choices(ADAPT_METHODS),
+  );
+  for (const name of SETTING_NAMES) {
+    const flag = flagOf(name);
+    if (name === 'augmix') {
+      command.option(flag, `${methodNote(settingMethods(name))}${OTHER_SETTINGS.augmix.help}`);
+      continue;
+    }
+    if (name === 'preset' || name === 'innerOptimizer' || name === 'variant') {
+      const { help, choices } = OTHER_SETTINGS[name];
+      command.addOption(
+        new Option(`${flag} <name>`, `${methodNote(settingMethods(name))}${help}`).choices(choices),
+      );
+      continue;
+    }
+    const setting: NumberSetting = NUMBER_SETTINGS[name];
+    const fallback = DEFAULT_SETTINGS[name];
+    const detail = [boundsText(setting), fallback === null ? '' : `default ${fallback}`].filter(Boolean);
+    command.addOption(
+      new Option(
+        `${flag} <${setting.valueName}>`,
+        `${methodNote(setting.methods)}${setting.help} (${detail.join('; ')})`,
+      ).argParser((value) => parseNumber(value, flag.slice(2))!),
+    );
+  }
+  return command;
+}
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly (
   ExecutionProvider | 'auto'
@@ -124,29 +160,16 @@ export function parseDevice(value: string): ExecutionProvider | 'auto' {
   return oneOf(value, DEVICES, 'device');
 }
 
-const NAME_SETTINGS: ReadonlySet<string> = new Set(['method', 'preset', 'variant', 'innerOptimizer']);
-
 /**
- * The method options of an adaptation run as the engine's settings (what a stored run keeps),
- * validated by its schema; a bad value is a usage error naming the option.
+ * The method options of an adaptation run as the settings a stored run keeps, validated by their
+ * schema; a bad value is a usage error naming the option and the value given.
  */
-export function adaptParamsFromArgs(values: AdaptOptionValues): AdaptParams {
-  const params: Record<string, string | number | boolean> = {};
-  for (const setting of ADAPT_SETTINGS) {
-    const value = values[setting];
-    if (typeof value === 'boolean') params[setting] = value;
-    else if (value !== undefined)
-      params[setting] = NAME_SETTINGS.has(setting) ? value : parseNumber(value, flagOf(setting).slice(2))!;
-  }
-  const parsed = adaptParamsSchema.safeParse(params);
+export function adaptParamsFromArgs(values: AdaptOptionValues): ValidAdaptParams {
+  const given = ADAPT_OPTION_NAMES.filter((name) => values[name] !== undefined);
+  const parsed = adaptParamsSchema.safeParse(Object.fromEntries(given.map((name) => [name, values[name]])));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const setting = String(issue.path[0]);
-      return setting in ADAPT_FLAGS
-        ? `${flagOf(setting)} "${values[setting as AdaptSetting]}": ${issue.message}`
-        : issue.message;
-    });
-    throw new UsageError(problems.join('; '));
+    const field = (setting: string) => `${flagOf(setting)} "${values[setting as keyof AdaptOptionValues]}"`;
+    throw new UsageError(describeIssues(parsed.error, { field }));
   }
   return parsed.data;
 }
@@ -156,7 +179,7 @@ export function adaptParamsFromArgs(values: AdaptOptionValues): AdaptParams {
  * per-image seed is derived from `seed` by the caller (imageSeed).
  */
 export function adaptOptionsFromArgs(values: AdaptOptionValues): AdaptOptions {
-  return resolveAdaptOptions(adaptParamsFromArgs(values));
+  return adaptOptions(resolveSettings(adaptParamsFromArgs(values)));
 }
 
 /**
@@ -164,10 +187,9 @@ export function adaptOptionsFromArgs(values: AdaptOptionValues): AdaptOptions {
  * --views, say, is usually a forgotten --method).
  */
 export function ignoredAdaptOptions(values: AdaptOptionValues, method: AdaptMethod): string[] {
-  const adaptOnly = ['preset', 'views', 'steps', 'lr', 'selectRatio', 'minEntropy', 'augmix'] as const;
-  const metaOnly = ['innerSteps', 'innerLr', 'innerOptimizer', 'variant'] as const;
-  const ignored = [...(method === 'zeroshot' ? adaptOnly : []), ...(method === 'metatpt' ? [] : metaOnly)];
-  return ignored.filter((name) => values[name] !== undefined).map(flagOf);
+  return SETTING_NAMES.filter(
+    (name) => values[name] !== undefined && !settingMethods(name).includes(method),
+  ).map(flagOf);
 }
 
 export interface ClassSpec {

@@ -2,6 +2,7 @@
 // (Electron IPC or serve mode's HTTP + WebSocket). Every call's input is validated against its schema
 // at the backend boundary; outputs are plain JSON-compatible data (typed arrays become number arrays).
 import { z } from 'zod';
+import { ADAPT_METHODS } from './domain/adaptation.js';
 import { EXPORT_FORMATS } from '../backend/export/types.js';
 import type { ImageDetail } from '../backend/services/browse.js';
 import type { CollectionSummary } from '../backend/services/collections.js';
@@ -39,9 +40,9 @@ const classSetInput = z
 
 const labelKind = z.enum(LABEL_KINDS);
 
-export const methodSchema = z.enum(['zeroshot', 'tpt', 'metatpt']);
+export const methodSchema = z.enum(ADAPT_METHODS);
 
-/** Adaptation settings of a run (see src/engine/adapt/options.ts for their meaning and bounds). */
+/** Adaptation settings of a run; runs.start checks them against adaptParamsSchema (shared/domain). */
 const runParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
 
 export const runScopeSchema = z.discriminatedUnion('kind', [

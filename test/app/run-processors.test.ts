@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { parseAdaptSettings, type AdaptMethod } from '../../src/shared/domain/adaptation.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ENGINE_WORKER_SCRIPT,
@@ -22,10 +23,11 @@ beforeAll(async () => {
 });
 afterAll(() => workspace.remove());
 
-const spec = (method: RunSpec['method'], classes: string[]): RunSpec => ({
+const settings = (method: AdaptMethod) => parseAdaptSettings({ method, views: 4 });
+
+const spec = (method: AdaptMethod, classes: string[]): RunSpec => ({
   runId: 1,
-  method,
-  params: { views: 4 },
+  settings: settings(method),
   model: { id: 1, name: 'golden', dir: GOLDEN_MODEL_DIR },
   classSet: {
     id: 1,
@@ -60,20 +62,19 @@ function countedHosts() {
 }
 
 describe('run processors', () => {
-  it('reuse the engine host across runs with the same model and classes, and apply the run method', async () => {
+  it('reuse the engine host across runs with the same model and classes', async () => {
     const { started, closed, processors } = countedHosts();
     const signal = new AbortController().signal;
     const some = CLASS_NAMES.slice(0, 3);
 
     const zeroShot = await processors.open(spec('zeroshot', some));
-    const first = await zeroShot.processImage(image, { views: 4 }, signal);
+    const first = await zeroShot.processImage(image, settings('zeroshot'), signal);
     expect(first.adapted).toBe(false);
     expect(zeroShot.device).toBe('cpu');
     await zeroShot.close();
 
-    // Stored settings saying otherwise do not change the run's method.
     const tpt = await processors.open(spec('tpt', some));
-    const second = await tpt.processImage(image, { views: 4, method: 'zeroshot' }, signal);
+    const second = await tpt.processImage(image, settings('tpt'), signal);
     expect(second.adapted).toBe(true);
     expect(second.ctx).toBeDefined();
     await tpt.close();
@@ -83,7 +84,9 @@ describe('run processors', () => {
     const other = await processors.open(spec('zeroshot', CLASS_NAMES));
     expect(started).toEqual([some, CLASS_NAMES]);
     expect(closed).toEqual([some]);
-    expect((await other.processImage(image, {}, signal)).probs).toHaveLength(CLASS_NAMES.length);
+    expect((await other.processImage(image, settings('zeroshot'), signal)).probs).toHaveLength(
+      CLASS_NAMES.length,
+    );
     await other.close();
     await processors.close();
     expect(closed).toEqual([some, CLASS_NAMES]);
@@ -95,7 +98,7 @@ describe('run processors', () => {
     const some = CLASS_NAMES.slice(0, 3);
 
     const run = await processors.open(spec('zeroshot', some));
-    const image1 = await run.processImage(image, {}, signal);
+    const image1 = await run.processImage(image, settings('zeroshot'), signal);
     const text = await processors.zeroShotText(spec('zeroshot', some));
     expect(started).toEqual([some]);
     expect(text.textFeatures).toHaveLength(some.length * text.width);
@@ -113,7 +116,7 @@ describe('run processors', () => {
     expect(other.textFeatures).toHaveLength(CLASS_NAMES.length * other.width);
     expect(started).toEqual([some, CLASS_NAMES]);
     expect(closed).toEqual([CLASS_NAMES]);
-    expect((await run.processImage(image, {}, signal)).label).toBe(image1.label);
+    expect((await run.processImage(image, settings('zeroshot'), signal)).label).toBe(image1.label);
     await run.close();
     await processors.close();
     expect(closed).toEqual([CLASS_NAMES, some]);

@@ -75,7 +75,7 @@ describe('RunExecutor', () => {
     expect(store.results.prediction(run.id, imageIds[5])!.adapted).toBe(true);
     expect(store.results.views(run.id, imageIds[5])).toHaveLength(3);
     expect(processor.opened[0].classSet.classes.map((c) => c.name)).toEqual(['cat', 'dog', 'bird']);
-    expect(processor.opened[0].params).toEqual({ steps: 1 });
+    expect(processor.opened[0].settings).toMatchObject({ method: 'tpt', steps: 1, views: 64 });
     expect(processor.closedCount()).toBe(1);
     const last = events.at(-1)!;
     expect(last).toMatchObject({ status: 'done', done: 12, total: 12, etaSeconds: 0, device: 'test-cpu' });
@@ -119,6 +119,21 @@ describe('RunExecutor', () => {
     expect(stopped).toMatchObject({ status: 'failed', failed: 3, done: 0 });
     expect(stopped.error).toMatch(/3 failures in a row; the last: cannot decode/);
     expect(store.runs.items(run.id, { state: 'pending' })).toHaveLength(7);
+  });
+
+  it('fails a run whose stored settings are invalid, naming them, before any image', async () => {
+    const store = tempStore();
+    const seeded = seedCollection(store, 2);
+    const run = createCollectionRun(store, seeded, 'tpt', { views: 0, bogus: 1 });
+    const processor = testProcessor();
+    const executor = new RunExecutor({ store, openProcessor: processor.open });
+    executor.enqueue(run.id);
+    await executor.idle();
+    expect(store.runs.require(run.id).status).toBe('failed');
+    expect(store.runs.require(run.id).error).toMatch(
+      /invalid adaptation settings: views: .*; params: .*"bogus"/,
+    );
+    expect(processor.opened).toEqual([]);
   });
 
   it('fails a run whose processor cannot start', async () => {

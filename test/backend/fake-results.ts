@@ -1,5 +1,5 @@
 // Results shaped like the engine's, for tests that exercise the store and the queue without a model.
-import type { ImageResult } from '../../src/backend/jobs/types.js';
+import type { ImageResult } from '../../src/backend/store/index.js';
 
 /** A plausible result over three classes; `seed` varies the numbers. */
 export function fakeResult(seed: number, views = 0): ImageResult {

@@ -1,12 +1,16 @@
 // The shared argument parsers: numbers, method options with presets, class sets.
 import { describe, expect, it } from 'vitest';
+import { Command } from 'commander';
 import {
+  addAdaptOptions,
   adaptOptionsFromArgs,
   classSpecFromArgs,
   ignoredAdaptOptions,
   parseNumber,
+  type AdaptOptionValues,
 } from '../../src/cli/args.js';
-import { ADAPT_DEFAULTS, PRESETS } from '../../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS } from '../../src/engine/adapt/adapt.js';
+import { PRESETS } from '../../src/shared/domain/adaptation.js';
 
 describe('parseNumber', () => {
   it('reads a number and passes an absent option through', () => {
@@ -20,44 +24,65 @@ describe('parseNumber', () => {
   });
 });
 
+/** The method options parsed by commander as a command that declares them would parse them. */
+function adaptArgs(args: string[]): AdaptOptionValues {
+  const command = addAdaptOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }));
+  return command.parse(args, { from: 'user' }).opts();
+}
+
 describe('adaptOptionsFromArgs', () => {
   it('defaults to zero-shot with the paper settings and seed 0', () => {
-    expect(adaptOptionsFromArgs({})).toEqual({ ...ADAPT_DEFAULTS, method: 'zeroshot', seed: 0 });
+    expect(adaptOptionsFromArgs(adaptArgs([]))).toEqual({ ...ADAPT_DEFAULTS, method: 'zeroshot', seed: 0 });
   });
 
   it('starts from the preset and applies each option given', () => {
-    const options = adaptOptionsFromArgs({
-      method: 'metatpt',
-      preset: 'fast-cpu',
-      lr: '0.01',
-      innerLr: '0.1',
-      variant: 'second-order',
-      seed: '42',
-      minEntropy: '0.5',
-    });
-    expect(options).toMatchObject({ method: 'metatpt', views: PRESETS['fast-cpu'].views, seed: 42 });
-    expect(options.tpt).toEqual({ ...PRESETS['fast-cpu'].tpt, lr: 0.01 });
-    expect(options.meta).toEqual({ ...PRESETS['fast-cpu'].meta, innerLr: 0.1, variant: 'second-order' });
+    const options = adaptOptionsFromArgs(
+      adaptArgs([
+        ...['--method', 'metatpt', '--preset', 'fast-cpu', '--lr', '0.01', '--inner-lr', '0.1'],
+        ...['--variant', 'second-order', '--seed', '42', '--min-entropy', '0.5'],
+      ]),
+    );
+    expect(options).toMatchObject({ method: 'metatpt', views: PRESETS['fast-cpu'].settings.views, seed: 42 });
+    expect(options.tpt).toEqual({ ...ADAPT_DEFAULTS.tpt, lr: 0.01 });
+    expect(options.meta).toEqual({ ...ADAPT_DEFAULTS.meta, innerLr: 0.1, variant: 'second-order' });
     expect(options.minEntropy).toBe(0.5);
     expect(options.augmix).toBe(false);
-    expect(adaptOptionsFromArgs({ preset: 'fast-cpu', views: '4' }).views).toBe(4);
-    expect(adaptOptionsFromArgs({ method: 'tpt', augmix: true }).augmix).toBe(true);
+    expect(adaptOptionsFromArgs(adaptArgs(['--preset', 'fast-cpu', '--views', '4'])).views).toBe(4);
+    expect(adaptOptionsFromArgs(adaptArgs(['--method', 'tpt', '--augmix'])).augmix).toBe(true);
   });
 
-  it('names the option of each bad value', () => {
-    expect(() => adaptOptionsFromArgs({ preset: 'slow' })).toThrow(
-      '--preset "slow": Invalid option: expected one of "paper"|"fast-cpu"',
+  it('names the option and the value of each bad value', () => {
+    expect(() => adaptArgs(['--preset', 'slow'])).toThrow(
+      "option '--preset <name>' argument 'slow' is invalid. Allowed choices are paper, fast-cpu.",
     );
-    expect(() => adaptOptionsFromArgs({ views: '1.5', selectRatio: '1.5' })).toThrow(
+    expect(() => adaptOptionsFromArgs(adaptArgs(['--views', '1.5', '--select-ratio', '1.5']))).toThrow(
       /^--views "1\.5": .*expected int.*; --select-ratio "1\.5": Too big/,
     );
-    expect(() => adaptOptionsFromArgs({ seed: '-1' })).toThrow(/--seed "-1": Too small/);
-    expect(() => adaptOptionsFromArgs({ innerLr: 'x' })).toThrow('--inner-lr must be a number, not "x"');
+    expect(() => adaptOptionsFromArgs(adaptArgs(['--seed', '-1']))).toThrow(/--seed "-1": Too small/);
+    expect(() => adaptArgs(['--inner-lr', 'x'])).toThrow('--inner-lr must be a number, not "x"');
+  });
+
+  it('declares a flag for every setting, with its bounds and default in the help', () => {
+    const help = addAdaptOptions(new Command().configureHelp({ helpWidth: 200 })).helpInformation();
+    for (const flag of [
+      '--method',
+      '--preset',
+      '--views',
+      '--select-ratio',
+      '--chunk',
+      '--variant',
+      '--augmix',
+    ])
+      expect(help).toContain(flag);
+    expect(help).toMatch(
+      /--views <n> +augmented views per image, the original \(view 0\) included \(1\.\.512 views; default 64\)/,
+    );
+    expect(help).toMatch(/--inner-lr <x> +metatpt: learning rate of the view warps \(> 0; default 0\.01\)/);
   });
 
   it('lists the options the chosen method ignores', () => {
-    const values = { views: '8', innerSteps: '2', seed: '1' };
-    expect(ignoredAdaptOptions(values, 'zeroshot')).toEqual(['--views', '--inner-steps']);
+    const values = adaptArgs(['--views', '8', '--inner-steps', '2', '--seed', '1']);
+    expect(ignoredAdaptOptions(values, 'zeroshot')).toEqual(['--views', '--inner-steps', '--seed']);
     expect(ignoredAdaptOptions(values, 'tpt')).toEqual(['--inner-steps']);
     expect(ignoredAdaptOptions(values, 'metatpt')).toEqual([]);
   });

@@ -294,7 +294,10 @@ describe('metatpt classify, the command line', () => {
       [['--classes', 'a,b', folder.shapes], /--model is required/],
       [[...MODEL, folder.shapes], /either --classes or --classes-file/],
       [[...BASE], /at least one image file or folder/],
-      [[...BASE, '--method', 'fancy', folder.shapes], /--method "fancy": Invalid option: expected one of/],
+      [
+        [...BASE, '--method', 'fancy', folder.shapes],
+        /option '--method <m>' argument 'fancy' is invalid. Allowed choices are zeroshot, tpt, metatpt/,
+      ],
       [[...BASE, '--views', '0', folder.shapes], /--views "0": Too small: expected number to be >=1/],
       [[...BASE, '--lr', 'fast', folder.shapes], /--lr must be a number, not "fast"/],
       [[...MODEL, '--classes', 'cat,,dog', folder.shapes], /--classes entry 2: empty/],

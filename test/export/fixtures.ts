@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ExportItem, LabelSource } from '../../src/backend/export/index.js';
-import type { ImageResult } from '../../src/backend/jobs/types.js';
+import type { ImageResult } from '../../src/backend/store/index.js';
 import { hashFile } from '../../src/backend/library/inspect.js';
 import { openStore, type Store } from '../../src/backend/store/index.js';
 import { createCollectionRun, SEEDED_CLASSES, seedClassSetAndModel } from '../backend/helpers.js';

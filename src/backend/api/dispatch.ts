@@ -1,5 +1,6 @@
 // The backend end of the API contract: validates each call's input against its schema, runs the
 // handler, and returns plain data, so that every transport behaves the same.
+import { describeIssues } from '../../shared/domain/issues.js';
 import { z } from 'zod';
 import {
   apiSchemas,
@@ -33,10 +34,7 @@ export function createDispatcher(handlers: ApiHandlers): Dispatch {
     const schema = apiSchemas[method as ApiMethod];
     const parsed = schema.safeParse(input ?? {});
     if (!parsed.success) {
-      const problems = parsed.error.issues
-        .map((i) => `${i.path.join('.') || 'input'}: ${i.message}`)
-        .join('; ');
-      throw new ApiError(`${method}: ${problems}`, 'invalid-input');
+      throw new ApiError(`${method}: ${describeIssues(parsed.error)}`, 'invalid-input');
     }
     const handler = handlers[method as ApiMethod] as (input: unknown) => unknown;
     return toPlain(await handler(parsed.data));

@@ -1,7 +1,8 @@
 // Every API call, implemented over the services. Inputs arrive validated (dispatch.ts); here ids
 // that name nothing become 'not-found' errors, settings are checked before a run is created, and
 // the calls that change what others show emit their events.
-import { adaptParamsSchema } from '../../engine/adapt/options.js';
+import { adaptParamsSchema } from '../../shared/domain/adaptation.js';
+import { describeIssues } from '../../shared/domain/issues.js';
 import { ApiError, type AppInfo } from '../../shared/api.js';
 import { exportRun, importLabelsIntoStore } from '../export/from-store.js';
 import { importFromExport, importLabels } from '../export/index.js';
@@ -142,8 +143,8 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       // Bad settings fail here, once, rather than on every image of the run.
       const settings = adaptParamsSchema.safeParse({ ...params, method });
       if (!settings.success) {
-        const problems = settings.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`);
-        throw new ApiError(`runs.start: invalid settings: ${problems.join('; ')}`, 'invalid-input');
+        const problems = describeIssues(settings.error, { root: 'params' });
+        throw new ApiError(`runs.start: invalid settings: ${problems}`, 'invalid-input');
       }
       return runs.start({ ...rest, method, params });
     }),

@@ -35,8 +35,8 @@ export async function startEngineHost(
     return result as Extract<EngineJobResult, { kind: K }>;
   }
   return {
-    processImage: async (path, params, signal) => {
-      const result = await ask({ kind: 'image', path, params, seedKey: path }, signal);
+    processImage: async (path, settings, signal) => {
+      const result = await ask({ kind: 'image', path, settings, seedKey: path }, signal);
       device = result.device;
       return result;
     },

@@ -1,6 +1,8 @@
 // What the engine host sends its worker threads and gets back.
 import type { ExecutionProvider } from '../../engine/runtime.js';
-import type { ImageResult, RunParams, ZeroShotText } from '../jobs/types.js';
+import type { AdaptSettings } from '../../shared/domain/adaptation.js';
+import type { ZeroShotText } from '../jobs/types.js';
+import type { ImageResult } from '../store/index.js';
 
 export interface EngineWorkerInit {
   modelDir: string;
@@ -19,8 +21,8 @@ export type EngineJob = ImageJob | { kind: 'zero-shot-text' };
 export interface ImageJob {
   kind: 'image';
   path: string;
-  /** Adaptation settings (validated in the worker by resolveAdaptOptions). */
-  params: RunParams;
+  /** The run's method and settings, validated when the run started. */
+  settings: AdaptSettings;
   /** A stable key for the image (its path): with the run's seed it fixes the image's views. */
   seedKey: string;
 }

@@ -1,7 +1,6 @@
 // The engine worker: loads a CLIP model and a class set once, then classifies images one at a time
 // off the main thread.
-import { adaptImage, imageSeed, prepareImage } from '../../engine/adapt/adapt.js';
-import { resolveAdaptOptions } from '../../engine/adapt/options.js';
+import { adaptImage, adaptOptions, imageSeed, prepareImage } from '../../engine/adapt/adapt.js';
 import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
 import { ClipModel } from '../../engine/clip/model.js';
@@ -28,8 +27,8 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
         logitScale: prompts.encoder.model.logitScale,
       };
     }
-    const { path, params, seedKey } = job;
-    const options = resolveAdaptOptions(params);
+    const { path, settings, seedKey } = job;
+    const options = adaptOptions(settings);
     const image = await prepareImage(path, prompts);
     signal.throwIfAborted();
     const result = await adaptImage(

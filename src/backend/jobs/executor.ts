@@ -1,6 +1,7 @@
 // Executes runs from their persistent work items, one run at a time, several images at once.
 // Each image's result and the closing of its item are one transaction (store.results), so a crash
 // loses at most the images in flight, and a restart redoes only those.
+import { parseAdaptSettings } from '../../shared/domain/adaptation.js';
 import { toAbsolute } from '../library/files.js';
 import type { Store } from '../store/index.js';
 import type { RunStatus, WorkItem } from '../store/runs.js';
@@ -238,7 +239,7 @@ export class RunExecutor {
         try {
           const result = await processor.processImage(
             toAbsolute(item.root, item.relPath),
-            spec.params,
+            spec.settings,
             signal,
           );
           signal.throwIfAborted();
@@ -314,8 +315,8 @@ export function runSpec(store: Store, runId: number): RunSpec {
   const classSet = store.classSets.require(run.classSetId);
   return {
     runId,
-    method: run.method,
-    params: run.params,
+    // The run's method decides, whatever the stored settings say; validated once, here.
+    settings: parseAdaptSettings({ ...run.params, method: run.method }),
     model: { id: model.id, name: model.name, dir: model.dir },
     classSet: {
       id: classSet.id,

@@ -1,57 +1,12 @@
 // The contract between the job queue and whatever classifies an image (the engine, in a worker).
-
-export interface ViewResult {
-  /** The view's 2x3 affine warp, row-major (6 numbers). */
-  theta: ArrayLike<number>;
-  entropy: number;
-  /** Whether the view was among the confident views the prompt was tuned on. */
-  selected: boolean;
-}
-
-export interface ImageResult {
-  /** Ordinal of the predicted class within the run's class set. */
-  label: number;
-  /** Final class probabilities (adapted where adapted is true, otherwise zero-shot). */
-  probs: Float32Array;
-  zeroShotProbs: Float32Array;
-  entropy: number;
-  zeroShotEntropy: number;
-  adapted: boolean;
-  /**
-   * Unit features [P] of the original image from the run's model: cached with the result so that new
-   * prompts re-score the image without the vision tower. Absent where nothing was encoded (re-scoring).
-   */
-  imageFeatures?: Float32Array;
-  /** The tuned prompt context vectors, shape [nCtx, width]. */
-  ctx?: { shape: number[]; data: Float32Array };
-  /** For each context position, the vocabulary tokens nearest to its vector. */
-  nearestTokens?: string[][];
-  views?: ViewResult[];
-  /** Loss values per optimisation step, by loss name. */
-  losses?: Record<string, number[]>;
-  /** Milliseconds per phase, by phase name. */
-  timings: Record<string, number>;
-}
-
-/** The engine's method names (src/engine/adapt/options.ts), as the CLI and the API spell them. */
-export type Method = 'zeroshot' | 'tpt' | 'metatpt';
-
-/** What a run processes. 'uncertain': images whose zero-shot entropy in an earlier run is high. */
-export type RunScope =
-  | { kind: 'collection' }
-  | { kind: 'images'; imageIds: number[] }
-  | { kind: 'uncertain'; baseRunId: number; minZeroShotEntropy: number };
-
-/** Method settings chosen for a run (steps, learning rate, view count, entropy threshold, ...). */
-export interface RunParams {
-  [key: string]: unknown;
-}
+import type { AdaptSettings } from '../../shared/domain/adaptation.js';
+import type { ImageResult } from '../store/index.js';
 
 /** Everything about a run that processing one of its images needs; plain data, so it crosses to a worker. */
 export interface RunSpec {
   runId: number;
-  method: Method;
-  params: RunParams;
+  /** The run's method and settings, resolved and validated. */
+  settings: AdaptSettings;
   model: { id: number; name: string; dir: string };
   classSet: {
     id: number;
@@ -65,7 +20,7 @@ export interface RunSpec {
 /** Classifies one image with a run's settings. Must reject promptly (with any error) when signal aborts. */
 export type ProcessImage = (
   imageAbsPath: string,
-  params: RunParams,
+  settings: AdaptSettings,
   signal: AbortSignal,
 ) => Promise<ImageResult>;
 

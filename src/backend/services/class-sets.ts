@@ -2,10 +2,8 @@
 import { opendir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { DEFAULT_CONTEXT_INIT, DEFAULT_TEMPLATE } from '../../shared/domain/adaptation.js';
 import type { ClassDefinition, ClassSet, NewClassSet, Store } from '../store/index.js';
-
-export const defaultTemplate = 'a photo of a {}.';
-export const defaultContextInit = 'a photo of a';
 
 export interface ClassSetInput {
   name: string;
@@ -83,8 +81,8 @@ export function createClassSetsService({ store }: { store: Store }) {
   return {
     create(input: ClassSetInput): ClassSet {
       const spec = validated({
-        template: defaultTemplate,
-        contextInit: defaultContextInit,
+        template: DEFAULT_TEMPLATE,
+        contextInit: DEFAULT_CONTEXT_INIT,
         ...input,
       }) as NewClassSet;
       if (store.classSets.getByName(spec.name))

@@ -2,7 +2,9 @@
 // control them. Execution is the RunExecutor's; this is the validated front of it.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { runSpec, type RunExecutor } from '../jobs/executor.js';
-import type { Method, RunParams, RunScope, ZeroShotTextOf } from '../jobs/types.js';
+import type { ZeroShotTextOf } from '../jobs/types.js';
+import { ADAPT_METHODS, type AdaptMethod } from '../../shared/domain/adaptation.js';
+import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
 import { zeroShotResult } from './zero-shot-scores.js';
 
@@ -10,14 +12,14 @@ export interface StartRunInput {
   collectionId: number;
   classSetId: number;
   modelId: number;
-  method: Method;
+  method: AdaptMethod;
   params?: RunParams;
   scope: RunScope;
 }
 
 export type RescoreInput = Pick<StartRunInput, 'collectionId' | 'classSetId' | 'modelId'>;
 
-const methods: ReadonlySet<string> = new Set<Method>(['zeroshot', 'tpt', 'metatpt']);
+const methods: ReadonlySet<string> = new Set(ADAPT_METHODS);
 
 /** Images re-scored per transaction; between batches the event loop serves other requests. */
 const RESCORE_BATCH = 2048;

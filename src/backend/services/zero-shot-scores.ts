@@ -2,7 +2,8 @@
 // arithmetic the engine does on the original image (adaptImage), without the vision tower.
 import { entropies, softmax } from '../../engine/adapt/losses.js';
 import { scaledSimilarities } from '../../engine/adapt/tpt.js';
-import type { ImageResult, ZeroShotText } from '../jobs/types.js';
+import type { ZeroShotText } from '../jobs/types.js';
+import type { ImageResult } from '../store/index.js';
 import { maxWithIndex } from '../store/float32.js';
 
 export function zeroShotResult(imageFeatures: Float32Array, text: ZeroShotText): ImageResult {

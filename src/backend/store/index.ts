@@ -45,7 +45,7 @@ export type { ImageRecord, ImageStatus, ScannedFile } from './images.js';
 export type { ClassSet, ClassInfo, ClassDefinition, NewClassSet } from './class-sets.js';
 export type { ModelRecord } from './models.js';
 export type { Run, RunStatus, RunItem, RunItemState, NewRun, WorkItem } from './runs.js';
-export type { Prediction, AdaptedPrompt, StoredView } from './results.js';
+export type { Prediction, AdaptedPrompt, StoredView, ImageResult, ViewResult } from './results.js';
 export type {
   Label,
   LabelState,

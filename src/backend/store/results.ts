@@ -3,7 +3,40 @@
 // reverse.
 import type { Db } from './database.js';
 import { blobToFloat32, float32ToBlob, maxWithIndex } from './float32.js';
-import type { ImageResult } from '../jobs/types.js';
+
+/** What classifying one image gives: what the store records of it. */
+export interface ViewResult {
+  /** The view's 2x3 affine warp, row-major (6 numbers). */
+  theta: ArrayLike<number>;
+  entropy: number;
+  /** Whether the view was among the confident views the prompt was tuned on. */
+  selected: boolean;
+}
+
+export interface ImageResult {
+  /** Ordinal of the predicted class within the run's class set. */
+  label: number;
+  /** Final class probabilities (adapted where adapted is true, otherwise zero-shot). */
+  probs: Float32Array;
+  zeroShotProbs: Float32Array;
+  entropy: number;
+  zeroShotEntropy: number;
+  adapted: boolean;
+  /**
+   * Unit features [P] of the original image from the run's model: cached with the result so that new
+   * prompts re-score the image without the vision tower. Absent where nothing was encoded (re-scoring).
+   */
+  imageFeatures?: Float32Array;
+  /** The tuned prompt context vectors, shape [nCtx, width]. */
+  ctx?: { shape: number[]; data: Float32Array };
+  /** For each context position, the vocabulary tokens nearest to its vector. */
+  nearestTokens?: string[][];
+  views?: ViewResult[];
+  /** Loss values per optimisation step, by loss name. */
+  losses?: Record<string, number[]>;
+  /** Milliseconds per phase, by phase name. */
+  timings: Record<string, number>;
+}
 
 export interface StoredView {
   viewIndex: number;

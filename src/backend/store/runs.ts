@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
-import type { Method, RunParams, RunScope } from '../jobs/types.js';
+import type { AdaptMethod } from '../../shared/domain/adaptation.js';
+import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 
 export type RunStatus = 'queued' | 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
 export type RunItemState = 'pending' | 'done' | 'failed';
@@ -9,7 +10,7 @@ export interface Run {
   collectionId: number;
   classSetId: number;
   modelId: number;
-  method: Method;
+  method: AdaptMethod;
   params: RunParams;
   /** The scope as requested; an explicit image list is summarised by its length. */
   scope: Record<string, unknown>;
@@ -28,7 +29,7 @@ export interface NewRun {
   collectionId: number;
   classSetId: number;
   modelId: number;
-  method: Method;
+  method: AdaptMethod;
   params: RunParams;
   scope: RunScope;
 }
@@ -54,7 +55,7 @@ interface RunRow {
   collection_id: number;
   class_set_id: number;
   model_id: number;
-  method: Method;
+  method: AdaptMethod;
   params_json: string;
   scope_json: string;
   status: RunStatus;

@@ -7,7 +7,7 @@ import { modelRecordForFolder } from '../../backend/model-registry.js';
 import { databasePath } from '../../backend/paths.js';
 import type { ClassSet, Run, Store } from '../../backend/store/index.js';
 import {
-  ADAPT_SETTINGS,
+  ADAPT_OPTION_NAMES,
   CLASS_OPTION_NAMES,
   addAdaptOptions,
   addClassOptions,
@@ -34,7 +34,7 @@ interface RunOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionVa
 }
 
 /** Options that only describe a new run, and so make no sense with --resume. */
-const NEW_RUN_OPTIONS = ['collection', 'model', ...CLASS_OPTION_NAMES, ...ADAPT_SETTINGS] as const;
+const NEW_RUN_OPTIONS = ['collection', 'model', ...CLASS_OPTION_NAMES, ...ADAPT_OPTION_NAMES] as const;
 
 const sameClasses = (classSet: ClassSet, spec: ClassSpec) =>
   classSet.template === spec.template &&

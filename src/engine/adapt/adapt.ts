@@ -4,12 +4,11 @@ import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { Random, seedFrom } from '../random.js';
 import { softmax } from './losses.js';
-import { META_DEFAULTS, ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
+import { ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
 import { IDENTITY_THETA, tptViewThetas, type Theta } from './views.js';
-
-export type AdaptMethod = 'zeroshot' | 'tpt' | 'metatpt';
+import { DEFAULT_SETTINGS, type AdaptMethod, type AdaptSettings } from '../../shared/domain/adaptation.js';
 
 export interface AdaptOptions {
   method: AdaptMethod;
@@ -26,22 +25,28 @@ export interface AdaptOptions {
   augmix: boolean;
 }
 
-export const ADAPT_DEFAULTS: AdaptOptions = {
-  method: 'tpt',
-  views: 64,
-  seed: 0,
-  tpt: TPT_DEFAULTS,
-  meta: META_DEFAULTS,
-  minEntropy: null,
-  chunk: 16,
-  augmix: false,
-};
+/**
+ * The engine's options for resolved settings (src/shared/domain/adaptation.ts): the settings grouped
+ * by the loop they drive, with TPT's fixed AdamW constants added.
+ */
+export function adaptOptions(settings: AdaptSettings): AdaptOptions {
+  const { method, views, seed, minEntropy, chunk, augmix } = settings;
+  const { steps, lr, selectRatio, innerSteps, innerLr, innerOptimizer, featureWeight, thetaWeight, variant } =
+    settings;
+  return {
+    method,
+    views,
+    seed,
+    minEntropy,
+    chunk,
+    augmix,
+    tpt: { ...TPT_DEFAULTS, steps, lr, selectRatio },
+    meta: { innerSteps, innerLr, innerOptimizer, featureWeight, thetaWeight, variant },
+  };
+}
 
-/** Named settings: the papers' own, and a CPU-friendly one with fewer views. */
-export const PRESETS = {
-  paper: { views: 64, tpt: TPT_DEFAULTS, meta: META_DEFAULTS },
-  'fast-cpu': { views: 16, tpt: TPT_DEFAULTS, meta: { ...META_DEFAULTS, innerSteps: 1 } },
-} satisfies Record<string, Partial<AdaptOptions>>;
+/** TPT with the papers' settings. */
+export const ADAPT_DEFAULTS: AdaptOptions = adaptOptions({ ...DEFAULT_SETTINGS, method: 'tpt' });
 
 export interface ViewRecord {
   theta: Theta;

@@ -15,6 +15,7 @@ import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, tuneContext, type ContextTuning, type TptOptions } from './tpt.js';
 import { boundTheta, boundThetaTensor, type Theta } from './views.js';
 import { normalizePixels, warpViews } from './warp.js';
+import { DEFAULT_SETTINGS, type InnerOptimizer, type MetaVariant } from '../../shared/domain/adaptation.js';
 
 export interface MetaOptions {
   /** K_in: steps on the views' θ before the prompt is tuned; 0 reproduces TPT exactly. */
@@ -27,7 +28,7 @@ export interface MetaOptions {
    *   each view moves in proportion to its own gradient, so a view the loss barely cares about stays;
    * adam: Adam — its first step moves every θ entry by exactly lr (the sign of the gradient).
    */
-  innerOptimizer: 'sgd' | 'adam';
+  innerOptimizer: InnerOptimizer;
   /** λ_f: weight of 1 − cos(f_v, f_0), which keeps a view on the image's content. */
   featureWeight: number;
   /** λ_r: weight of ‖θ_v − θ_v0‖². */
@@ -39,16 +40,16 @@ export interface MetaOptions {
    *   steps at the current prompt, then the prompt takes its step at the new θ;
    * second-order: the inner steps are plain gradient steps differentiated through (meta-gradient).
    */
-  variant: 'two-stage' | 'one-stage' | 'second-order';
+  variant: MetaVariant;
 }
 
 export const META_DEFAULTS: MetaOptions = {
-  innerSteps: 1,
-  innerLr: 0.01,
-  innerOptimizer: 'sgd',
-  featureWeight: 1,
-  thetaWeight: 0,
-  variant: 'two-stage',
+  innerSteps: DEFAULT_SETTINGS.innerSteps,
+  innerLr: DEFAULT_SETTINGS.innerLr,
+  innerOptimizer: DEFAULT_SETTINGS.innerOptimizer,
+  featureWeight: DEFAULT_SETTINGS.featureWeight,
+  thetaWeight: DEFAULT_SETTINGS.thetaWeight,
+  variant: DEFAULT_SETTINGS.variant,
 };
 
 /** The source image the views are warped out of, CHW in 0..1, square. */

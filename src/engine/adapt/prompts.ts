@@ -2,8 +2,7 @@
 // positions the learned context replaces, its initial value, and the zero-shot text features.
 import { trimTokens, type ClipEncoder } from '../clip/encoder.js';
 import type { EncodedBatch } from '../clip/tokenizer.js';
-
-export const DEFAULT_TEMPLATE = 'a photo of a {}.';
+import { DEFAULT_TEMPLATE } from '../../shared/domain/adaptation.js';
 
 export interface PromptSetOptions {
   /** Template with `{}` for the class name; the words before `{}` initialise the learned context. */

@@ -6,6 +6,7 @@ import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
 import { entropies, marginalEntropy, selectConfident } from './losses.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
+import { DEFAULT_SETTINGS } from '../../shared/domain/adaptation.js';
 
 export interface TptOptions {
   /** Optimisation steps (the paper: 1). */
@@ -19,10 +20,11 @@ export interface TptOptions {
   eps: number;
 }
 
+/** The official TPT code's AdamW (weight decay 0.01, betas 0.9/0.999, eps 1e-8) and settings. */
 export const TPT_DEFAULTS: TptOptions = {
-  steps: 1,
-  lr: 5e-3,
-  selectRatio: 0.1,
+  steps: DEFAULT_SETTINGS.steps,
+  lr: DEFAULT_SETTINGS.lr,
+  selectRatio: DEFAULT_SETTINGS.selectRatio,
   weightDecay: 0.01,
   beta1: 0.9,
   beta2: 0.999,

@@ -1,5 +1,6 @@
 // Typed, validated view of a Hugging Face CLIP model's config.json and preprocessor_config.json,
 // and the list of weight tensors (names and shapes) such a config implies.
+import { describeIssues } from '../../shared/domain/issues.js';
 import { z } from 'zod';
 import { ModelFileError, readModelJson } from './errors.js';
 
@@ -131,13 +132,10 @@ const PIL_FILTERS: Record<0 | 1 | 2 | 3, ResampleFilter> = {
   3: 'bicubic',
 };
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-}
-
 function parseWith<T extends z.ZodType>(schema: T, json: unknown, file: string, what: string): z.output<T> {
   const result = schema.safeParse(json);
-  if (!result.success) throw new ModelFileError(file, `invalid ${what}: ${describeIssues(result.error)}`);
+  if (!result.success)
+    throw new ModelFileError(file, `invalid ${what}: ${describeIssues(result.error, { root: '(root)' })}`);
   return result.data;
 }
 

@@ -1,4 +1,5 @@
 // How numbers, times and names read in the interface.
+import { METHOD_INFO } from '../../../shared/domain/adaptation.js';
 
 export function percent(value: number | null | undefined, digits = 0): string {
   return value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)}%`;
@@ -45,16 +46,9 @@ export function dateTime(epochMs: number): string {
   return new Date(epochMs).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-const methodNames: Record<string, string> = {
-  zeroshot: 'Zero-shot',
-  'zero-shot': 'Zero-shot',
-  tpt: 'TPT',
-  metatpt: 'MetaTPT',
-};
-
-/** Runs store their method as the job queue spells it ('zero-shot'); the API spells it 'zeroshot'. */
+/** A method as the user reads it ('MetaTPT'); an unknown name is shown as it is. */
 export function methodName(method: string): string {
-  return methodNames[method] ?? method;
+  return (METHOD_INFO as Record<string, { label: string } | undefined>)[method]?.label ?? method;
 }
 
 export function errorMessage(error: unknown): string {

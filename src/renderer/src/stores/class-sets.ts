@@ -3,6 +3,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { ClassDefinition, ClassSet } from '../../../shared/api.js';
+import { DEFAULT_CONTEXT_INIT, DEFAULT_TEMPLATE } from '../../../shared/domain/adaptation.js';
 import { useApi } from '../api.js';
 import { errorMessage } from '../lib/format.js';
 import { useAppStore } from './app.js';
@@ -16,11 +17,8 @@ export interface ClassDraft {
   classes: { name: string; prompt: string }[];
 }
 
-export const defaultTemplate = 'a photo of a {}.';
-export const defaultContextInit = 'a photo of a';
-
 function emptyDraft(): ClassDraft {
-  return { id: null, name: '', template: defaultTemplate, contextInit: defaultContextInit, classes: [] };
+  return { id: null, name: '', template: DEFAULT_TEMPLATE, contextInit: DEFAULT_CONTEXT_INIT, classes: [] };
 }
 
 function draftOf(set: ClassSet): ClassDraft {
