@@ -2,7 +2,7 @@
 // (classify, run): the options they declare on their commander command, and parsers that turn the
 // parsed strings into engine options or a clear usage error.
 import { readFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { adaptOptions, type AdaptOptions } from '../engine/adapt/adapt.js';
 import {
   ADAPT_METHODS,
@@ -107,6 +107,13 @@ function boundsText({ min, greaterThan, max, unit }: NumberSetting): string {
   return [range, unit].filter(Boolean).join(' ');
 }
 
+/** Commander's parser of a numeric option: a number, or commander's usage error naming the option. */
+function numberArgument(value: string): number {
+  const number = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(number)) throw new InvalidArgumentError('It must be a number.');
+  return number;
+}
+
 /**
  * Declares the method options, generated from the settings' table (src/shared/domain/adaptation.ts):
  * --method, --preset, one per numeric setting, --variant and --augmix.
@@ -138,7 +145,7 @@ export function addAdaptOptions(command: Command): Command {
       new Option(
         `${flag} <${setting.valueName}>`,
         `${methodNote(setting.methods)}${setting.help} (${detail.join('; ')})`,
-      ).argParser((value) => parseNumber(value, flag.slice(2))!),
+      ).argParser(numberArgument),
     );
   }
   return command;

@@ -59,7 +59,9 @@ describe('adaptOptionsFromArgs', () => {
       /^--views "1\.5": .*expected int.*; --select-ratio "1\.5": Too big/,
     );
     expect(() => adaptOptionsFromArgs(adaptArgs(['--seed', '-1']))).toThrow(/--seed "-1": Too small/);
-    expect(() => adaptArgs(['--inner-lr', 'x'])).toThrow('--inner-lr must be a number, not "x"');
+    expect(() => adaptArgs(['--inner-lr', 'x'])).toThrow(
+      "option '--inner-lr <x>' argument 'x' is invalid. It must be a number.",
+    );
   });
 
   it('declares a flag for every setting, with its bounds and default in the help', () => {

@@ -299,7 +299,10 @@ describe('metatpt classify, the command line', () => {
         /option '--method <m>' argument 'fancy' is invalid. Allowed choices are zeroshot, tpt, metatpt/,
       ],
       [[...BASE, '--views', '0', folder.shapes], /--views "0": Too small: expected number to be >=1/],
-      [[...BASE, '--lr', 'fast', folder.shapes], /--lr must be a number, not "fast"/],
+      [
+        [...BASE, '--lr', 'fast', folder.shapes],
+        /option '--lr <x>' argument 'fast' is invalid. It must be a number./,
+      ],
       [[...MODEL, '--classes', 'cat,,dog', folder.shapes], /--classes entry 2: empty/],
       [[...BASE, '--template', '{}', '--method', 'tpt', folder.shapes], /"\{\}" has none/],
     ];
