@@ -1,5 +1,5 @@
 // A run with hand-chosen predictions and labels, whose evaluation the tests compute by hand.
-import type { ImageResult } from '../../src/backend/jobs/types.js';
+import type { ImageResult } from '../../src/backend/store/index.js';
 import type { LabelState, Store } from '../../src/backend/store/index.js';
 import { createCollectionRun, seedCollection, type SeededRows } from './helpers.js';
 

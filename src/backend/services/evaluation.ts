@@ -6,13 +6,13 @@
 // collection's separate zero-shot run instead would pair results that may differ in model or in
 // prompts edited since, would cover other images (an uncertain-only run adapts a few), and may not
 // exist; McNemar's test needs exactly the same images under both.
-import type { Method } from '../jobs/types.js';
+import type { AdaptMethod } from '../../shared/domain/adaptation.js';
 import { comparePaired, median, type LabelKind, type PairedComparison } from '../../shared/evaluation.js';
 import type { Store } from '../store/index.js';
 
 export interface RunEvaluation {
   runId: number;
-  method: Method;
+  method: AdaptMethod;
   /** Which labels were the truth. */
   against: LabelKind;
   /** Images the run has a result for. */
