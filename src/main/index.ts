@@ -1,8 +1,10 @@
 // The Electron main process: a thin shell around the backend. It creates the backend in the app's
 // data folder, answers the renderer's API calls over IPC, forwards the backend's events, serves
-// collection images on workbench://, and owns the window and its menu.
+// collection images on workbench://, and owns the window and its menu. One instance per user: a
+// second start focuses the first window (two would execute the same runs on one database).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   app,
   BrowserWindow,
@@ -22,7 +24,9 @@ import { handleImageProtocol, registerImageScheme } from './image-protocol.js';
 import { buildAppMenu } from './menu.js';
 import { isOnScreen, loadWindowState, rememberWindowState } from './window-state.js';
 
-const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
+// The dev server's URL, in development only: a packaged app never loads its page from elsewhere.
+const devServerUrl = app.isPackaged ? undefined : process.env['ELECTRON_RENDERER_URL'];
+const rendererIndex = join(import.meta.dirname, '../renderer/index.html');
 
 /** The page may load only its own files and images from the image protocol. */
 const CONTENT_SECURITY_POLICY = [
@@ -79,16 +83,31 @@ function createMainWindow(): BrowserWindow {
   window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
 
   if (devServerUrl) void window.loadURL(devServerUrl);
-  else void window.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+  else void window.loadFile(rendererIndex);
   window.on('closed', () => {
     if (mainWindow === window) mainWindow = null;
   });
   return window;
 }
 
-/** Only our own window's page may call the API. */
+/** Whether a frame shows our own page (the bundled file, or the dev server in development). */
+function isOwnPage(url: string): boolean {
+  if (devServerUrl) return new URL(url).origin === new URL(devServerUrl).origin;
+  return url.split(/[?#]/)[0] === pathToFileURL(rendererIndex).href;
+}
+
+/**
+ * Only our own page may call the API: the main frame of our window, showing our page. Checked by
+ * frame, not by webContents, so that a subframe (an iframe the page never meant to load) cannot.
+ */
 function fromOwnWindow(event: IpcMainInvokeEvent): boolean {
-  return mainWindow !== null && event.sender === mainWindow.webContents;
+  const frame = event.senderFrame;
+  return (
+    mainWindow !== null &&
+    frame !== null &&
+    frame === mainWindow.webContents.mainFrame &&
+    isOwnPage(frame.url)
+  );
 }
 
 function connectIpc(backend: Backend): void {
@@ -113,6 +132,9 @@ function electronSqliteBinding(): string | undefined {
 
 async function start(): Promise<Backend> {
   await app.whenReady();
+  // The workbench needs no camera, microphone, location, notifications or the like.
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
   session.defaultSession.webRequest.onHeadersReceived((details, callback) =>
     callback({
       responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] },
@@ -146,11 +168,26 @@ async function start(): Promise<Backend> {
   return backend;
 }
 
-const started = start();
-started.catch((error: unknown) => {
-  dialog.showErrorBox(APP_NAME, `The workbench could not start:\n${String(error)}`);
-  app.exit(1);
-});
+/** Resolves with the backend once started; never, in a second instance (it exits at once). */
+function startFirstInstance(): Promise<Backend> {
+  if (!app.requestSingleInstanceLock()) {
+    app.exit(0); // without before-quit: there is no backend to close
+    return new Promise(() => {});
+  }
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  const starting = start();
+  starting.catch((error: unknown) => {
+    dialog.showErrorBox(APP_NAME, `The workbench could not start:\n${String(error)}`);
+    app.exit(1);
+  });
+  return starting;
+}
+
+const started = startFirstInstance();
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();

@@ -4,8 +4,11 @@
 /** An error as it crosses a transport: the message is shown to the user as is. */
 export interface ApiErrorPayload {
   message: string;
-  /** 'invalid-input' when the call failed validation, 'not-found', or 'failed'. */
-  code: 'invalid-input' | 'not-found' | 'failed';
+  /**
+   * 'invalid-input' when the call failed validation, 'not-found', 'conflict' when another process
+   * holds what the call would change (a run it executes), or 'failed'.
+   */
+  code: 'invalid-input' | 'not-found' | 'conflict' | 'failed';
 }
 
 /** What a transport answers for one call: the result, or the error as the backend described it. */

@@ -245,7 +245,7 @@ describe('across processes', () => {
       process.execPath,
       ['--import', 'tsx', childScript, dbPath, logPath, String(delayMs)],
       {
-        stdio: ['ignore', 'inherit', 'inherit'],
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
     onStart?.(() => child.kill('SIGKILL'));

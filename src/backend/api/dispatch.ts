@@ -10,6 +10,7 @@ import {
   type ApiOutput,
   type Plain,
 } from '../../shared/api.js';
+import { RunOwnedError } from '../jobs/leases.js';
 
 export type ApiHandlers = {
   [M in ApiMethod]: (input: z.output<(typeof apiSchemas)[M]>) => Promise<ApiOutput<M>> | ApiOutput<M>;
@@ -44,5 +45,6 @@ export function createDispatcher(handlers: ApiHandlers): Dispatch {
 /** What a transport sends back for a failed call. */
 export function errorPayload(error: unknown): ApiErrorPayload {
   if (error instanceof ApiError) return { message: error.message, code: error.code };
+  if (error instanceof RunOwnedError) return { message: error.message, code: 'conflict' };
   return { message: error instanceof Error ? error.message : String(error), code: 'failed' };
 }

@@ -1,10 +1,13 @@
 // Executes runs from their persistent work items, one run at a time, several images at once.
 // Each image's result and the closing of its item are one transaction (store.results), so a crash
-// loses at most the images in flight, and a restart redoes only those.
+// loses at most the images in flight, and a restart redoes only those. A run is executed by one
+// process at a time: the executor holds the lease of every run in its queue (leases.ts) and writes
+// a result only while it holds it.
 import { parseAdaptSettings } from '../../shared/domain/adaptation.js';
 import { toAbsolute } from '../library/files.js';
-import type { Store } from '../store/index.js';
-import type { RunStatus, WorkItem } from '../store/runs.js';
+import type { Run, RunStatus, WorkItem } from '../store/runs.js';
+import { isStale, LeaseLostError, newLeaseOwner, RunOwnedError } from './leases.js';
+import type { ImageResult, Store } from '../store/index.js';
 import type { ImageProcessor, OpenProcessor, RunSpec } from './types.js';
 
 export interface RunProgress {
@@ -36,12 +39,16 @@ export interface RunExecutorOptions {
   onProgress?: (progress: RunProgress) => void;
   /** Minimum milliseconds between progress events of a run (the last one is always sent). */
   progressIntervalMs?: number;
+  /** Milliseconds between lease renewals (default 5 s). */
+  heartbeatMs?: number;
+  /** A lease not renewed for this many milliseconds may be taken over (default 30 s). */
+  leaseStaleMs?: number;
 }
 
 const rateWindow = 50;
 
-/** Why a run's loop stopped before its items ran out. */
-type StopRequest = 'pause' | 'cancel';
+/** Why a run's loop stopped before its items ran out ('lost': another process took the run over). */
+type StopRequest = 'pause' | 'cancel' | 'lost';
 
 interface ActiveRun {
   runId: number;
@@ -56,6 +63,10 @@ export class RunExecutor {
   private loop: Promise<void> | null = null;
   private readonly options: Required<Omit<RunExecutorOptions, 'onProgress'>> &
     Pick<RunExecutorOptions, 'onProgress'>;
+  private readonly owner = newLeaseOwner();
+  /** The runs whose lease this executor holds: those queued here and the active one. */
+  private readonly leased = new Set<number>();
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: RunExecutorOptions) {
     this.options = {
@@ -63,20 +74,76 @@ export class RunExecutor {
       maxAttempts: 3,
       maxConsecutiveFailures: 20,
       progressIntervalMs: 250,
+      heartbeatMs: 5000,
+      leaseStaleMs: 30_000,
       ...options,
     };
   }
 
-  /** Queues a queued or paused run to be executed after the ones already queued. */
+  /**
+   * Queues a run to be executed after the ones already queued: a queued or paused run, one left
+   * `running` by a process that is gone, or a `failed` one that still has pending items. Takes the
+   * run's lease first; throws RunOwnedError (changing nothing) when another live process holds it.
+   */
   enqueue(runId: number): void {
-    const run = this.options.store.runs.require(runId);
-    if (run.status !== 'queued' && run.status !== 'paused') {
-      throw new Error(`run ${runId} is ${run.status}; only queued or paused runs can be started`);
-    }
     if (this.queue.includes(runId) || this.active?.runId === runId) return;
+    const run = this.options.store.runs.require(runId);
+    if (!this.resumable(run)) {
+      throw new Error(
+        `run ${runId} is ${run.status}; only queued, paused, interrupted or failed runs with images ` +
+          'left can be started',
+      );
+    }
+    this.takeLease(runId);
     this.options.store.runs.setStatus(runId, 'queued');
     this.queue.push(runId);
     this.kick();
+  }
+
+  private resumable(run: Run): boolean {
+    if (run.status === 'queued' || run.status === 'paused' || run.status === 'running') return true;
+    return run.status === 'failed' && this.options.store.runs.pendingCount(run.id) > 0;
+  }
+
+  private takeLease(runId: number): void {
+    const { store, leaseStaleMs } = this.options;
+    const now = Date.now();
+    const held = store.runs.takeLease(runId, this.owner, now, (lease) => isStale(lease, now, leaseStaleMs));
+    if (held) throw new RunOwnedError(runId, held, now);
+    this.leased.add(runId);
+    this.heartbeat ??= setInterval(() => this.renewLeases(), this.options.heartbeatMs);
+    this.heartbeat.unref?.();
+  }
+
+  private releaseLease(runId: number): void {
+    this.leased.delete(runId);
+    try {
+      this.options.store.runs.releaseLease(runId, this.owner.instance);
+    } catch {
+      // The store is unusable (disk full, closed): the lease goes stale and is taken over later.
+    }
+    if (this.leased.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+    }
+  }
+
+  /**
+   * Renews every lease held. A run another process paused or cancelled (the app's window while the
+   * CLI executes it) is stopped here too; a run whose lease was taken over is dropped without a write.
+   */
+  private renewLeases(): void {
+    const { runs } = this.options.store;
+    for (const runId of this.leased) {
+      const stop: StopRequest | null = !runs.renewLease(runId, this.owner.instance, Date.now())
+        ? 'lost'
+        : runs.get(runId)?.status === 'paused'
+          ? 'pause'
+          : runs.get(runId)?.status === 'cancelled'
+            ? 'cancel'
+            : null;
+      if (stop) void this.stop(runId, stop);
+    }
   }
 
   /** Stops a run after abandoning its images in flight (they stay pending); resume() continues it. */
@@ -95,16 +162,20 @@ export class RunExecutor {
 
   /**
    * At start-up: requeues runs a previous process left running (it died), then the runs that were
-   * waiting. Returns their ids in execution order.
+   * waiting, leaving alone those another live process holds. Returns the ids taken, in order.
    */
   resumeInterruptedRuns(): number[] {
     const { runs } = this.options.store;
-    const ids = [...runs.withStatus('running'), ...runs.withStatus('queued')].map((run) => run.id);
-    for (const id of ids) {
-      runs.setStatus(id, 'queued');
-      this.enqueue(id);
+    const taken: number[] = [];
+    for (const { id } of [...runs.withStatus('running'), ...runs.withStatus('queued')]) {
+      try {
+        this.enqueue(id);
+        taken.push(id);
+      } catch (error) {
+        if (!(error instanceof RunOwnedError)) throw error;
+      }
     }
-    return ids;
+    return taken;
   }
 
   /** Resolves when no run is executing or queued. */
@@ -121,7 +192,8 @@ export class RunExecutor {
     const queued = this.queue.indexOf(runId);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
-      this.options.store.runs.setStatus(runId, status);
+      if (request !== 'lost') this.options.store.runs.setStatus(runId, status);
+      this.releaseLease(runId);
       return;
     }
     if (this.active?.runId === runId) {
@@ -130,13 +202,12 @@ export class RunExecutor {
       await this.active.finished;
       return;
     }
+    if (request === 'lost') return;
     const run = this.options.store.runs.require(runId);
-    if (
-      run.status === 'queued' ||
-      run.status === 'paused' ||
-      (request === 'cancel' && run.status === 'running')
-    ) {
-      this.options.store.runs.setStatus(runId, status); // not in this process's queue (e.g. never enqueued)
+    // Not in this process's queue: never enqueued, or another process executes it (its owner sees
+    // the new status at its next heartbeat and stops).
+    if (run.status === 'queued' || run.status === 'paused' || run.status === 'running') {
+      this.options.store.runs.setStatus(runId, status);
     } else if (run.status !== status) {
       throw new Error(`run ${runId} is ${run.status}; it cannot be ${status}`);
     }
@@ -149,6 +220,7 @@ export class RunExecutor {
         for (let runId = this.queue.shift(); runId !== undefined; runId = this.queue.shift()) {
           // A run that cannot even start (its model or class set is gone) fails alone.
           await this.execute(runId).catch((error: unknown) => markFailed(this.options.store, runId!, error));
+          this.releaseLease(runId);
         }
       } finally {
         this.loop = null;
@@ -183,12 +255,13 @@ export class RunExecutor {
             : fatal
               ? 'failed'
               : 'done';
-      store.runs.setStatus(runId, final, fatal ? { error: fatal } : {});
+      if (active.stop !== 'lost') store.runs.setStatus(runId, final, fatal ? { error: fatal } : {});
       store.optimize();
     } catch (error) {
-      // The processor could not start, or the store failed (disk full): the run cannot go on.
+      // The processor could not start, or the store failed (disk full): the run cannot go on. The
+      // images in flight stay pending, and `run --resume` continues once the cause is fixed.
       active.controller.abort(error);
-      markFailed(store, runId, error);
+      if (active.stop !== 'lost' && !(error instanceof LeaseLostError)) markFailed(store, runId, error);
     } finally {
       this.active = null;
       await processor?.close();
@@ -236,26 +309,27 @@ export class RunExecutor {
         }
         store.runs.beginAttempt(runId, item.imageId);
         progress.report(item.relPath);
+        let result: ImageResult;
         try {
-          const result = await processor.processImage(
-            toAbsolute(item.root, item.relPath),
-            spec.settings,
-            signal,
-          );
+          result = await processor.processImage(toAbsolute(item.root, item.relPath), spec.settings, signal);
           signal.throwIfAborted();
-          store.results.recordResult(runId, item.imageId, result);
-          consecutiveFailures = 0;
-          if (processor.device !== device) {
-            device = progress.device = processor.device;
-            if (device) store.runs.setDevice(runId, device);
-          }
         } catch (error) {
           if (signal.aborted) break; // paused or cancelled: the item stays pending
           const message = error instanceof Error ? error.message : String(error);
-          store.results.recordFailure(runId, item.imageId, message);
+          this.whileLeased(runId, () => store.results.recordFailure(runId, item.imageId, message));
           if (++consecutiveFailures >= maxConsecutiveFailures) {
             fatal = `stopped after ${consecutiveFailures} failures in a row; the last: ${message}`;
           }
+          progress.completed();
+          progress.report(item.relPath);
+          continue;
+        }
+        // Outside the try: a store that cannot write (disk full) stops the run, not the image.
+        this.whileLeased(runId, () => store.results.recordResult(runId, item.imageId, result));
+        consecutiveFailures = 0;
+        if (processor.device !== device) {
+          device = progress.device = processor.device;
+          if (device) store.runs.setDevice(runId, device);
         }
         progress.completed();
         progress.report(item.relPath);
@@ -263,6 +337,18 @@ export class RunExecutor {
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
     return fatal;
+  }
+
+  /** Writes in one transaction with a check that this executor still holds the run's lease. */
+  private whileLeased(runId: number, write: () => void): void {
+    const { store } = this.options;
+    store.writeTransaction(() => {
+      if (!store.runs.holdsLease(runId, this.owner.instance)) {
+        if (this.active?.runId === runId) this.active.stop = 'lost';
+        throw new LeaseLostError(runId);
+      }
+      write();
+    });
   }
 }
 

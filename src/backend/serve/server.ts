@@ -92,6 +92,7 @@ const COMMON_HEADERS = {
 const STATUS_OF_ERROR: Record<ApiErrorPayload['code'], number> = {
   'invalid-input': 400,
   'not-found': 404,
+  conflict: 409,
   failed: 500,
 };
 

@@ -19,6 +19,12 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     schemaVersion: () => schemaVersion(db),
     /** Runs fn in one transaction (nested calls become savepoints). */
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    /**
+     * Runs fn in one transaction that takes the write lock at once (BEGIN IMMEDIATE): for a read
+     * that decides a write while other processes write too, which a deferred transaction would
+     * answer with SQLITE_BUSY ("database is locked") instead of waiting.
+     */
+    writeTransaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     close: () => db.close(),
     /** Refreshes the query planner's statistics where tables changed a lot (after a scan or a run). */
     optimize: () => void db.pragma('optimize = 0x10002'),

@@ -238,10 +238,21 @@ BEGIN
 END;
 `;
 
+// One owner per run: the process that has a run in its queue or executes it holds a lease (its
+// instance id, host and pid) and renews the heartbeat while it does; others take the run over only
+// when the lease is stale (see src/backend/jobs/leases.ts).
+const runLeases = `
+ALTER TABLE runs ADD COLUMN lease_instance TEXT;
+ALTER TABLE runs ADD COLUMN lease_host TEXT;
+ALTER TABLE runs ADD COLUMN lease_pid INTEGER;
+ALTER TABLE runs ADD COLUMN lease_heartbeat INTEGER;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
   { version: 3, description: "method 'zero-shot' renamed 'zeroshot'", sql: zeroShotMethodName },
   { version: 4, description: 'prediction details apart from the grid columns', sql: predictionDetailsApart },
   { version: 5, description: 'cached image features per model', sql: imageFeatures },
+  { version: 6, description: 'run leases: one owner per run', sql: runLeases },
 ];

@@ -25,6 +25,16 @@ export interface Run {
   finishedAt: number | null;
 }
 
+/** Who holds a run: the process instance that queued or executes it, and when it last said so. */
+export interface RunLease {
+  /** Random per executor, so a restarted process with a reused pid is not mistaken for the owner. */
+  instance: string;
+  host: string;
+  pid: number;
+  /** Last renewal, ms since the epoch. */
+  heartbeatAt: number;
+}
+
 export interface NewRun {
   collectionId: number;
   classSetId: number;
@@ -67,6 +77,10 @@ interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  lease_instance: string | null;
+  lease_host: string | null;
+  lease_pid: number | null;
+  lease_heartbeat: number | null;
 }
 
 const toRun = (r: RunRow): Run => ({
@@ -150,6 +164,46 @@ export function runsRepository(db: Db) {
   );
   const resetFailedCount = db.prepare<[number]>('UPDATE runs SET failed_count = 0 WHERE id = ?');
   const remove = db.prepare<[number]>('DELETE FROM runs WHERE id = ?');
+  const setLease = db.prepare<{ id: number; instance: string; host: string; pid: number; now: number }>(
+    `UPDATE runs SET lease_instance = @instance, lease_host = @host, lease_pid = @pid, lease_heartbeat = @now
+     WHERE id = @id`,
+  );
+  const renewLease = db.prepare<[number, number, string]>(
+    'UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_instance = ?',
+  );
+  const releaseLease = db.prepare<[number, string]>(
+    `UPDATE runs SET lease_instance = NULL, lease_host = NULL, lease_pid = NULL, lease_heartbeat = NULL
+     WHERE id = ? AND lease_instance = ?`,
+  );
+  const pendingCount = db.prepare<[number], { n: number }>(
+    "SELECT count(*) AS n FROM run_items WHERE run_id = ? AND state = 'pending'",
+  );
+
+  const leaseOf = (row: RunRow): RunLease | null =>
+    row.lease_instance === null
+      ? null
+      : {
+          instance: row.lease_instance,
+          host: row.lease_host ?? '',
+          pid: row.lease_pid ?? 0,
+          heartbeatAt: row.lease_heartbeat ?? 0,
+        };
+  /** Takes the lease when it is free, ours, or `mayTakeOver` says so; else returns the holder's. */
+  const takeLease = db.transaction(
+    (
+      id: number,
+      owner: Omit<RunLease, 'heartbeatAt'>,
+      now: number,
+      mayTakeOver: (held: RunLease) => boolean,
+    ): RunLease | null => {
+      const row = byId.get(id);
+      if (!row) throw new Error(`run ${id} does not exist`);
+      const held = leaseOf(row);
+      if (held && held.instance !== owner.instance && !mayTakeOver(held)) return held;
+      setLease.run({ id, ...owner, now });
+      return null;
+    },
+  );
 
   const require = (id: number): Run => {
     const row = byId.get(id);
@@ -247,6 +301,40 @@ export function runsRepository(db: Db) {
     },
     remove(id: number): boolean {
       return remove.run(id).changes > 0;
+    },
+    /** Items still to process. */
+    pendingCount(runId: number): number {
+      return pendingCount.get(runId)!.n;
+    },
+    /** The run's lease, or null when no process holds it. */
+    lease(runId: number): RunLease | null {
+      const row = byId.get(runId);
+      return row ? leaseOf(row) : null;
+    },
+    /**
+     * Takes the run's lease for `owner` in one write transaction (BEGIN IMMEDIATE, so two processes
+     * cannot both see it free). Returns null when taken, or the lease that another owner holds and
+     * `mayTakeOver` (called with it) declined to take over.
+     */
+    takeLease(
+      runId: number,
+      owner: Omit<RunLease, 'heartbeatAt'>,
+      now: number,
+      mayTakeOver: (held: RunLease) => boolean,
+    ): RunLease | null {
+      return takeLease.immediate(runId, owner, now, mayTakeOver);
+    },
+    /** Renews the heartbeat; false when `instance` no longer holds the lease (it was taken over). */
+    renewLease(runId: number, instance: string, now: number): boolean {
+      return renewLease.run(now, runId, instance).changes === 1;
+    },
+    /** Whether `instance` holds the lease now. */
+    holdsLease(runId: number, instance: string): boolean {
+      return byId.get(runId)?.lease_instance === instance;
+    },
+    /** Gives the lease up, if `instance` holds it. */
+    releaseLease(runId: number, instance: string): void {
+      releaseLease.run(runId, instance);
     },
   };
 }

@@ -5,7 +5,7 @@ import { basename, extname } from 'node:path';
 import type { Backend } from '../../backend/app.js';
 import { modelRecordForFolder } from '../../backend/model-registry.js';
 import { databasePath } from '../../backend/paths.js';
-import type { ClassSet, Run, Store } from '../../backend/store/index.js';
+import type { ClassSet, Run } from '../../backend/store/index.js';
 import {
   ADAPT_OPTION_NAMES,
   CLASS_OPTION_NAMES,
@@ -41,28 +41,23 @@ const sameClasses = (classSet: ClassSet, spec: ClassSpec) =>
   classSet.classes.length === spec.names.length &&
   classSet.classes.every((c, i) => c.name === spec.names[i] && c.prompt === spec.prompts[i]);
 
-/** A class set with exactly these classes, prompts and template: an existing one, or a new one. */
+/**
+ * A class set with exactly these classes, prompts and template: an existing one, or a new one. Looked
+ * up and created under the write lock, so two runs started together agree on one class set.
+ */
 function classSetFor(backend: Backend, spec: ClassSpec, file: string | undefined): ClassSet {
-  const existing = backend.store.classSets.list().find((classSet) => sameClasses(classSet, spec));
-  if (existing) return existing;
-  const base = file ? basename(file, extname(file)) : spec.names.join(', ').slice(0, 80);
-  let name = base;
-  for (let n = 2; backend.store.classSets.getByName(name); n++) name = `${base} (${n})`;
-  return backend.services.classSets.create({
-    name,
-    template: spec.template,
-    classes: spec.names.map((className, i) => ({ name: className, prompt: spec.prompts[i] })),
+  return backend.store.writeTransaction(() => {
+    const existing = backend.store.classSets.list().find((classSet) => sameClasses(classSet, spec));
+    if (existing) return existing;
+    const base = file ? basename(file, extname(file)) : spec.names.join(', ').slice(0, 80);
+    let name = base;
+    for (let n = 2; backend.store.classSets.getByName(name); n++) name = `${base} (${n})`;
+    return backend.services.classSets.create({
+      name,
+      template: spec.template,
+      classes: spec.names.map((className, i) => ({ name: className, prompt: spec.prompts[i] })),
+    });
   });
-}
-
-/** The run to continue: paused, queued, or left 'running' by a process that was killed. */
-function resumableRun(store: Store, runId: number): Run {
-  const run = store.runs.require(runId);
-  if (run.status === 'running') store.runs.setStatus(runId, 'queued');
-  else if (run.status !== 'paused' && run.status !== 'queued') {
-    throw new Error(`run ${runId} is ${run.status}; only paused or interrupted runs can be resumed`);
-  }
-  return run;
 }
 
 /**
@@ -123,7 +118,9 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
     const { store, services, executor } = backend;
     const startRun = (): number => {
       if (resumeId !== undefined) {
-        executor.enqueue(resumableRun(store, resumeId).id);
+        // Paused, queued, left running by a process that is gone, or failed with images left; a run
+        // another live process executes is refused with its owner named.
+        executor.enqueue(resumeId);
         return resumeId;
       }
       const { method, ...settings } = params;

@@ -1,13 +1,14 @@
 // A separate process that executes the queued runs of a database with a slow test processor, for the
-// crash-safety and concurrent-review tests:  node --import tsx run-child.ts DB LOG DELAY_MS
-import { appendFileSync } from 'node:fs';
+// crash-safety, concurrent-review and lease tests:  node --import tsx run-child.ts DB LOG DELAY_MS [GATE]
+// While the file GATE exists, images wait before they start (the test holds the run in progress).
+import { appendFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../../../src/backend/store/index.js';
 import { RunExecutor } from '../../../src/backend/jobs/executor.js';
 import { fakeResult } from '../fake-results.js';
 
-const [dbPath, logPath, delayMs] = process.argv.slice(2);
+const [dbPath, logPath, delayMs, gate] = process.argv.slice(2);
 const store = openStore(dbPath);
 const executor = new RunExecutor({
   store,
@@ -16,6 +17,7 @@ const executor = new RunExecutor({
     device: 'test-cpu',
     close: async () => {},
     async processImage(path, _params, signal) {
+      while (gate && existsSync(gate)) await sleep(5, undefined, { signal });
       await sleep(Number(delayMs), undefined, { signal });
       // Logged when processing ends, before the result is committed: a kill can fall in between.
       appendFileSync(logPath, `${basename(path)}\n`);
@@ -23,6 +25,7 @@ const executor = new RunExecutor({
     },
   }),
 });
-executor.resumeInterruptedRuns();
+// The runs this process took (others may be held by a live process): one JSON line on stdout.
+process.stdout.write(`${JSON.stringify({ took: executor.resumeInterruptedRuns() })}\n`);
 await executor.idle();
 store.close();
