@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RunExecutor, type RunProgress } from '../../src/backend/jobs/executor.js';
 import type { ImageProcessor, RunSpec } from '../../src/backend/jobs/types.js';
-import { openStore, type Store } from '../../src/backend/store/index.js';
-import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
+import type { Store } from '../../src/backend/store/index.js';
+import { createCollectionRun, runOnDisk, seedCollection, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
 
 /** A processor that takes `delayMs` per image, fails on the images named in `failOn`, and counts calls. */
@@ -255,18 +255,8 @@ describe('across processes', () => {
     });
   }
 
-  function preparedRun(count: number) {
-    const dir = tempDir();
-    const dbPath = join(dir, 'workbench.db');
-    const logPath = join(dir, 'processed.log');
-    writeFileSync(logPath, '');
-    const store = openStore(dbPath);
-    const { run, imageIds, collection, classSet } = collectionRun(store, count);
-    return { store, dbPath, logPath, run, imageIds, collection, classSet };
-  }
-
   it('survives SIGKILL mid-run: after a restart no image is lost and none is stored twice', async () => {
-    const { store, dbPath, logPath, run } = preparedRun(60);
+    const { store, dbPath, logPath, run } = runOnDisk(60);
     const first = await runChild(dbPath, logPath, 15, (kill) => {
       const watch = async () => {
         while (store.runs.require(run.id).done < 15) await sleep(5);
@@ -298,7 +288,7 @@ describe('across processes', () => {
   });
 
   it('lets the expert review on a second connection while another process writes results', async () => {
-    const { store, dbPath, logPath, run, imageIds, collection, classSet } = preparedRun(40);
+    const { store, dbPath, logPath, run, imageIds, collection, classSet } = runOnDisk(40);
     let reviewed = 0;
     const running = runChild(dbPath, logPath, 5);
     const scope = { collectionId: collection.id, classSetId: classSet.id };

@@ -1,5 +1,5 @@
 // Shared fixtures for backend tests: temporary folders and a store seeded with rows.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -81,4 +81,19 @@ export function createCollectionRun(
     params,
     scope: { kind: 'collection' },
   });
+}
+
+/**
+ * A database file with a collection of `count` image rows and a queued TPT run over it, and an empty
+ * log file beside it, for tests where child processes execute the run (workers/run-child.ts).
+ */
+export function runOnDisk(count: number) {
+  const dir = tempDir();
+  const dbPath = join(dir, 'workbench.db');
+  const logPath = join(dir, 'processed.log');
+  writeFileSync(logPath, '');
+  const store = openStore(dbPath);
+  const seeded = seedCollection(store, count);
+  const run = createCollectionRun(store, seeded, 'tpt', { steps: 1 });
+  return { store, dbPath, logPath, run, ...seeded };
 }

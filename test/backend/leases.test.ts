@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { RunExecutor } from '../../src/backend/jobs/executor.js';
 import { RunOwnedError } from '../../src/backend/jobs/leases.js';
 import type { ImageProcessor } from '../../src/backend/jobs/types.js';
-import { openStore, type Store } from '../../src/backend/store/index.js';
+import type { Store } from '../../src/backend/store/index.js';
 import { fakeResult } from './fake-results.js';
-import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
+import { createCollectionRun, runOnDisk, seedCollection, tempStore } from './helpers.js';
 
 const childScript = fileURLToPath(new URL('./workers/run-child.ts', import.meta.url));
 
@@ -35,17 +35,6 @@ function runChild(dbPath: string, logPath: string, delayMs: number, gate = ''): 
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, took: (JSON.parse(stdout) as { took: number[] }).took }));
   });
-}
-
-function preparedRun(count: number) {
-  const dir = tempDir();
-  const dbPath = join(dir, 'workbench.db');
-  const logPath = join(dir, 'processed.log');
-  writeFileSync(logPath, '');
-  const store = openStore(dbPath);
-  const seeded = seedCollection(store, count);
-  const run = createCollectionRun(store, seeded, 'tpt', { steps: 1 });
-  return { store, dbPath, logPath, run };
 }
 
 /** How often each image was processed, from the children's log. */
@@ -74,7 +63,7 @@ function slowProcessor(delayMs: number, seen: string[] = []) {
 
 describe('run leases', () => {
   it('never takes over a run whose owner is alive, and says who owns it', async () => {
-    const { store, dbPath, logPath, run } = preparedRun(40);
+    const { store, dbPath, logPath, run } = runOnDisk(40);
     const gate = join(dirname(dbPath), 'hold');
     const owner = runChild(dbPath, logPath, 5, gate);
     while (store.runs.require(run.id).done < 3) await sleep(5);
@@ -104,7 +93,7 @@ describe('run leases', () => {
 
   it('two resumes at once: one executes, each image exactly once, and no false failure', async () => {
     for (let trial = 0; trial < 3; trial++) {
-      const { store, dbPath, logPath, run } = preparedRun(30);
+      const { store, dbPath, logPath, run } = runOnDisk(30);
       store.runs.setStatus(run.id, 'queued');
       const outcomes = await Promise.all([runChild(dbPath, logPath, 2), runChild(dbPath, logPath, 2)]);
       expect(outcomes.map((o) => o.code)).toEqual([0, 0]);
