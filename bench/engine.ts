@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { grad } from '../src/engine/grad.js';
 import { OPSET, type ParamMode } from '../src/engine/onnx.js';
 import { Random } from '../src/engine/random.js';
-import { Engine, type CompiledFunction } from '../src/engine/runtime.js';
+import { Engine, traced, type CompiledFunction } from '../src/engine/runtime.js';
 import { param, type Tensor } from '../src/engine/tensor.js';
 import { positiveInt } from './lib/args.js';
 import { interleaved, maxAbsDiff, median, timed } from './lib/measure.js';
@@ -110,25 +110,23 @@ function compileForward(
   shape: MlpShape,
   params: ParamMode,
 ): Promise<Forward> {
-  return engine.compile(`mlp-forward`, {
-    inputs: { x: { shape: [shape.batch, shape.width] } },
-    params,
-    build: ({ x }) => ({ y: tracedMlp(x, mlpLeaves(weights, shape)) }),
-  });
+  return engine.compile(
+    traced(`mlp-forward`, ({ x }) => ({ y: tracedMlp(x, mlpLeaves(weights, shape)) })),
+    { inputs: { x: { shape: [shape.batch, shape.width] } }, params },
+  );
 }
 
 /** loss = mean(y²) and its gradient with respect to every weight matrix and bias. */
 function compileGradient(engine: Engine, weights: MlpWeights, shape: MlpShape, params: ParamMode) {
-  return engine.compile(`mlp-gradient`, {
-    inputs: { x: { shape: [shape.batch, shape.width] } },
-    params,
-    build: ({ x }) => {
+  return engine.compile(
+    traced(`mlp-gradient`, ({ x }) => {
       const leaves = mlpLeaves(weights, shape);
       const loss = tracedMlp(x, leaves).square().mean();
       const gradients = grad(loss, [...leaves.matrices, ...leaves.biases]);
       return { loss, ...Object.fromEntries(gradients.map((g, i) => [`grad${i}`, g])) };
-    },
-  });
+    }),
+    { inputs: { x: { shape: [shape.batch, shape.width] } }, params },
+  );
 }
 
 export interface EngineBenchResult {

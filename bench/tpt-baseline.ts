@@ -12,11 +12,23 @@ import { rowEntropy, softmax } from '../src/engine/adapt/losses.js';
 import { normalizeRowsHost, type PromptSet } from '../src/engine/adapt/prompts.js';
 import { scaledSimilarities, type TptOptions } from '../src/engine/adapt/tpt.js';
 import { tptViewThetas } from '../src/engine/adapt/views.js';
-import { clipLogits } from '../src/engine/clip/model.js';
+import { clipLogits, type ClipModel } from '../src/engine/clip/model.js';
 import { grad } from '../src/engine/grad.js';
 import { AdamW } from '../src/engine/optim.js';
+import { tracedFamily, type Inputs } from '../src/engine/runtime.js';
 import { Random } from '../src/engine/random.js';
 import { constant, equal, where, type Tensor } from '../src/engine/tensor.js';
+
+/** The official code's TPT step: the loss over the `keep` most confident of all views, and its ctx-gradient. */
+const baselineTptStep = tracedFamily(
+  'baseline-tpt-step',
+  (model: ClipModel, keep: number) =>
+    ({ ids, eot, ctx, images }: Inputs<'ids' | 'eot' | 'ctx' | 'images'>) => {
+      const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
+      const loss = confidentMarginalEntropy(clipLogits(images, text, model.logitScale), keep);
+      return { loss, grad: grad(loss, [ctx])[0] };
+    },
+);
 
 export interface BaselineOptions {
   /** Views per image, the original included. */
@@ -115,17 +127,12 @@ export async function baselineTpt(
 
   const keep = Math.max(1, Math.floor(views * options.tpt.selectRatio)); // as selectConfident
   const step = await phases.time('compileStep', () =>
-    encoder.engine.compile(`${model.id}:baseline-tpt-step:${keep}`, {
+    encoder.engine.compile(baselineTptStep(model, keep), {
       inputs: {
         ids: { shape: [prompts.classCount, full.contextLength], dtype: 'int64' },
         eot: { shape: [prompts.classCount], dtype: 'int64' },
         ctx: { shape: [prompts.nCtx, model.config.text.hiddenSize] },
         images: { shape: [views, width] },
-      },
-      build: ({ ids, eot, ctx, images }) => {
-        const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
-        const loss = confidentMarginalEntropy(clipLogits(images, text, model.logitScale), keep);
-        return { loss, grad: grad(loss, [ctx])[0] };
       },
     }),
   );

@@ -1,6 +1,6 @@
-// Compiles traced functions to onnxruntime sessions and runs them. Sessions are cached by
-// (function key, input shapes and dtypes, execution provider): compile once per class set and view
-// count, run per image.
+// Compiles traced functions to onnxruntime sessions and runs them. Sessions are cached by the traced
+// function itself (an object, never a name a caller chooses) and the input shapes and dtypes: compile
+// once per class set and view count, run per image. Two different graphs cannot share a session.
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -23,9 +23,67 @@ export interface InputSpec {
   dtype?: DType;
 }
 
-export interface FunctionSpec<I extends string, O extends string> {
+/** The symbolic inputs a graph is traced with, by name. */
+export type Inputs<I extends string> = Record<I, Tensor>;
+
+/** Traces a graph: from symbolic inputs to named symbolic outputs. */
+export type Build<I extends string, O extends string> = (inputs: Inputs<I>) => Record<O, Tensor>;
+
+/**
+ * A function to compile. Its identity is the cache key: the engine reuses a session only for the same
+ * TracedFunction object (and the same input shapes), so two graphs can never share one.
+ */
+export class TracedFunction<I extends string, O extends string> {
+  constructor(
+    /** For the ONNX graph's name and error messages only. */
+    readonly name: string,
+    readonly build: Build<I, O>,
+  ) {}
+}
+
+/** A one-off traced function (its sessions are reused only through this object). */
+export function traced<I extends string, O extends string>(
+  name: string,
+  build: Build<I, O>,
+): TracedFunction<I, O> {
+  return new TracedFunction(name, build);
+}
+
+type FamilyArg = string | number | boolean;
+
+/**
+ * A family of traced functions, one per owner (a model, a weight set) and build arguments: the same
+ * owner and arguments give the same TracedFunction, so its sessions are reused across images; other
+ * arguments give another function. `build(owner, ...args)` is the only thing that decides the graph,
+ * so a graph's sessions cannot be taken for another's.
+ */
+export function tracedFamily<
+  Owner extends object,
+  Args extends FamilyArg[],
+  I extends string,
+  O extends string,
+>(
+  name: string,
+  build: (owner: Owner, ...args: Args) => Build<I, O>,
+): (owner: Owner, ...args: Args) => TracedFunction<I, O> {
+  const byOwner = new WeakMap<Owner, Map<string, TracedFunction<I, O>>>();
+  return (owner, ...args) => {
+    let members = byOwner.get(owner);
+    if (!members) byOwner.set(owner, (members = new Map()));
+    // Primitive arguments: their JSON is one-to-one with their values.
+    const key = JSON.stringify(args);
+    let fn = members.get(key);
+    if (!fn) {
+      fn = traced(args.length > 0 ? `${name}(${args.join(',')})` : name, build(owner, ...args));
+      members.set(key, fn);
+    }
+    return fn;
+  };
+}
+
+export interface CompileOptions<I extends string> {
+  /** Each input's static shape and dtype (default float32). */
   inputs: Record<I, InputSpec>;
-  build(inputs: Record<I, Tensor>): Record<O, Tensor>;
   /** How weights enter the model; default: fed on CPU (one copy shared by all sessions), inlined on GPUs. */
   params?: ParamMode;
 }
@@ -105,6 +163,7 @@ export class CompiledFunction<I extends string, O extends string> {
   private readonly paramFeeds: Record<string, ort.Tensor>;
 
   constructor(
+    /** The traced function's name, for messages. */
     readonly key: string,
     private readonly session: ort.InferenceSession,
     private readonly inputSpecs: ReadonlyMap<string, Tensor>,
@@ -138,7 +197,11 @@ export class CompiledFunction<I extends string, O extends string> {
 }
 
 export class Engine {
-  private readonly sessions = new Map<string, Promise<CompiledFunction<string, string>>>();
+  /** Sessions by traced function, then by input signature. */
+  private readonly sessions = new Map<
+    TracedFunction<string, string>,
+    Map<string, Promise<CompiledFunction<string, string>>>
+  >();
   private provider: ExecutionProvider;
   private announced = false;
 
@@ -156,36 +219,44 @@ export class Engine {
     (this.options.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);
   }
 
-  /** Traces `spec.build`, lowers it to ONNX and creates (or reuses) the session for it. */
+  /**
+   * Traces `fn` with inputs of the given shapes, lowers it to ONNX and creates the session, or reuses
+   * the one made for the same function object, shapes and weight mode. Rejects (and caches nothing)
+   * when onnxruntime refuses the graph.
+   */
   compile<I extends string, O extends string>(
-    key: string,
-    spec: FunctionSpec<I, O>,
+    fn: TracedFunction<I, O>,
+    options: CompileOptions<I>,
   ): Promise<CompiledFunction<I, O>> {
-    const signature = Object.entries<InputSpec>(spec.inputs)
+    const signature = Object.entries<InputSpec>(options.inputs)
       .map(([name, s]) => `${name}:${s.dtype ?? 'float32'}[${s.shape.join(',')}]`)
       .join(';');
-    const cacheKey = `${key}|${signature}|${spec.params ?? 'default'}`;
-    let compiled = this.sessions.get(cacheKey);
+    const cacheKey = `${signature}|${options.params ?? 'default'}`;
+    let bySignature = this.sessions.get(fn);
+    if (!bySignature) this.sessions.set(fn, (bySignature = new Map()));
+    let compiled = bySignature.get(cacheKey);
     if (!compiled) {
-      compiled = this.createFunction(key, spec);
-      this.sessions.set(cacheKey, compiled);
-      compiled.catch(() => this.sessions.delete(cacheKey));
+      const entries = bySignature;
+      compiled = this.createFunction(fn, options);
+      entries.set(cacheKey, compiled);
+      compiled.catch(() => entries.delete(cacheKey));
     }
     return compiled as Promise<CompiledFunction<I, O>>;
   }
 
   private async createFunction<I extends string, O extends string>(
-    key: string,
-    spec: FunctionSpec<I, O>,
+    fn: TracedFunction<I, O>,
+    options: CompileOptions<I>,
   ): Promise<CompiledFunction<I, O>> {
+    const key = fn.name;
     const inputTensors = Object.fromEntries(
-      Object.entries<InputSpec>(spec.inputs).map(([name, s]) => [
+      Object.entries<InputSpec>(options.inputs).map(([name, s]) => [
         name,
         input(name, s.shape, s.dtype ?? 'float32'),
       ]),
-    ) as Record<I, Tensor>;
-    const outputs = spec.build(inputTensors);
-    const paramMode = spec.params ?? (this.provider === 'cpu' ? 'feed' : 'inline');
+    ) as Inputs<I>;
+    const outputs = fn.build(inputTensors);
+    const paramMode = options.params ?? (this.provider === 'cpu' ? 'feed' : 'inline');
     const lowered = lowerToOnnx(key, outputs as Record<string, Tensor>, paramMode);
     const session = await this.createSession(key, lowered.bytes);
     // Inputs the outputs do not depend on are pruned from the graph; they are not fed.
@@ -226,7 +297,7 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
+    const all = [...this.sessions.values()].flatMap((bySignature) => [...bySignature.values()]);
     this.sessions.clear();
     await Promise.all(all.map(async (p) => (await p).release()));
   }

@@ -14,7 +14,7 @@ import {
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
-import { Engine } from '../../src/engine/runtime.js';
+import { Engine, traced } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
 
 /** Tolerance of float32 arithmetic on θ. */
@@ -65,10 +65,10 @@ describe('the footprint bound of a learned view', () => {
   it('gives the same views when traced as a graph (the second-order variant’s inner steps)', async () => {
     const engine = new Engine({ provider: 'cpu', log: () => {} });
     const thetas = wildThetas(300, 2);
-    const fn = await engine.compile('bound-theta', {
-      inputs: { theta: { shape: [thetas.length, 2, 3] } },
-      build: ({ theta }) => ({ bounded: boundThetaTensor(theta) }),
-    });
+    const fn = await engine.compile(
+      traced('bound-theta', ({ theta }) => ({ bounded: boundThetaTensor(theta) })),
+      { inputs: { theta: { shape: [thetas.length, 2, 3] } } },
+    );
     const out = (await fn.run({ theta: thetas.flat() })).bounded.data as Float32Array;
     thetas.forEach((theta, v) => {
       const expected = boundTheta(Float32Array.from(theta));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { affineGrid, warpViews } from '../../src/engine/adapt/warp.js';
 import { grad } from '../../src/engine/grad.js';
-import { Engine } from '../../src/engine/runtime.js';
+import { Engine, traced } from '../../src/engine/runtime.js';
 import { constant } from '../../src/engine/tensor.js';
 import { loadGoldenTensor } from '../fixtures/golden/load.js';
 import { checkGradient } from '../engine/gradcheck.js';
@@ -14,14 +14,14 @@ describe('affine warp', () => {
     const image = loadGoldenTensor('warp_image');
     const theta = loadGoldenTensor('warp_theta');
     const weights = loadGoldenTensor('warp_R');
-    const fn = await engine.compile('warp-golden', {
-      inputs: { image: { shape: image.shape }, theta: { shape: theta.shape } },
-      build: ({ image, theta }) => {
+    const fn = await engine.compile(
+      traced('warp-golden', ({ image, theta }) => {
         const out = warpViews(image, theta, 32);
         const objective = out.mul(constant(weights.data as Float32Array, weights.shape)).sum();
         return { grid: affineGrid(theta, 32), out, objective, gradTheta: grad(objective, [theta])[0] };
-      },
-    });
+      }),
+      { inputs: { image: { shape: image.shape }, theta: { shape: theta.shape } } },
+    );
     const result = await fn.run({ image: image.data as Float32Array, theta: theta.data as Float32Array });
     expectClose(result.grid.data as Float32Array, loadGoldenTensor('warp_grid').data, 1e-6);
     const expectedOut = loadGoldenTensor('warp_out').data;

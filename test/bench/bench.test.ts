@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { entropies, marginalEntropy, selectConfident } from '../../src/engine/adapt/losses.js';
 import { grad } from '../../src/engine/grad.js';
 import { Random } from '../../src/engine/random.js';
-import { Engine } from '../../src/engine/runtime.js';
+import { Engine, traced } from '../../src/engine/runtime.js';
 import { adaptReport, METHODS, runAdaptBenchmark } from '../../bench/adapt.js';
 import { engineReport, runEngineBenchmark } from '../../bench/engine.js';
 import { imagenetClassNames } from '../../bench/lib/classes.js';
@@ -86,20 +86,20 @@ describe('TPT baseline', () => {
     const chosen = selectConfident(entropies(logits, views), keep / views);
     const gathered = new Float32Array(keep * classes);
     chosen.forEach((v, i) => gathered.set(logits.subarray(v * classes, (v + 1) * classes), i * classes));
-    const masked = await engine.compile('masked', {
-      inputs: { logits: { shape: [views, classes] } },
-      build: ({ logits }) => {
+    const masked = await engine.compile(
+      traced('masked', ({ logits }) => {
         const loss = confidentMarginalEntropy(logits, keep);
         return { loss, grad: grad(loss, [logits])[0] };
-      },
-    });
-    const plain = await engine.compile('plain', {
-      inputs: { logits: { shape: [keep, classes] } },
-      build: ({ logits }) => {
+      }),
+      { inputs: { logits: { shape: [views, classes] } } },
+    );
+    const plain = await engine.compile(
+      traced('plain', ({ logits }) => {
         const loss = marginalEntropy(logits);
         return { loss, grad: grad(loss, [logits])[0] };
-      },
-    });
+      }),
+      { inputs: { logits: { shape: [keep, classes] } } },
+    );
     const a = await masked.run({ logits });
     const b = await plain.run({ logits: gathered });
     expect((a.loss.data as Float32Array)[0]).toBeCloseTo((b.loss.data as Float32Array)[0], 5);

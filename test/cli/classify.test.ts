@@ -285,6 +285,16 @@ describe('metatpt classify, adapted', () => {
       expect(onPalette / (data.length / 3), file).toBeGreaterThan(0.7);
     }
   });
+
+  it('--method tpt --augmix --views 16 --dump-views: the views AugMix rendered and the dumped ones share one graph', async () => {
+    // Both render 15 warped views of one source; two graphs once shared a cache key here and crashed.
+    const dumpDir = path.join(folder.root, 'augmix-views');
+    const args = [...BASE, '--method', 'tpt', '--augmix', '--views', '16', '--dump-views', dumpDir];
+    const { code, lines } = await classifyJson([...args, folder.shapes]);
+    expect(code).toBe(0);
+    expect(lines[0].views).toHaveLength(16);
+    expect(await readdir(path.join(dumpDir, 'shapes'))).toHaveLength(16);
+  });
 });
 
 describe('metatpt classify, the command line', () => {

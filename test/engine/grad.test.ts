@@ -4,6 +4,7 @@ import { AdamW } from '../../src/engine/optim.js';
 import { Random } from '../../src/engine/random.js';
 import { constant, input, type Tensor } from '../../src/engine/tensor.js';
 import { engine } from './gradcheck.js';
+import { traced } from '../../src/engine/runtime.js';
 
 /** A two-layer tanh network with a softmax cross-entropy loss; all values float64. */
 function mlpLoss(w1: Tensor, w2: Tensor, x: Tensor, targets: Tensor): Tensor {
@@ -25,17 +26,17 @@ describe('grad', () => {
       [5, 3],
       'float64',
     );
-    const gradFn = await engine.compile('hvp-grad', {
-      inputs: { w1: { shape: [2, 5], dtype: 'float64' } },
-      build: ({ w1 }) => ({ g: grad(mlpLoss(w1, w2, x, targets), [w1])[0] }),
-    });
-    const hvpFn = await engine.compile('hvp', {
-      inputs: { w1: { shape: [2, 5], dtype: 'float64' }, v: { shape: [2, 5], dtype: 'float64' } },
-      build: ({ w1, v }) => {
+    const gradFn = await engine.compile(
+      traced('hvp-grad', ({ w1 }) => ({ g: grad(mlpLoss(w1, w2, x, targets), [w1])[0] })),
+      { inputs: { w1: { shape: [2, 5], dtype: 'float64' } } },
+    );
+    const hvpFn = await engine.compile(
+      traced('hvp', ({ w1, v }) => {
         const [g] = grad(mlpLoss(w1, w2, x, targets), [w1]);
         return { hv: grad(g.mul(v).sum(), [w1])[0] };
-      },
-    });
+      }),
+      { inputs: { w1: { shape: [2, 5], dtype: 'float64' }, v: { shape: [2, 5], dtype: 'float64' } } },
+    );
     const w1 = Float64Array.from({ length: 10 }, () => rng.normal());
     const v = Float64Array.from({ length: 10 }, () => rng.normal());
     const hv = (await hvpFn.run({ w1, v })).hv.data as Float64Array;
@@ -66,10 +67,10 @@ describe('grad', () => {
   });
 
   it('gives zeros for an input the output does not depend on', async () => {
-    const f = await engine.compile('unrelated', {
-      inputs: { a: { shape: [2] }, b: { shape: [2] } },
-      build: ({ a, b }) => ({ gb: grad(a.mul(a).sum(), [b])[0] }),
-    });
+    const f = await engine.compile(
+      traced('unrelated', ({ a, b }) => ({ gb: grad(a.mul(a).sum(), [b])[0] })),
+      { inputs: { a: { shape: [2] }, b: { shape: [2] } } },
+    );
     expect([...((await f.run({ a: [1, 2], b: [3, 4] })).gb.data as Float32Array)]).toEqual([0, 0]);
   });
 
@@ -86,15 +87,8 @@ describe('grad', () => {
       xs[2 * i + 1] = (cls ? 1.5 : -1.5) + 0.5 * rng.normal();
       ys[2 * i + cls] = 1;
     }
-    const step = await engine.compile('mlp-train', {
-      inputs: {
-        w1: { shape: [2, 16] },
-        b1: { shape: [16] },
-        w2: { shape: [16, 2] },
-        x: { shape: [n, 2] },
-        y: { shape: [n, 2] },
-      },
-      build: ({ w1, b1, w2, x, y }) => {
+    const step = await engine.compile(
+      traced('mlp-train', ({ w1, b1, w2, x, y }) => {
         const logits = x.matmul(w1).add(b1).tanh().matmul(w2);
         const loss = logits
           .logSoftmax(-1)
@@ -103,8 +97,17 @@ describe('grad', () => {
           .mul(-1 / n);
         const [g1, gb1, g2] = grad(loss, [w1, b1, w2]);
         return { loss, g1, gb1, g2 };
+      }),
+      {
+        inputs: {
+          w1: { shape: [2, 16] },
+          b1: { shape: [16] },
+          w2: { shape: [16, 2] },
+          x: { shape: [n, 2] },
+          y: { shape: [n, 2] },
+        },
       },
-    });
+    );
     const params = [rng.normalArray(32, 0.5), new Float32Array(16), rng.normalArray(32, 0.5)];
     const adam = new AdamW(
       params.map((p) => p.length),

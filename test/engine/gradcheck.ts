@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import { grad } from '../../src/engine/grad.js';
 import { Random } from '../../src/engine/random.js';
-import { Engine, type RunResult } from '../../src/engine/runtime.js';
+import { Engine, traced, type RunResult } from '../../src/engine/runtime.js';
 import { constant, type Shape, type Tensor } from '../../src/engine/tensor.js';
 
 export const engine = new Engine({ provider: 'cpu', log: () => {} });
@@ -44,21 +44,21 @@ export async function checkGradient(
     weighting ??= Float64Array.from({ length: out.size }, () => rng.normal());
     return out.mul(constant(weighting, out.shape, 'float64')).sum();
   };
-  const withGrads = await engine.compile(key, {
-    inputs: specs,
-    build: (x) => {
+  const withGrads = await engine.compile(
+    traced(key, (x) => {
       const loss = objective(x);
       const grads = grad(
         loss,
         names.map((n) => x[n]),
       );
       return { loss, ...Object.fromEntries(names.map((n, i) => [`grad_${n}`, grads[i]])) };
-    },
-  });
-  const lossOnly = await engine.compile(`${key}_loss`, {
-    inputs: specs,
-    build: (x) => ({ loss: objective(x) }),
-  });
+    }),
+    { inputs: specs },
+  );
+  const lossOnly = await engine.compile(
+    traced(`${key}_loss`, (x) => ({ loss: objective(x) })),
+    { inputs: specs },
+  );
 
   const analytic: Record<string, RunResult> = await withGrads.run(values);
   for (const name of names) {

@@ -16,6 +16,7 @@ import {
   where,
 } from '../../src/engine/tensor.js';
 import { checkGradient, engine, type GradInput } from './gradcheck.js';
+import { traced } from '../../src/engine/runtime.js';
 
 const positive = (r: Random): number => r.uniform(0.5, 2);
 const awayFromZero = (r: Random): number => (r.next() < 0.5 ? -1 : 1) * r.uniform(0.5, 2);
@@ -290,20 +291,20 @@ describe('gradient rules against central finite differences (float64)', () => {
 
 describe('forward values', () => {
   it('logsumexp is stable for large inputs', async () => {
-    const f = await engine.compile('lse-stable', {
-      inputs: { x: { shape: [1, 3] } },
-      build: ({ x }) => ({ y: x.logsumexp(-1), s: x.logSoftmax(-1) }),
-    });
+    const f = await engine.compile(
+      traced('lse-stable', ({ x }) => ({ y: x.logsumexp(-1), s: x.logSoftmax(-1) })),
+      { inputs: { x: { shape: [1, 3] } } },
+    );
     const out = await f.run({ x: [1000, 1000, 990] });
     expect((out.y.data as Float32Array)[0]).toBeCloseTo(1000 + Math.log(2 + Math.exp(-10)), 3);
     expect(Number.isFinite((out.s.data as Float32Array)[2])).toBe(true);
   });
 
   it('comparisons give booleans and no gradient', async () => {
-    const f = await engine.compile('compare', {
-      inputs: { a: { shape: [3] }, b: { shape: [3] } },
-      build: ({ a, b }) => ({ lt: a.lt(b).cast('float32'), ge: a.ge(b).cast('float32') }),
-    });
+    const f = await engine.compile(
+      traced('compare', ({ a, b }) => ({ lt: a.lt(b).cast('float32'), ge: a.ge(b).cast('float32') })),
+      { inputs: { a: { shape: [3] }, b: { shape: [3] } } },
+    );
     const out = await f.run({ a: [1, 2, 3], b: [2, 2, 2] });
     expect([...(out.lt.data as Float32Array)]).toEqual([1, 0, 0]);
     expect([...(out.ge.data as Float32Array)]).toEqual([0, 1, 1]);

@@ -27,7 +27,7 @@ import {
   type ViewRecord,
 } from '../../engine/adapt/adapt.js';
 import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
-import { warpViews } from '../../engine/adapt/warp.js';
+import { ViewGraphs } from '../../engine/adapt/metatpt.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
 import { ClipModel } from '../../engine/clip/model.js';
 import { ImageDecodeError } from '../../engine/image/decode.js';
@@ -186,14 +186,9 @@ class ViewDumper {
   }
 
   private async renderWarped(image: PreparedImage, views: readonly ViewRecord[]): Promise<Float32Array> {
-    const { model, engine } = this.prompts.encoder;
-    const { side } = image.source;
-    const fn = await engine.compile(`${model.id}:render-views`, {
-      inputs: { source: { shape: [3, side, side] }, theta: { shape: [views.length, 2, 3] } },
-      build: ({ source, theta }) => ({ pixels: warpViews(source, theta, model.config.vision.imageSize) }),
-    });
+    const fn = await new ViewGraphs(this.prompts, image.source).render(views.length);
     const out = await fn.run({ source: image.source.data, theta: views.flatMap((v) => v.theta) });
-    return out.pixels.data as Float32Array;
+    return out.views.data as Float32Array;
   }
 
   async write(file: string, image: PreparedImage, views: readonly ViewRecord[]): Promise<void> {

@@ -4,7 +4,7 @@
 // Graphs here are compiled once per model and chunk size and run per image.
 import type { ClipModel } from '../clip/model.js';
 import { normalizeRows } from '../clip/model.js';
-import type { CompiledFunction } from '../runtime.js';
+import { tracedFamily, type CompiledFunction, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';
 import { concat, type Tensor } from '../tensor.js';
 import { AdamW } from '../optim.js';
@@ -87,6 +87,103 @@ export function innerObjective(
     .add(displacement.mul(weights.slice(0, 2, 3).reshape([])));
 }
 
+/** The pixels (0..1) of views θ [B, 2, 3] warped out of source [3, R, R], before CLIP normalisation. */
+const renderViews = tracedFamily(
+  'render-views',
+  (model: ClipModel) =>
+    ({ source, theta }: Inputs<'source' | 'theta'>) => ({
+      views: warpViews(source, theta, model.config.vision.imageSize),
+    }),
+);
+
+/** Unit features [B, P] of views θ [B, 2, 3] warped out of source [3, R, R]. */
+const encodeViews = tracedFamily(
+  'views',
+  (model: ClipModel) =>
+    ({ source, theta }: Inputs<'source' | 'theta'>) => ({
+      features: viewFeatures(model, source, theta),
+    }),
+);
+
+/** One first-order inner step's loss and θ-gradient for a chunk of views, the text held fixed. */
+const innerStepGraph = tracedFamily(
+  'meta-inner',
+  (model: ClipModel) =>
+    ({
+      source,
+      theta,
+      theta0,
+      text,
+      anchor,
+      weights,
+    }: Inputs<'source' | 'theta' | 'theta0' | 'text' | 'anchor' | 'weights'>) => {
+      const features = viewFeatures(model, source, theta);
+      const loss = innerObjective(features, text, anchor, theta, theta0, weights, model.logitScale);
+      return { loss, grad: grad(loss, [theta])[0] };
+    },
+);
+
+/**
+ * The outer (TPT) loss on the selected views, plus the view regularisers weighted by
+ * `outerWeights` = [inner lr, λ_f, λ_r], and its gradient with respect to the context and the views' θ.
+ * With `unrolledInnerSteps` > 0 the views first take that many differentiable inner gradient steps
+ * (the second-order variant), so the context also reaches the loss through the learned views.
+ */
+const outerStepGraph = tracedFamily(
+  'meta-outer',
+  (model: ClipModel, includeOriginal: boolean, unrolledInnerSteps: number) =>
+    ({
+      source,
+      theta,
+      theta0,
+      ids,
+      eot,
+      ctx,
+      anchor,
+      weights,
+      outerWeights,
+    }: Inputs<
+      'source' | 'theta' | 'theta0' | 'ids' | 'eot' | 'ctx' | 'anchor' | 'weights' | 'outerWeights'
+    >) => {
+      const text = normalizeRows(model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot));
+      let views = theta;
+      for (let k = 0; k < unrolledInnerSteps; k++) {
+        const inner = innerObjective(
+          viewFeatures(model, source, views),
+          text,
+          anchor,
+          views,
+          theta0,
+          weights,
+          model.logitScale,
+        );
+        views = boundThetaTensor(
+          views.sub(grad(inner, [views])[0].mul(outerWeights.slice(0, 0, 1).reshape([]))),
+        );
+      }
+      const warped = viewFeatures(model, source, views);
+      // The marginal entropy is symmetric in the views, so the original may simply come first.
+      const all = includeOriginal ? concat([anchor, warped], 0) : warped;
+      const tpt = marginalEntropy(all.matmul(text.mT).mul(model.logitScale));
+      // One-stage joint optimisation keeps the learned views on the image with the same regularisers.
+      const drift = warped
+        .matmul(anchor.mT)
+        .neg()
+        .add(1)
+        .mean()
+        .mul(outerWeights.slice(0, 1, 2).reshape([]));
+      const displacement = views
+        .sub(theta0)
+        .square()
+        .sum([1, 2])
+        .mean()
+        .mul(outerWeights.slice(0, 2, 3).reshape([]));
+      const loss = tpt.add(drift).add(displacement);
+      const [gradCtx, gradTheta] = grad(loss, [ctx, theta]);
+      return { loss, tpt, gradCtx, gradTheta };
+    },
+);
+
 /** Compiled graphs of one model, for chunks of `batch` views. */
 export class ViewGraphs {
   constructor(
@@ -104,25 +201,22 @@ export class ViewGraphs {
 
   /** The pixels (0..1) of views θ [B, 2, 3], before CLIP normalisation. */
   render(batch: number): Promise<CompiledFunction<'source' | 'theta', 'views'>> {
-    const { imageSize } = this.model.config.vision;
-    return this.prompts.encoder.engine.compile(`${this.model.id}:render-views`, {
+    return this.prompts.encoder.engine.compile(renderViews(this.model), {
       inputs: { source: this.sourceSpec(), theta: { shape: [batch, 2, 3] } },
-      build: ({ source, theta }) => ({ views: warpViews(source, theta, imageSize) }),
     });
   }
 
   /** Features (unit rows) of views θ [B, 2, 3]. */
   encode(batch: number): Promise<CompiledFunction<'source' | 'theta', 'features'>> {
-    return this.prompts.encoder.engine.compile(`${this.model.id}:views`, {
+    return this.prompts.encoder.engine.compile(encodeViews(this.model), {
       inputs: { source: this.sourceSpec(), theta: { shape: [batch, 2, 3] } },
-      build: ({ source, theta }) => ({ features: viewFeatures(this.model, source, theta) }),
     });
   }
 
   /** One first-order inner step's loss and θ-gradient for a chunk, the text held fixed. */
   innerStep(batch: number) {
     const { projectionDim } = this.model.config;
-    return this.prompts.encoder.engine.compile(`${this.model.id}:meta-inner`, {
+    return this.prompts.encoder.engine.compile(innerStepGraph(this.model), {
       inputs: {
         source: this.sourceSpec(),
         theta: { shape: [batch, 2, 3] },
@@ -131,25 +225,14 @@ export class ViewGraphs {
         anchor: { shape: [1, projectionDim] },
         weights: { shape: [3] },
       },
-      build: ({ source, theta, theta0, text, anchor, weights }) => {
-        const features = viewFeatures(this.model, source, theta);
-        const loss = innerObjective(features, text, anchor, theta, theta0, weights, this.model.logitScale);
-        return { loss, grad: grad(loss, [theta])[0] };
-      },
     });
   }
 
-  /**
-   * The outer (TPT) loss on the selected views, plus the view regularisers weighted by
-   * `outerWeights` = [inner lr, λ_f, λ_r], and its gradient with respect to the context and the views' θ.
-   * With `unrolledInnerSteps` > 0 the views first take that many differentiable inner gradient steps
-   * (the second-order variant), so the context also reaches the loss through the learned views.
-   */
+  /** outerStepGraph for `selectedWarped` learned views. */
   outerStep(selectedWarped: number, includeOriginal: boolean, unrolledInnerSteps: number) {
     const { projectionDim, text: textConfig } = this.model.config;
     const { prompts } = this;
-    const model = this.model;
-    return prompts.encoder.engine.compile(`${model.id}:meta-outer:${includeOriginal}:${unrolledInnerSteps}`, {
+    return prompts.encoder.engine.compile(outerStepGraph(this.model, includeOriginal, unrolledInnerSteps), {
       inputs: {
         source: this.sourceSpec(),
         theta: { shape: [selectedWarped, 2, 3] },
@@ -160,44 +243,6 @@ export class ViewGraphs {
         anchor: { shape: [1, projectionDim] },
         weights: { shape: [3] },
         outerWeights: { shape: [3] },
-      },
-      build: ({ source, theta, theta0, ids, eot, ctx, anchor, weights, outerWeights }) => {
-        const text = normalizeRows(model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot));
-        let views = theta;
-        for (let k = 0; k < unrolledInnerSteps; k++) {
-          const inner = innerObjective(
-            viewFeatures(model, source, views),
-            text,
-            anchor,
-            views,
-            theta0,
-            weights,
-            model.logitScale,
-          );
-          views = boundThetaTensor(
-            views.sub(grad(inner, [views])[0].mul(outerWeights.slice(0, 0, 1).reshape([]))),
-          );
-        }
-        const warped = viewFeatures(model, source, views);
-        // The marginal entropy is symmetric in the views, so the original may simply come first.
-        const all = includeOriginal ? concat([anchor, warped], 0) : warped;
-        const tpt = marginalEntropy(all.matmul(text.mT).mul(model.logitScale));
-        // One-stage joint optimisation keeps the learned views on the image with the same regularisers.
-        const drift = warped
-          .matmul(anchor.mT)
-          .neg()
-          .add(1)
-          .mean()
-          .mul(outerWeights.slice(0, 1, 2).reshape([]));
-        const displacement = views
-          .sub(theta0)
-          .square()
-          .sum([1, 2])
-          .mean()
-          .mul(outerWeights.slice(0, 2, 3).reshape([]));
-        const loss = tpt.add(drift).add(displacement);
-        const [gradCtx, gradTheta] = grad(loss, [ctx, theta]);
-        return { loss, tpt, gradCtx, gradTheta };
       },
     });
   }

@@ -1,12 +1,27 @@
 // Test-time prompt tuning (Shu et al., 2022) as the official code does it: confidence selection
 // once on step 0, the marginal entropy of the selected views, AdamW on the shared context vectors,
 // prediction on the original view with the tuned context. Only the text tower is differentiated.
-import { clipLogits } from '../clip/model.js';
+import { clipLogits, type ClipModel } from '../clip/model.js';
+import { tracedFamily, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
 import { entropies, marginalEntropy, selectConfident } from './losses.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { DEFAULT_SETTINGS } from '../../shared/domain/adaptation.js';
+
+/**
+ * TPT's loss, the marginal entropy of the selected views' predictions, and its gradient with respect
+ * to the context ctx [n_ctx, D]; images [K, P] are the selected views' unit features.
+ */
+const tptStep = tracedFamily(
+  'tpt-step',
+  (model: ClipModel) =>
+    ({ ids, eot, ctx, images }: Inputs<'ids' | 'eot' | 'ctx' | 'images'>) => {
+      const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
+      const loss = marginalEntropy(clipLogits(images, text, model.logitScale));
+      return { loss, grad: grad(loss, [ctx])[0] };
+    },
+);
 
 export interface TptOptions {
   /** Optimisation steps (the paper: 1). */
@@ -90,17 +105,12 @@ export async function tuneContext(
   );
 
   const textWidth = model.config.text.hiddenSize;
-  const step = await encoder.engine.compile(`${model.id}:tpt-step`, {
+  const step = await encoder.engine.compile(tptStep(model), {
     inputs: {
       ids: { shape: [prompts.classCount, prompts.length], dtype: 'int64' },
       eot: { shape: [prompts.classCount], dtype: 'int64' },
       ctx: { shape: [prompts.nCtx, textWidth] },
       images: { shape: [selected.length, width] },
-    },
-    build: ({ ids, eot, ctx, images }) => {
-      const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
-      const loss = marginalEntropy(clipLogits(images, text, model.logitScale));
-      return { loss, grad: grad(loss, [ctx])[0] };
     },
   });
 

@@ -1,7 +1,35 @@
 // Runs CLIP's towers on host data: compiles each tower once per shape and feeds it batches.
-import type { Engine } from '../runtime.js';
+import { tracedFamily, type Engine, type Inputs } from '../runtime.js';
 import { clipLogits, type ClipModel } from './model.js';
 import type { EncodedBatch } from './tokenizer.js';
+
+/** Text features [C, P] of token ids [C, L] whose end-of-text positions are eot [C]. */
+const textTower = tracedFamily('text', (model: ClipModel) => ({ ids, eot }: Inputs<'ids' | 'eot'>) => ({
+  features: model.encodeTextEmbeddings(model.embedTokens(ids), eot),
+}));
+
+/** As textTower, with positions 1..n_ctx embedded as the context vectors ctx [n_ctx, D]. */
+const textTowerWithContext = tracedFamily(
+  'text-ctx',
+  (model: ClipModel) =>
+    ({ ids, eot, ctx }: Inputs<'ids' | 'eot' | 'ctx'>) => ({
+      features: model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot),
+    }),
+);
+
+/** Image features [N, P] of normalised pixels [N, 3, S, S]. */
+const visionTower = tracedFamily('vision', (model: ClipModel) => ({ pixels }: Inputs<'pixels'>) => ({
+  features: model.encodeImages(pixels),
+}));
+
+/** Logits [N, C] of image features [N, P] and text features [C, P]. */
+const logitsOf = tracedFamily(
+  'logits',
+  (model: ClipModel) =>
+    ({ image, text }: Inputs<'image' | 'text'>) => ({
+      logits: clipLogits(image, text, model.logitScale),
+    }),
+);
 
 /** Token ids cut to their first `length` positions (everything after end-of-text is inert). */
 export function trimTokens(batch: EncodedBatch, length = batch.maxLength): Int32Array {
@@ -41,23 +69,17 @@ export class ClipEncoder {
     const width = this.model.config.text.hiddenSize;
     if (options.ctx) {
       const nCtx = options.nCtx ?? options.ctx.length / width;
-      const fn = await this.engine.compile(`${this.model.id}:text-ctx`, {
+      const fn = await this.engine.compile(textTowerWithContext(this.model), {
         inputs: {
           ids: { shape: [rows, length], dtype: 'int64' },
           eot: { shape: [rows], dtype: 'int64' },
           ctx: { shape: [nCtx, width] },
         },
-        build: ({ ids, eot, ctx }) => ({
-          features: this.model.encodeTextEmbeddings(this.model.embedPrompts(ids, ctx), eot),
-        }),
       });
       return (await fn.run({ ids, eot: batch.eot, ctx: options.ctx })).features.data as Float32Array;
     }
-    const fn = await this.engine.compile(`${this.model.id}:text`, {
+    const fn = await this.engine.compile(textTower(this.model), {
       inputs: { ids: { shape: [rows, length], dtype: 'int64' }, eot: { shape: [rows], dtype: 'int64' } },
-      build: ({ ids, eot }) => ({
-        features: this.model.encodeTextEmbeddings(this.model.embedTokens(ids), eot),
-      }),
     });
     return (await fn.run({ ids, eot: batch.eot })).features.data as Float32Array;
   }
@@ -75,9 +97,8 @@ export class ClipEncoder {
     for (let start = 0; start < count; start += this.imageBatchSize) {
       signal?.throwIfAborted();
       const n = Math.min(this.imageBatchSize, count - start);
-      const fn = await this.engine.compile(`${this.model.id}:vision`, {
+      const fn = await this.engine.compile(visionTower(this.model), {
         inputs: { pixels: { shape: [n, numChannels, imageSize, imageSize] } },
-        build: ({ pixels }) => ({ features: this.model.encodeImages(pixels) }),
       });
       const result = await fn.run({ pixels: pixels.subarray(start * perImage, (start + n) * perImage) });
       out.set(result.features.data as Float32Array, start * this.projectionDim);
@@ -89,9 +110,8 @@ export class ClipEncoder {
   async logits(imageFeatures: Float32Array, textFeatures: Float32Array): Promise<Float32Array> {
     const p = this.projectionDim;
     const [n, c] = [imageFeatures.length / p, textFeatures.length / p];
-    const fn = await this.engine.compile(`${this.model.id}:logits`, {
+    const fn = await this.engine.compile(logitsOf(this.model), {
       inputs: { image: { shape: [n, p] }, text: { shape: [c, p] } },
-      build: ({ image, text }) => ({ logits: clipLogits(image, text, this.model.logitScale) }),
     });
     return (await fn.run({ image: imageFeatures, text: textFeatures })).logits.data as Float32Array;
   }

@@ -14,7 +14,7 @@ import { grad } from '../grad.js';
 import { clipPreprocess } from '../image/preprocess.js';
 import { AdamW } from '../optim.js';
 import { Random, seedFrom } from '../random.js';
-import type { CompiledFunction, Engine } from '../runtime.js';
+import { traced, type CompiledFunction, type Engine, type Inputs } from '../runtime.js';
 import { constant, type Tensor } from '../tensor.js';
 import { renderScene } from './render.js';
 import { sampleSceneGroup, sceneCaption, SHAPES, type CaptionDetail, type Scene } from './scenes.js';
@@ -214,13 +214,8 @@ export class ContrastiveTrainer {
     const { imageSize, numChannels } = model.config.vision;
     const names = [...clipWeightShapes(model.config).keys()];
     const gradientNames = new Map(names.map((name, i) => [name, `grad${i}`]));
-    const fn = await engine.compile(`${model.id}:contrastive-train`, {
-      inputs: {
-        pixels: { shape: [batchSize, numChannels, imageSize, imageSize] },
-        ids: { shape: [batchSize, textLength], dtype: 'int64' },
-        eot: { shape: [batchSize], dtype: 'int64' },
-      },
-      build: ({ pixels, ids, eot }) => {
+    const fn = await engine.compile(
+      traced('contrastive-train', ({ pixels, ids, eot }: Inputs<'pixels' | 'ids' | 'eot'>) => {
         const loss = contrastiveLoss(
           model.encodeImages(pixels),
           model.encodeTextEmbeddings(model.embedTokens(ids), eot),
@@ -231,10 +226,17 @@ export class ContrastiveTrainer {
           names.map((name) => model.weight(name)),
         );
         return { loss, ...Object.fromEntries(names.map((name, i) => [gradientNames.get(name)!, grads[i]])) };
+      }),
+      {
+        inputs: {
+          pixels: { shape: [batchSize, numChannels, imageSize, imageSize] },
+          ids: { shape: [batchSize, textLength], dtype: 'int64' },
+          eot: { shape: [batchSize], dtype: 'int64' },
+        },
+        // In-place host updates reach the graph only when weights are fed, on every provider.
+        params: 'feed',
       },
-      // In-place host updates reach the graph only when weights are fed, on every provider.
-      params: 'feed',
-    });
+    );
     const adam = { lr: options.lr, beta1: 0.9, beta2: 0.98, eps: 1e-6 };
     const groups = [true, false].map((decayed): ParamGroup => {
       const groupNames = names.filter((name) => isDecayed(name, model.weight(name).shape) === decayed);
