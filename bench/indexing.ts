@@ -1,4 +1,4 @@
-// Indexing and grid benchmark (issue 5): generate N small images, index them, rescan, write one
+// Indexing and grid benchmark: generate N small images, index them, rescan, write one
 // run's results, then time grid pages (200 images, filtered and sorted) over the whole collection.
 //   npx tsx bench/indexing.ts [--count 100000] [--dir DIR (reused if it holds the images)] [--repeats 21]
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';

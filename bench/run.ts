@@ -6,19 +6,19 @@ interface BenchmarkModule {
 /** Benchmarks by name, loaded on demand so that one benchmark's imports do not slow another. */
 const BENCHMARKS: Record<string, { summary: string; load: () => Promise<BenchmarkModule> }> = {
   engine: {
-    summary: 'traced vs hand-written ONNX MLP, gradient vs forward (issue 2)',
+    summary: 'traced vs hand-written ONNX MLP, gradient vs forward',
     load: () => import('./engine.js'),
   },
   zeroshot: {
-    summary: 'ViT-B/16 load, text encoding (trimmed vs 77), image throughput, memory (issue 3)',
+    summary: 'ViT-B/16 load, text encoding (trimmed vs 77), image throughput, memory',
     load: () => import('./zeroshot.js'),
   },
   adapt: {
-    summary: 'zero-shot / TPT / MetaTPT per image vs an official-structure TPT baseline (issue 4)',
+    summary: 'zero-shot / TPT / MetaTPT per image vs an official-structure TPT baseline',
     load: () => import('./adapt.js'),
   },
   indexing: {
-    summary: 'index N generated images, rescan, grid pages over the collection (issue 5)',
+    summary: 'index N generated images, rescan, grid pages over the collection',
     load: () => import('./indexing.js'),
   },
   'session-memory': {
@@ -26,7 +26,7 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     load: () => import('./session-memory.js'),
   },
   'embedded-accuracy': {
-    summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds (issue 8)',
+    summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),
   },
 };

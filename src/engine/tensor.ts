@@ -1,5 +1,5 @@
 // Symbolic tensors. Calling model code on them records a graph of primitive ops with static shapes;
-// nothing is computed until the graph is compiled to ONNX (see compile.ts).
+// nothing is computed until Engine.compile (runtime.ts) lowers the graph to ONNX (onnx.ts).
 import { primitives, type Attrs } from './primitives.js';
 
 export type FloatDType = 'float32' | 'float64' | 'float16';

@@ -1,4 +1,4 @@
-// Review keyboard: the keys experts know from Prodigy and Label Studio (see CONVENTIONS.md). Digits
+// Review keyboard: the keys experts know from Prodigy and Label Studio. Digits
 // choose a class by their physical key (so Shift+1 is class 11 on every layout, and the numpad works);
 // the other commands are a remappable table of key names.
 
