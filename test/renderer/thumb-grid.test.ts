@@ -14,6 +14,8 @@ const item = (index: number): GridItem => ({
   height: 480,
   status: 'ok',
   error: null,
+  contentHash: `hash-${index}`,
+  runId: 1,
   predicted: index % 3,
   confidence: 0.5,
   entropy: 0.7,
