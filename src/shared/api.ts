@@ -312,6 +312,7 @@ export type {
   CollectionSummary,
   GridPage,
   ImageDetail,
+  LabelAction,
   ModelRecord,
   Run,
   RunEvaluation,

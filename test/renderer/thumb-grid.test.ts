@@ -41,7 +41,7 @@ function mountGrid(itemAt: (index: number) => GridItem | undefined = item) {
       total,
       itemAt,
       selected: new Set<number>(),
-      thumbUrl: (id: number) => `thumb/${id}`,
+      thumbUrl: (item: GridItem) => `thumb/${item.imageId}`,
       classNames: ['a', 'b', 'c'],
     },
     attachTo: document.body,
