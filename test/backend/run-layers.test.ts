@@ -13,7 +13,7 @@ import { createServices } from '../../src/backend/services/index.js';
 import { runSettings } from '../../src/backend/services/runs.js';
 import { openDatabase } from '../../src/backend/store/database.js';
 import { openStore, type Store } from '../../src/backend/store/index.js';
-import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
+import { createCollectionRun, insertRunParentsSql, seedCollection, tempDir, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
 
 /** Records a result for each image, with `views` > 0 marking it adapted. */
@@ -217,27 +217,23 @@ describe('runs that say what they are', () => {
 
 describe('migration 7', () => {
   it("keeps existing runs and makes an adapted 'uncertain' run a layer on the run it selected from", () => {
-    {
-      const path = join(tempDir(), 'v6.db');
-      const v6 = openDatabase(path, { targetVersion: 6 });
-      v6.exec(`
-        INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
-        INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
-        INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
-        INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
-          VALUES (1, 1, 1, 1, 'zeroshot', '{}', '{"kind":"collection"}', 'done', 0),
-                 (2, 1, 1, 1, 'tpt', '{}', '{"kind":"uncertain","baseRunId":1,"minZeroShotEntropy":0.5}', 'done', 0),
-                 (3, 1, 1, 1, 'tpt', '{}', '{"kind":"images","imageCount":2}', 'cancelled', 0);`);
-      v6.close();
-      const store = openStore(path);
-      expect(store.runs.list().map((r) => [r.id, r.baseRunId, r.promptVersion, r.activeMs])).toEqual([
-        [3, null, null, null],
-        [2, 1, null, null],
-        [1, null, null, null],
-      ]);
-      expect(store.classSets.require(1).promptVersion).toBe(1);
-      store.close();
-    }
+    const path = join(tempDir(), 'v6.db');
+    const v6 = openDatabase(path, { targetVersion: 6 });
+    insertRunParentsSql(v6);
+    v6.exec(`
+      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+        VALUES (1, 1, 1, 1, 'zeroshot', '{}', '{"kind":"collection"}', 'done', 0),
+               (2, 1, 1, 1, 'tpt', '{}', '{"kind":"uncertain","baseRunId":1,"minZeroShotEntropy":0.5}', 'done', 0),
+               (3, 1, 1, 1, 'tpt', '{}', '{"kind":"images","imageCount":2}', 'cancelled', 0);`);
+    v6.close();
+    const store = openStore(path);
+    expect(store.runs.list().map((r) => [r.id, r.baseRunId, r.promptVersion, r.activeMs])).toEqual([
+      [3, null, null, null],
+      [2, 1, null, null],
+      [1, null, null, null],
+    ]);
+    expect(store.classSets.require(1).promptVersion).toBe(1);
+    store.close();
   });
 });
 
