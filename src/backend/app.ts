@@ -158,6 +158,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
       pickFolder: options.pickFolder,
       download: options.download,
       onCollectionScanned: fillThumbnails,
+      demoDir,
     }),
   );
 

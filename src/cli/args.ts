@@ -56,7 +56,7 @@ export function addModelOptions(command: Command): Command {
     .option(
       '--model <dir>',
       'CLIP model folder (Hugging Face layout: config.json, model.safetensors, tokenizer.json); ' +
-        'a stored run registers it in the database',
+        'a stored run registers it in the database; default: the embedded model (resources/models)',
     )
     .option('--device <d>', 'auto | cpu | cuda | dml | coreml', 'auto');
 }

@@ -2,15 +2,10 @@
 // the thumbnails and installed models beside it, the engine worker from the sources, and this
 // checkout's resources (embedded model, demo collection) and browser build.
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createBackend, type Backend, type BackendOptions } from '../backend/app.js';
 import { ENGINE_WORKER_SCRIPT } from '../backend/engine-host/host.js';
 import { appInfo } from './commands/export.js';
-
-const fromRoot = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-
-/** The app's resources folder (resources/models, resources/demo). */
-export const RESOURCES_DIR = fromRoot('resources');
+import { fromRoot, RESOURCES_DIR } from './resources.js';
 /** Where `npm run build` puts the renderer's browser build. */
 export const RENDERER_BUILD_DIR = fromRoot('out/renderer');
 

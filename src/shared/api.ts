@@ -10,6 +10,8 @@ import type { ScanProgress, ScanSummary } from '../backend/library/indexer.js';
 import type { RunProgress } from '../backend/jobs/executor.js';
 import type { RunEvaluation } from '../backend/services/evaluation.js';
 import { LABEL_KINDS } from './evaluation.js';
+import type { DemoOpened } from '../backend/services/demo.js';
+import type { RunInfo, SettingValue } from '../backend/services/runs.js';
 import type {
   ClassDefinition,
   ClassSet,
@@ -55,6 +57,7 @@ export const gridQuerySchema = z
   .object({
     collectionId: id,
     runId: id.optional(),
+    layered: z.boolean().optional(),
     classSetId: id.optional(),
     predictedClass: z.number().int().min(0).optional(),
     labelClass: z.number().int().min(0).optional(),
@@ -98,7 +101,7 @@ export interface AppInfo {
   shell: 'electron' | 'browser';
   /** The execution provider new runs will use, as the engine chose it. */
   device: string;
-  /** The demo collection that ships with the app, when it is not added yet. */
+  /** The demo collection that ships with the app, when it is not added yet (open it: collections.openDemo). */
   demoFolder: string | null;
 }
 
@@ -117,6 +120,8 @@ export const apiSchemas = {
     .object({ folder: z.string().min(1).max(4096), name: z.string().max(200).optional() })
     .strict(),
   'collections.rescan': z.object({ collectionId: id }).strict(),
+  /** Adds the demo folder with its class set and its ground truth as imported labels. */
+  'collections.openDemo': z.object({}).strict(),
   'collections.rename': z.object({ collectionId: id, name: z.string().min(1).max(200) }).strict(),
   'collections.remove': z.object({ collectionId: id }).strict(),
 
@@ -144,6 +149,8 @@ export const apiSchemas = {
       method: methodSchema,
       params: runParams.optional(),
       scope: runScopeSchema,
+      /** Adds the (adapted) run as a layer on this run's view; an 'uncertain' scope implies its run. */
+      baseRunId: id.nullable().optional(),
     })
     .strict(),
   /** A zero-shot run scored at once from cached image features; uncached images are queued. */
@@ -152,6 +159,7 @@ export const apiSchemas = {
   'runs.resume': z.object({ runId: id }).strict(),
   'runs.cancel': z.object({ runId: id }).strict(),
   'runs.retryFailed': z.object({ runId: id }).strict(),
+  'runs.rename': z.object({ runId: id, name: z.string().max(200).nullable() }).strict(),
   'runs.list': z.object({ collectionId: id.optional() }).strict(),
   'runs.get': z.object({ runId: id }).strict(),
   'runs.items': z
@@ -181,6 +189,8 @@ export const apiSchemas = {
   'export.run': z
     .object({
       runId: id,
+      /** The run's view (its layers' results where they have one; the default), or the run alone. */
+      layered: z.boolean().optional(),
       format: exportFormatSchema,
       outDir: z.string().min(1).max(4096),
       include: z.enum(['reviewed', 'predictions']).optional(),
@@ -215,6 +225,7 @@ export interface ApiOutputs {
   'collections.list': CollectionSummary[];
   'collections.add': { collection: CollectionSummary; scan: ScanSummary };
   'collections.rescan': ScanSummary;
+  'collections.openDemo': DemoOpened;
   'collections.rename': CollectionSummary;
   'collections.remove': null;
   'classSets.list': ClassSet[];
@@ -227,14 +238,15 @@ export interface ApiOutputs {
   'models.list': ModelRecord[];
   'models.import': ModelRecord;
   'models.download': ModelRecord;
-  'runs.start': Run;
-  'runs.rescore': Run;
+  'runs.start': RunInfo;
+  'runs.rescore': RunInfo;
   'runs.pause': null;
   'runs.resume': null;
   'runs.cancel': null;
   'runs.retryFailed': number;
-  'runs.list': Run[];
-  'runs.get': Run;
+  'runs.rename': RunInfo;
+  'runs.list': RunInfo[];
+  'runs.get': RunInfo;
   'runs.items': RunItem[];
   'runs.evaluate': RunEvaluation;
   'review.assign': LabelAction | null;
@@ -266,6 +278,11 @@ export type ApiOutput<M extends ApiMethod> = ApiOutputs[M];
 export interface ApiEvents {
   'run.progress': RunProgress;
   'scan.progress': ScanProgress;
+  /**
+   * A collection's images changed (added, rescanned, files found changed or gone): views showing it
+   * re-read its images and counts. `scan` is the scan's summary where a scan did it.
+   */
+  'collection.changed': { collectionId: number; scan: ScanSummary | null };
   'export.progress': { runId: number; done: number; total: number; currentFile: string | null };
   'model.download': { repoId: string; file: string; receivedBytes: number; totalBytes: number | null };
   /** Labels changed (by review or import) — views showing them refresh. */
@@ -295,8 +312,13 @@ export type {
   CollectionSummary,
   GridPage,
   ImageDetail,
+  LabelAction,
   ModelRecord,
   Run,
   RunEvaluation,
+  RunInfo,
   RunProgress,
+  ScanSummary,
+  SettingValue,
+  DemoOpened,
 };

@@ -10,6 +10,17 @@ afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
+/**
+ * The rows a run refers to (collection 1, class set 1, model 1), written with plain SQL into a
+ * database at an older schema version, for migration tests.
+ */
+export function insertRunParentsSql(db: { exec(sql: string): unknown }): void {
+  db.exec(`
+    INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
+    INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
+    INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);`);
+}
+
 /** A fresh temporary directory, removed after the test. */
 export function tempDir(prefix = 'metatpt-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, blobToFloat32, float32ToBlob, migrations } from '../../src/backend/store/index.js';
 import { openDatabase, schemaVersion, type Db } from '../../src/backend/store/database.js';
-import { createCollectionRun, seedCollection, tempDir, tempStore } from './helpers.js';
+import { createCollectionRun, insertRunParentsSql, seedCollection, tempDir, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
 
 /**
@@ -95,10 +95,8 @@ describe('migrations', () => {
   it("renames the stored method 'zero-shot' to the engine's 'zeroshot'", () => {
     const path = join(tempDir(), 'v2.db');
     const v2 = openDatabase(path, { targetVersion: 2 });
+    insertRunParentsSql(v2);
     v2.exec(`
-      INSERT INTO collections (id, root, name, created_at) VALUES (1, '/r', 'r', 0);
-      INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
-      INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);
       INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
         VALUES (1, 1, 1, 1, 'zero-shot', '{}', '{}', 'done', 0), (2, 1, 1, 1, 'tpt', '{}', '{}', 'done', 0);`);
     v2.close();

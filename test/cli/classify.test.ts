@@ -298,10 +298,20 @@ describe('metatpt classify, adapted', () => {
 });
 
 describe('metatpt classify, the command line', () => {
+  it('classifies with the embedded model when no --model is named', async () => {
+    const { code, lines, stderr } = await classifyJson([
+      ...['--device', 'cpu', '--classes', 'circle,square,triangle'],
+      folder.shapes,
+    ]);
+    expect(stderr).not.toMatch(/model/);
+    expect(code).toBe(0);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines[0].classes).toEqual(['circle', 'square', 'triangle']);
+  });
+
   it('answers mistakes with a message, the usage and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [[...BASE, '--bogus', folder.shapes], /unknown option '--bogus'/],
-      [['--classes', 'a,b', folder.shapes], /--model is required/],
       [[...MODEL, folder.shapes], /either --classes or --classes-file/],
       [[...BASE], /at least one image file or folder/],
       [

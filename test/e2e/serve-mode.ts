@@ -54,7 +54,7 @@ function startServe(database: string): Promise<{ child: ChildProcess; url: strin
 }
 
 /** Ends a serve child (if it still runs) and waits for it. */
-async function stopServe(child: ChildProcess | undefined): Promise<void> {
+export async function stopServe(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -83,6 +83,8 @@ export interface Workbench {
   page: Page;
   /** Errors thrown in the page since it opened. */
   pageErrors: string[];
+  /** Messages the page logged as errors since it opened (failed requests among them). */
+  consoleErrors: string[];
 }
 
 /** Starts serve mode over the database and opens the workbench in a 1440×900 page. */
@@ -95,9 +97,13 @@ export async function openWorkbench(database: string, colorScheme: 'dark' | 'lig
   // No step has a time limit of its own; the test runner's limit applies.
   page.setDefaultTimeout(0);
   const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
   await page.goto(url);
-  return { serve, api, browser, page, pageErrors };
+  return { serve, api, browser, page, pageErrors, consoleErrors };
 }
 
 /** Closes what openWorkbench opened (whatever part of it did open). */

@@ -9,12 +9,18 @@ import type { Backend } from '../../src/backend/app.js';
 import { useAppStore } from '../../src/renderer/src/stores/app.js';
 import { useClassSetsStore } from '../../src/renderer/src/stores/class-sets.js';
 import { useExportsStore } from '../../src/renderer/src/stores/exports.js';
-import { defaultFilters, gridQuery, useGridStore } from '../../src/renderer/src/stores/grid.js';
+import {
+  defaultFilters,
+  filtersFromParams,
+  filtersToParams,
+  gridQuery,
+  useGridStore,
+} from '../../src/renderer/src/stores/grid.js';
 import { useInspectorStore } from '../../src/renderer/src/stores/inspector.js';
 import { useLibraryStore } from '../../src/renderer/src/stores/library.js';
 import { useModelsStore } from '../../src/renderer/src/stores/models.js';
 import { useRunsStore } from '../../src/renderer/src/stores/runs.js';
-import type { Run, WorkbenchApi } from '../../src/shared/api.js';
+import type { RunInfo as Run, WorkbenchApi } from '../../src/shared/api.js';
 import {
   CLASS_NAMES,
   call,
@@ -56,14 +62,13 @@ describe('renderer stores over the backend', () => {
     expect(library.collections).toEqual([]);
     expect(useModelsStore().models.map((m) => m.name)).toEqual(['tiny']);
 
-    const added = library.addFolder(workspace.photos);
-    expect(app.saveState).toBe('saving');
-    await added;
-    expect(app.saveState).toBe('saved');
+    await library.addFolder(workspace.photos);
     expect(library.active?.imageCounts.ok).toBe(imageCount);
+    expect(app.notices.at(-1)?.text).toMatch(/12 new, 0 changed, 0 moved, 0 removed, 0 skipped/);
 
+    // A folder that cannot be added is a message, not "Not saved": nothing of the user's work was lost.
     await library.addFolder(join(workspace.root, 'no-such-folder'));
-    expect(app.saveState).toBe('failed');
+    expect(app.saveState).toBe('idle');
     expect(app.notices.at(-1)).toMatchObject({
       kind: 'error',
       text: expect.stringMatching(/no-such-folder/),
@@ -155,7 +160,12 @@ describe('renderer stores over the backend', () => {
       classSetId,
     });
     expect(history[0]).toMatchObject({ kind: 'bulk-assign', imageCount });
-    await call(backend, 'review.undo', { collectionId: useLibraryStore().activeId!, classSetId });
+    // The notice's Undo takes the whole bulk assignment back, and the grid shows it.
+    const notice = useAppStore().notices.at(-1)!;
+    expect(notice).toMatchObject({ kind: 'info', action: { label: 'Undo' } });
+    await notice.action!.run();
+    expect(grid.items.at(0)).toMatchObject({ decision: null, labelClass: null });
+    expect(useAppStore().notices.at(-1)?.text).toMatch(/^Undone: bulk-assign of 12 images/);
   });
 
   it('filters: a query per filter, and a changed query clears the selection', async () => {
@@ -194,6 +204,23 @@ describe('renderer stores over the backend', () => {
       sort: { key: 'id', direction: 'asc' },
     });
     expect(gridQuery(null, null, null, filters)).toBeNull();
+    // Filters travel in the page address and come back the same; junk there reads as the defaults.
+    const sorted = {
+      ...filters,
+      reviewState: 'skipped' as const,
+      sort: { key: 'entropy' as const, direction: 'desc' as const },
+    };
+    expect(filtersToParams(sorted)).toEqual({
+      class: '2',
+      review: 'skipped',
+      cmin: '0.5',
+      changed: 'yes',
+      sort: 'entropy:desc',
+    });
+    expect(filtersFromParams(filtersToParams(sorted))).toEqual(sorted);
+    expect(filtersFromParams({ class: '-1', review: 'maybe', hmin: 'x', sort: 'size:up' })).toEqual(
+      defaultFilters(),
+    );
   });
 
   it('adapts a selection with MetaTPT and inspects the learned views', async () => {
@@ -209,12 +236,19 @@ describe('renderer stores over the backend', () => {
       method: 'metatpt',
       params: { method: 'metatpt', preset: 'fast-cpu', views: 8 },
       scope: { kind: 'images', imageIds: chosen },
+      baseRunId: runs.viewed!.id,
     })) as Run;
     await finished;
     while (runs.runs.find((r) => r.id === run.id)?.status !== 'done')
       await new Promise((r) => setTimeout(r, 5));
-    // The whole-collection run stays the default view; the small run is one click away.
+    // A layer on the shown view: the zero-shot run stays shown, its two images now show MetaTPT.
     expect(runs.viewed?.method).toBe('zeroshot');
+    expect(runs.layers.map((layer) => layer.id)).toEqual([run.id]);
+    expect(grid.query).toMatchObject({ runId: runs.viewed!.id, layered: true });
+    await grid.items.refresh();
+    expect([0, 1].map((i) => grid.items.at(i)!.runId)).toEqual([run.id, run.id]);
+    expect(grid.items.at(2)!.runId).toBe(runs.viewed!.id);
+    expect(run.settings).toMatchObject({ preset: 'fast-cpu', views: 8, innerSteps: 1 });
 
     const inspector = useInspectorStore();
     await inspector.open(chosen[0]);

@@ -6,13 +6,14 @@ import { describeIssues } from '../../shared/domain/issues.js';
 import { ApiError, type AppInfo } from '../../shared/api.js';
 import { exportRun, importLabelsIntoStore } from '../export/from-store.js';
 import { importFromExport, importLabels } from '../export/index.js';
-import type { ScanProgress } from '../library/indexer.js';
+import type { ScanProgress, ScanSummary } from '../library/indexer.js';
 import { hashFile } from '../library/inspect.js';
 import { recordInstalledModel } from '../model-registry.js';
 import { downloadModel, type DownloadOptions } from '../models/download.js';
 import { ModelManagerError } from '../models/errors.js';
 import { importModelFolder } from '../models/import.js';
 import { evaluateRun } from '../services/evaluation.js';
+import { openDemo } from '../services/demo.js';
 import type { Services } from '../services/index.js';
 import type { LabelAction, Store } from '../store/index.js';
 import { toPlain, type ApiHandlers } from './dispatch.js';
@@ -31,6 +32,8 @@ export interface ApiHandlerDeps {
   download?: Pick<DownloadOptions, 'baseUrl' | 'fetch'>;
   /** Called after a collection was added or rescanned (the backend fills its thumbnails). */
   onCollectionScanned?: (collectionId: number) => void;
+  /** The demo folder that ships with the app; null where there is none. */
+  demoDir?: string | null;
 }
 
 /** The records an input refers to by id, checked up front so that a wrong id reads "not found". */
@@ -79,8 +82,10 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     return action;
   };
   const collectionOfImage = (imageId: number) => store.images.require(imageId).collectionId;
-  const scanned = <T>(collectionId: number, result: T): T => {
+  /** After a scan: thumbnails are filled and every view showing the collection hears of it. */
+  const scanned = <T>(collectionId: number, result: T, scan: ScanSummary): T => {
     deps.onCollectionScanned?.(collectionId);
+    events.emit('collection.changed', { collectionId, scan });
     return result;
   };
   const onScanProgress = { onProgress: (progress: ScanProgress) => events.emit('scan.progress', progress) };
@@ -92,11 +97,19 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     'collections.list': () => collections.list(),
     'collections.add': async ({ folder, name }) => {
       const added = await collections.addFolder(folder, { name, ...onScanProgress });
-      return scanned(added.collection.id, added);
+      return scanned(added.collection.id, added, added.scan);
     },
-    'collections.rescan': checked(store, async ({ collectionId }) =>
-      scanned(collectionId, await collections.rescan(collectionId, onScanProgress)),
-    ),
+    'collections.rescan': checked(store, async ({ collectionId }) => {
+      const scan = await collections.rescan(collectionId, onScanProgress);
+      return scanned(collectionId, scan, scan);
+    }),
+    'collections.openDemo': async () => {
+      if (!deps.demoDir) throw new ApiError('this installation has no demo collection', 'not-found');
+      const opened = await openDemo({ store, collections, classSets }, deps.demoDir, onScanProgress);
+      if (opened.groundTruth && opened.groundTruth.applied > 0)
+        events.emit('labels.changed', { collectionId: opened.collection.id, classSetId: opened.classSet.id });
+      return scanned(opened.collection.id, opened, opened.scan);
+    },
     'collections.rename': checked(store, ({ collectionId, name }) => collections.rename(collectionId, name)),
     'collections.remove': checked(store, async ({ collectionId }) => {
       await collections.remove(collectionId);
@@ -162,6 +175,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       return null;
     }),
     'runs.retryFailed': checked(store, ({ runId }) => runs.retryFailed(runId)),
+    'runs.rename': checked(store, ({ runId, name }) => runs.rename(runId, name)),
     'runs.list': checked(store, ({ collectionId }) => runs.list(collectionId)),
     'runs.get': checked(store, ({ runId }) => runs.get(runId)),
     'runs.items': checked(store, ({ runId, ...page }) => runs.items(runId, page)),
@@ -200,18 +214,21 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     'browse.grid': checked(store, (query) => browse.grid(query)),
     'browse.image': checked(store, ({ imageId }) => toPlain(browse.imageDetail(imageId))),
 
-    'export.run': checked(store, async ({ runId, include = 'predictions', minConfidence, ...options }) => {
-      const { outDir, manifest } = await exportRun(
-        store,
-        { runId, include, minConfidence },
-        { ...options, app: deps.app },
-        {
-          onProgress: ({ done, total, currentFile }) =>
-            events.emit('export.progress', { runId, done, total, currentFile }),
-        },
-      );
-      return { outDir, counts: { ...manifest.counts } };
-    }),
+    'export.run': checked(
+      store,
+      async ({ runId, layered = true, include = 'predictions', minConfidence, ...options }) => {
+        const { outDir, manifest } = await exportRun(
+          store,
+          { runId, layered, include, minConfidence },
+          { ...options, app: deps.app },
+          {
+            onProgress: ({ done, total, currentFile }) =>
+              events.emit('export.progress', { runId, done, total, currentFile }),
+          },
+        );
+        return { outDir, counts: { ...manifest.counts } };
+      },
+    ),
     'export.importLabels': checked(store, async ({ collectionId, classSetId, format, path }) => {
       const imported =
         format === 'export' ? await importFromExport(path) : await importLabels(path, format, { hashFile });

@@ -16,6 +16,11 @@ import type {
 
 export interface RunSelection {
   runId: number;
+  /**
+   * The run's view: where a run layered on it has a result for an image, that result (the newest);
+   * default false, the run alone.
+   */
+  layered?: boolean;
   /** 'reviewed': only the expert's labels; 'predictions': those, and the model's label elsewhere. */
   include: 'reviewed' | 'predictions';
   /** Predictions below this confidence are left unlabeled (the expert's labels always count). */
@@ -74,11 +79,15 @@ function toItem(
       zero_shot_label: nameOf(row.zeroShotLabel),
       entropy: row.entropy,
       decision: row.decision,
+      run_id: row.runId,
     },
   };
 }
 
-/** Every readable image of the run's collection, in path order, with its label under the run's class set. */
+/**
+ * Every readable image of the run's collection, in path order, with its label under the run's class
+ * set and the prediction of the run (or of its view, see RunSelection.layered).
+ */
 export function exportItemsFromStore(store: Store, selection: RunSelection): StoreExport {
   const run = store.runs.require(selection.runId);
   const collection = store.collections.require(run.collectionId);
@@ -91,6 +100,7 @@ export function exportItemsFromStore(store: Store, selection: RunSelection): Sto
     const page = store.grid.query({
       collectionId: collection.id,
       runId: run.id,
+      layered: selection.layered ?? false,
       statuses: ['ok'],
       sort: { key: 'path' },
       offset,
@@ -98,7 +108,7 @@ export function exportItemsFromStore(store: Store, selection: RunSelection): Sto
     });
     for (const row of page.items) {
       const probs =
-        row.predicted === null ? null : (store.results.prediction(run.id, row.imageId)?.probs ?? null);
+        row.runId === null ? null : (store.results.prediction(row.runId, row.imageId)?.probs ?? null);
       items.push(toItem(row, collection.root, names, probs, selection));
     }
     if (offset + page.items.length >= page.total) break;
@@ -119,7 +129,13 @@ export function exportItemsFromStore(store: Store, selection: RunSelection): Sto
         template: classSet.template,
       },
       method: run.method,
-      params: { ...run.params, include: selection.include, minConfidence: selection.minConfidence ?? null },
+      params: {
+        ...run.params,
+        include: selection.include,
+        minConfidence: selection.minConfidence ?? null,
+        // The runs whose results the view layered on this one (each item's extra.run_id says whose).
+        layers: selection.layered ? store.runs.layersOf(run.id).map((layer) => layer.id) : [],
+      },
       runId: run.id,
     },
   };

@@ -95,7 +95,8 @@ export class RunExecutor {
       );
     }
     this.takeLease(runId);
-    this.options.store.runs.setStatus(runId, 'queued');
+    // 'running' but not here: its process died; its active time ends at its last result.
+    this.options.store.runs.setStatus(runId, 'queued', { interrupted: run.status === 'running' });
     this.queue.push(runId);
     this.kick();
   }

@@ -3,7 +3,13 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { runSpec, type RunExecutor } from '../jobs/executor.js';
 import type { ZeroShotTextOf } from '../jobs/types.js';
-import { ADAPT_METHODS, type AdaptMethod } from '../../shared/domain/adaptation.js';
+import {
+  ADAPT_METHODS,
+  parseAdaptSettings,
+  SETTING_NAMES,
+  settingMethods,
+  type AdaptMethod,
+} from '../../shared/domain/adaptation.js';
 import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
 import { zeroShotResult } from './zero-shot-scores.js';
@@ -15,6 +21,36 @@ export interface StartRunInput {
   method: AdaptMethod;
   params?: RunParams;
   scope: RunScope;
+  /** Layer the run on this run (see NewRun.baseRunId). */
+  baseRunId?: number | null;
+}
+
+/** A setting as a run used it: the preset's and defaults' values filled in. */
+export type SettingValue = number | string | boolean | null;
+
+/** A run with what it is in full: every setting it ran with, its model's and class set's names. */
+export interface RunInfo extends Run {
+  /** Every setting that means something for the method, in a stable order (none for zero-shot). */
+  settings: Record<string, SettingValue>;
+  modelName: string | null;
+  classSetName: string | null;
+}
+
+/**
+ * Every setting of a run, resolved from its stored params (the preset named, then the values that
+ * differ) with the one settings table (src/shared/domain/adaptation.ts), in its order; only the
+ * settings that mean something for the method (none for zero-shot). `preset` is the one named, or null.
+ */
+export function runSettings(method: AdaptMethod, params: RunParams): Record<string, SettingValue> {
+  if (method === 'zeroshot') return {};
+  const resolved = parseAdaptSettings({ ...params, method });
+  const settings: Record<string, SettingValue> = {
+    preset: typeof params.preset === 'string' ? params.preset : null,
+  };
+  for (const name of SETTING_NAMES) {
+    if (name !== 'preset' && settingMethods(name).includes(method)) settings[name] = resolved[name];
+  }
+  return settings;
 }
 
 export type RescoreInput = Pick<StartRunInput, 'collectionId' | 'classSetId' | 'modelId'>;
@@ -34,6 +70,24 @@ export function createRunsService({
   /** A class set's text features under a model, for re-scoring from cached image features. */
   zeroShotText: ZeroShotTextOf;
 }) {
+  function describe(run: Run): RunInfo {
+    let settings: Record<string, SettingValue>;
+    try {
+      settings = runSettings(run.method, run.params);
+    } catch {
+      // Settings this version no longer reads: show them as stored rather than fail the list.
+      settings = Object.fromEntries(
+        Object.entries(run.params).filter(([, v]) => v === null || typeof v !== 'object'),
+      ) as Record<string, SettingValue>;
+    }
+    return {
+      ...run,
+      settings,
+      modelName: store.models.get(run.modelId)?.name ?? null,
+      classSetName: store.classSets.get(run.classSetId)?.name ?? null,
+    };
+  }
+
   function create(input: StartRunInput): Run {
     if (!methods.has(input.method)) throw new Error(`unknown method "${input.method}"`);
     store.collections.require(input.collectionId);
@@ -43,22 +97,22 @@ export function createRunsService({
   }
 
   /** Finishes a run with nothing left to do, or queues it for the executor. */
-  function queueRest(runId: number): Run {
+  function queueRest(runId: number): RunInfo {
     const run = store.runs.require(runId);
     if (run.done + run.failed === run.total) store.runs.setStatus(runId, 'done');
     else executor.enqueue(runId);
-    return store.runs.require(runId);
+    return describe(store.runs.require(runId));
   }
 
   return {
     /** Creates the run with one work item per image in scope and queues it. */
-    start: (input: StartRunInput): Run => queueRest(create(input).id),
+    start: (input: StartRunInput): RunInfo => queueRest(create(input).id),
     /**
      * A zero-shot run over the collection whose images with cached features (under the model) are
      * scored at once from those features and the class set's current prompts; the other images are
      * queued for the engine as in any run.
      */
-    async rescore(input: RescoreInput): Promise<Run> {
+    async rescore(input: RescoreInput): Promise<RunInfo> {
       const run = create({ ...input, method: 'zeroshot', scope: { kind: 'collection' } });
       try {
         const text = await zeroShotText(runSpec(store, run.id));
@@ -95,8 +149,10 @@ export function createRunsService({
       }
       return requeued;
     },
-    list: (collectionId?: number): Run[] => store.runs.list(collectionId),
-    get: (runId: number): Run => store.runs.require(runId),
+    list: (collectionId?: number): RunInfo[] => store.runs.list(collectionId).map(describe),
+    get: (runId: number): RunInfo => describe(store.runs.require(runId)),
+    /** Names a run (null or blank: no name). */
+    rename: (runId: number, name: string | null): RunInfo => describe(store.runs.rename(runId, name)),
     items: (
       runId: number,
       options: { state?: RunItemState; offset?: number; limit?: number } = {},

@@ -18,6 +18,8 @@ export interface ClassSet {
   template: string;
   contextInit: string;
   classes: ClassInfo[];
+  /** Goes up by one whenever what the text encoder sees (template, class names, prompts) changes. */
+  promptVersion: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -34,6 +36,7 @@ interface ClassSetRow {
   name: string;
   template: string;
   context_init: string;
+  prompt_version: number;
   created_at: number;
   updated_at: number;
 }
@@ -51,7 +54,7 @@ export function classSetsRepository(db: Db) {
   );
   const updateSet = db.prepare(
     `UPDATE class_sets SET name = @name, template = @template, context_init = @contextInit,
-       updated_at = @now WHERE id = @id`,
+       prompt_version = prompt_version + @promptChanged, updated_at = @now WHERE id = @id`,
   );
   // Renames go through a placeholder so that swapping two names does not hit UNIQUE(name).
   const parkNames = db.prepare<[number]>(
@@ -75,6 +78,7 @@ export function classSetsRepository(db: Db) {
     template: row.template,
     contextInit: row.context_init,
     classes: classesOf.all(row.id),
+    promptVersion: row.prompt_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   });
@@ -127,17 +131,21 @@ export function classSetsRepository(db: Db) {
       return db.transaction(() => {
         const current = byId.get(id);
         if (!current) throw new Error(`class set ${id} does not exist`);
-        updateSet.run({
-          id,
-          name: patch.name ?? current.name,
-          template: patch.template ?? current.template,
-          contextInit: patch.contextInit ?? current.context_init,
-          now: Date.now(),
-        });
+        const before = promptText(load(current));
         if (patch.classes) {
           if (patch.classes.length === 0) throw new Error(`class set ${id} would have no classes`);
           writeClasses(id, patch.classes);
         }
+        const template = patch.template ?? current.template;
+        const after = promptText({ template, classes: classesOf.all(id) });
+        updateSet.run({
+          id,
+          name: patch.name ?? current.name,
+          template,
+          contextInit: patch.contextInit ?? current.context_init,
+          promptChanged: before === after ? 0 : 1,
+          now: Date.now(),
+        });
         return load(byId.get(id)!);
       })();
     },
@@ -145,6 +153,11 @@ export function classSetsRepository(db: Db) {
       return remove.run(id).changes > 0;
     },
   };
+}
+
+/** What the text encoder sees of a class set: a change means its zero-shot scores are out of date. */
+function promptText(set: Pick<ClassSet, 'template' | 'classes'>): string {
+  return JSON.stringify([set.template, set.classes.map((c) => [c.name, c.prompt ?? null])]);
 }
 
 export type ClassSetsRepository = ReturnType<typeof classSetsRepository>;

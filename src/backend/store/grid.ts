@@ -1,5 +1,7 @@
-// The image grid: one page of a collection's images with their prediction (from one run) and label
-// (under one class set), filtered and sorted in SQL. Filters and sort keys map to indexed columns.
+// The image grid: one page of a collection's images with their prediction (from one run, or from a run
+// with the runs layered on it) and label (under one class set), filtered and sorted in SQL. Filters and
+// sort keys map to indexed columns.
+import { InvalidRequestError } from './errors.js';
 import type { Db } from './database.js';
 import type { Decision, LabelSource } from './labels.js';
 import type { ImageStatus } from './images.js';
@@ -18,6 +20,11 @@ export interface GridQuery {
   collectionId: number;
   /** The run whose predictions are shown and filtered on. */
   runId?: number;
+  /**
+   * Show the run's view: for each image the result of the newest run layered on it that covers the
+   * image, else the run's own (each item's runId says which). Default: the run alone.
+   */
+  layered?: boolean;
   /** The class set whose labels are shown; defaults to the run's. */
   classSetId?: number;
   predictedClass?: number;
@@ -46,6 +53,10 @@ export interface GridItem {
   height: number | null;
   status: ImageStatus;
   error: string | null;
+  /** Content hash of the file (changes when the file does: thumbnails are keyed by it). */
+  contentHash: string | null;
+  /** The run the prediction comes from (in a layered view, a layer's or the base's). */
+  runId: number | null;
   predicted: number | null;
   confidence: number | null;
   entropy: number | null;
@@ -95,6 +106,9 @@ export function gridRepository(db: Db) {
   const runClassSet = db.prepare<[number], { class_set_id: number; collection_id: number }>(
     'SELECT class_set_id, collection_id FROM runs WHERE id = ?',
   );
+  const layerIds = db.prepare<[number], { id: number }>(
+    'SELECT id FROM runs WHERE base_run_id = ? ORDER BY id',
+  );
   // Statements are compiled once per distinct query shape.
   const statements = new Map<string, ReturnType<Db['prepare']>>();
   const prepared = (sql: string) => {
@@ -108,16 +122,31 @@ export function gridRepository(db: Db) {
 
   return {
     query(q: GridQuery): GridPage {
-      const params: Record<string, number> = { collectionId: q.collectionId, runId: q.runId ?? -1 };
+      const params: Record<string, number | string> = {
+        collectionId: q.collectionId,
+        runId: q.runId ?? -1,
+      };
       let classSetId = q.classSetId;
       let runClassSetId: number | undefined;
+      let layers: number[] = [];
       if (q.runId !== undefined) {
         const run = runClassSet.get(q.runId);
-        if (!run) throw new Error(`run ${q.runId} does not exist`);
+        if (!run) throw new InvalidRequestError(`run ${q.runId} does not exist`);
         if (run.collection_id !== q.collectionId)
-          throw new Error(`run ${q.runId} is not a run of collection ${q.collectionId}`);
+          throw new InvalidRequestError(`run ${q.runId} is not a run of collection ${q.collectionId}`);
         runClassSetId = run.class_set_id;
         classSetId ??= runClassSetId;
+        if (q.layered) layers = layerIds.all(q.runId).map((r) => r.id);
+      }
+      // Which prediction row an image shows: the run's, or the newest among the run and its layers.
+      const layered = layers.length > 0;
+      let predictionOf = 'p.run_id = @runId AND p.image_id = i.id';
+      let hasPrediction = 'x.run_id = @runId AND x.image_id = i.id';
+      if (layered) {
+        params.runIds = JSON.stringify([q.runId, ...layers]);
+        const inView = 'x.image_id = i.id AND x.run_id IN (SELECT value FROM json_each(@runIds))';
+        predictionOf = `p.image_id = i.id AND p.run_id = (SELECT MAX(x.run_id) FROM predictions x WHERE ${inView})`;
+        hasPrediction = inView;
       }
       params.classSetId = classSetId ?? -1;
 
@@ -136,7 +165,7 @@ export function gridRepository(db: Db) {
           const value = range?.[bound];
           if (value === undefined) continue;
           if (!Number.isFinite(value))
-            throw new Error(`grid ${name} ${bound} must be a number, not ${value}`);
+            throw new InvalidRequestError(`grid ${name} ${bound} must be a number, not ${value}`);
           predictionWhere.push(`${column} ${operator} @${name}_${bound}`);
           params[`${name}_${bound}`] = value;
         }
@@ -151,13 +180,16 @@ export function gridRepository(db: Db) {
         predictionWhere.push(q.disagreement ? 'p.label != p.zero_shot_label' : 'p.label = p.zero_shot_label');
       if (q.versusZeroShot !== undefined) {
         const { outcome, against = 'all' } = q.versusZeroShot;
-        if (runClassSetId === undefined) throw new Error(`the grid's ${outcome} filter needs a run`);
+        if (runClassSetId === undefined)
+          throw new InvalidRequestError(`the grid's ${outcome} filter needs a run`);
         if (classSetId !== runClassSetId)
-          throw new Error(
+          throw new InvalidRequestError(
             `the grid's ${outcome} filter judges by labels of the run's class set ${runClassSetId}`,
           );
-        if (!Object.hasOwn(outcomeConditions, outcome)) throw new Error(`unknown outcome "${outcome}"`);
-        if (!Object.hasOwn(labelKindCondition, against)) throw new Error(`unknown label kind "${against}"`);
+        if (!Object.hasOwn(outcomeConditions, outcome))
+          throw new InvalidRequestError(`unknown outcome "${outcome}"`);
+        if (!Object.hasOwn(labelKindCondition, against))
+          throw new InvalidRequestError(`unknown label kind "${against}"`);
         labelWhere.push(labelKindCondition[against]);
         predictionWhere.push(outcomeConditions[outcome]);
       }
@@ -167,13 +199,13 @@ export function gridRepository(db: Db) {
       }
       if (q.reviewState !== undefined) {
         if (!Object.hasOwn(reviewConditions, q.reviewState))
-          throw new Error(`unknown review state "${q.reviewState}"`);
+          throw new InvalidRequestError(`unknown review state "${q.reviewState}"`);
         labelWhere.push(reviewConditions[q.reviewState]);
       }
 
       const sortKey = q.sort?.key ?? 'id';
       const column = Object.hasOwn(sortColumns, sortKey) ? sortColumns[sortKey] : undefined;
-      if (!column) throw new Error(`cannot sort the grid by "${sortKey}"`);
+      if (!column) throw new InvalidRequestError(`cannot sort the grid by "${sortKey}"`);
       const direction = q.sort?.direction === 'desc' ? 'DESC' : 'ASC';
       const offset = wholeNumber(q.offset ?? 0, 'offset', 0, Number.MAX_SAFE_INTEGER);
       const limit = wholeNumber(q.limit ?? 200, 'limit', 1, maxGridPageSize);
@@ -194,9 +226,9 @@ export function gridRepository(db: Db) {
       const fromClause = (segment: Segment, display = false) => {
         const predictionJoin =
           segment === 'with-prediction'
-            ? 'JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id'
+            ? `JOIN predictions p ON ${predictionOf}`
             : display
-              ? 'LEFT JOIN predictions p ON p.run_id = @runId AND p.image_id = i.id'
+              ? `LEFT JOIN predictions p ON ${predictionOf}`
               : '';
         const labelJoin =
           display || labelWhere.length > 0
@@ -204,9 +236,7 @@ export function gridRepository(db: Db) {
             : '';
         const where = [...imageWhere, ...labelWhere];
         if (segment === 'without-prediction') {
-          where.push(
-            'NOT EXISTS (SELECT 1 FROM predictions x WHERE x.run_id = @runId AND x.image_id = i.id)',
-          );
+          where.push(`NOT EXISTS (SELECT 1 FROM predictions x WHERE ${hasPrediction})`);
         }
         return `FROM images i ${predictionJoin} ${labelJoin} WHERE ${where.join(' AND ')}`;
       };
@@ -217,6 +247,10 @@ export function gridRepository(db: Db) {
         imageWhere.push(...predictionWhere);
         total = count('with-prediction');
         rows = page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit);
+      } else if (column.startsWith('p.') && layered) {
+        // No index orders a layered view: sort its rows, the images without a prediction last.
+        total = count('all');
+        rows = page('all', `p.run_id IS NULL, ${column} ${direction}, i.id ${direction}`, offset, limit);
       } else if (column.startsWith('p.') && q.runId !== undefined) {
         total = count('all');
         rows = page('with-prediction', `${column} ${direction}, i.id ${direction}`, offset, limit);
@@ -249,20 +283,20 @@ export function gridRepository(db: Db) {
 type Segment = 'all' | 'with-prediction' | 'without-prediction';
 
 const selectColumns = `SELECT i.id AS imageId, i.rel_path AS relPath, i.width, i.height, i.status, i.error,
-  p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
+  i.content_hash AS contentHash, p.run_id AS runId, p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
   p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
   l.decision, l.class_ordinal AS labelClass, l.source AS labelSource`;
 
 function wholeNumber(value: number, name: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`grid ${name} must be a whole number from ${min} to ${max}, not ${value}`);
+    throw new InvalidRequestError(`grid ${name} must be a whole number from ${min} to ${max}, not ${value}`);
   }
   return value;
 }
 
 const knownStatuses: ReadonlySet<string> = new Set(['ok', 'error', 'missing']);
 function statusName(status: string): string {
-  if (!knownStatuses.has(status)) throw new Error(`unknown image status "${status}"`);
+  if (!knownStatuses.has(status)) throw new InvalidRequestError(`unknown image status "${status}"`);
   return status;
 }
 

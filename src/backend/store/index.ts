@@ -67,3 +67,4 @@ export type { CachedFeatures } from './image-features.js';
 export type { LabelledResult, ResultTiming } from './evaluation.js';
 export { float32ToBlob, blobToFloat32 } from './float32.js';
 export { migrations } from './migrations.js';
+export { InvalidRequestError } from './errors.js';

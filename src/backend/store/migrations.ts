@@ -248,6 +248,38 @@ ALTER TABLE runs ADD COLUMN lease_pid INTEGER;
 ALTER TABLE runs ADD COLUMN lease_heartbeat INTEGER;
 `;
 
+// A collection's result per image combines runs: an adapted run over part of a collection is a layer
+// on the run it was started from (base_run_id; the newest layer's result per image wins). Runs also
+// say what they are: a name the user gives, the class set's prompt version they scored with, and
+// their processing time without pauses and stops (active_ms, counted from running_since). Existing
+// 'uncertain' runs become layers of the run they selected from; their prompt version and active time
+// are unknown (NULL), not guessed. Results of files whose content changed are dropped (trigger).
+const runLayers = `
+ALTER TABLE runs ADD COLUMN base_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL;
+ALTER TABLE runs ADD COLUMN name TEXT;
+ALTER TABLE runs ADD COLUMN prompt_version INTEGER;
+ALTER TABLE runs ADD COLUMN active_ms INTEGER;
+ALTER TABLE runs ADD COLUMN running_since INTEGER;
+UPDATE runs SET base_run_id = json_extract(scope_json, '$.baseRunId')
+  WHERE method != 'zeroshot' AND json_extract(scope_json, '$.kind') = 'uncertain'
+    AND json_extract(scope_json, '$.baseRunId') IN (SELECT id FROM runs);
+CREATE INDEX runs_by_base ON runs (base_run_id);
+ALTER TABLE class_sets ADD COLUMN prompt_version INTEGER NOT NULL DEFAULT 1;
+-- A changed file never keeps a result of its old content: a rescan that records a new content hash
+-- drops the image's results and its finished work items, and the runs' counts follow (pending items
+-- stay, so a run still going processes the new content).
+CREATE TRIGGER results_stale AFTER UPDATE OF content_hash ON images
+  WHEN OLD.content_hash IS NOT NEW.content_hash
+BEGIN
+  UPDATE runs SET total = total - 1, done_count = done_count - 1
+    WHERE id IN (SELECT run_id FROM run_items WHERE image_id = NEW.id AND state = 'done');
+  UPDATE runs SET total = total - 1, failed_count = failed_count - 1
+    WHERE id IN (SELECT run_id FROM run_items WHERE image_id = NEW.id AND state = 'failed');
+  DELETE FROM run_items WHERE image_id = NEW.id AND state != 'pending';
+  DELETE FROM predictions WHERE image_id = NEW.id;
+END;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -255,4 +287,9 @@ export const migrations: readonly Migration[] = [
   { version: 4, description: 'prediction details apart from the grid columns', sql: predictionDetailsApart },
   { version: 5, description: 'cached image features per model', sql: imageFeatures },
   { version: 6, description: 'run leases: one owner per run', sql: runLeases },
+  {
+    version: 7,
+    description: 'run layers, names, prompt versions, active time; stale results dropped',
+    sql: runLayers,
+  },
 ];

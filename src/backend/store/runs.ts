@@ -1,6 +1,7 @@
 import type { Db } from './database.js';
 import type { AdaptMethod } from '../../shared/domain/adaptation.js';
 import type { RunParams, RunScope } from '../../shared/domain/runs.js';
+import { InvalidRequestError } from './errors.js';
 
 export type RunStatus = 'queued' | 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
 export type RunItemState = 'pending' | 'done' | 'failed';
@@ -14,6 +15,14 @@ export interface Run {
   params: RunParams;
   /** The scope as requested; an explicit image list is summarised by its length. */
   scope: Record<string, unknown>;
+  /** The run this one is a layer on (its results replace the base's for the images it covers). */
+  baseRunId: number | null;
+  /** The name the user gave the run; null for none. */
+  name: string | null;
+  /** The class set's prompt version the run scored with; null for runs from before versions. */
+  promptVersion: number | null;
+  /** Milliseconds spent running, without pauses and stops; null for runs from before it was kept. */
+  activeMs: number | null;
   status: RunStatus;
   total: number;
   done: number;
@@ -42,6 +51,11 @@ export interface NewRun {
   method: AdaptMethod;
   params: RunParams;
   scope: RunScope;
+  /**
+   * Adds the (adapted) run as a layer on this run. An 'uncertain' scope layers on the run it selects
+   * from unless told otherwise; a layer's layer goes on the base. Zero-shot runs are never layers.
+   */
+  baseRunId?: number | null;
 }
 
 /** One queued image, with what the executor needs to find the file. */
@@ -68,6 +82,11 @@ interface RunRow {
   method: AdaptMethod;
   params_json: string;
   scope_json: string;
+  base_run_id: number | null;
+  name: string | null;
+  prompt_version: number | null;
+  active_ms: number | null;
+  running_since: number | null;
   status: RunStatus;
   total: number;
   done_count: number;
@@ -91,6 +110,12 @@ const toRun = (r: RunRow): Run => ({
   method: r.method,
   params: JSON.parse(r.params_json) as RunParams,
   scope: JSON.parse(r.scope_json) as Record<string, unknown>,
+  baseRunId: r.base_run_id,
+  name: r.name,
+  promptVersion: r.prompt_version,
+  // A running run's current stretch counts too.
+  activeMs:
+    r.active_ms === null ? null : r.active_ms + (r.running_since === null ? 0 : Date.now() - r.running_since),
   status: r.status,
   total: r.total,
   done: r.done_count,
@@ -112,8 +137,10 @@ export function runsRepository(db: Db) {
   );
   const withStatus = db.prepare<[string], RunRow>('SELECT * FROM runs WHERE status = ? ORDER BY id');
   const insertRun = db.prepare(
-    `INSERT INTO runs (collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
-     VALUES (@collectionId, @classSetId, @modelId, @method, @params, @scope, 'queued', @now)`,
+    `INSERT INTO runs (collection_id, class_set_id, model_id, method, params_json, scope_json, base_run_id,
+       prompt_version, active_ms, status, created_at)
+     SELECT @collectionId, @classSetId, @modelId, @method, @params, @scope, @baseRunId, prompt_version, 0,
+       'queued', @now FROM class_sets WHERE id = @classSetId`,
   );
   const enqueueCollection = db.prepare<[number, number]>(
     `INSERT INTO run_items (run_id, image_id, state)
@@ -130,13 +157,21 @@ export function runsRepository(db: Db) {
      ORDER BY p.image_id`,
   );
   const setTotal = db.prepare<[number, number]>('UPDATE runs SET total = ? WHERE id = ?');
+  // Active time adds up the stretches spent 'running'. A run whose process died ends its stretch at
+  // its last result (the time until the restart was downtime).
   const setStatus = db.prepare(
     `UPDATE runs SET status = @status,
        error = @error,
        started_at = CASE WHEN @status = 'running' THEN COALESCE(started_at, @now) ELSE started_at END,
+       active_ms = CASE WHEN @status = 'running' OR running_since IS NULL THEN active_ms
+         WHEN @interrupted THEN active_ms + MAX(0, COALESCE(
+           (SELECT MAX(created_at) FROM predictions WHERE run_id = @id), running_since) - running_since)
+         ELSE active_ms + MAX(0, @now - running_since) END,
+       running_since = CASE WHEN @status = 'running' THEN COALESCE(running_since, @now) ELSE NULL END,
        finished_at = CASE WHEN @final THEN @now ELSE NULL END
      WHERE id = @id`,
   );
+  const rename = db.prepare<[string | null, number]>('UPDATE runs SET name = ? WHERE id = ?');
   const setDevice = db.prepare<[string, number]>('UPDATE runs SET device = ? WHERE id = ?');
   const pending = db.prepare<
     [number, number, number],
@@ -204,11 +239,31 @@ export function runsRepository(db: Db) {
       return null;
     },
   );
+  const layers = db.prepare<[number], RunRow>('SELECT * FROM runs WHERE base_run_id = ? ORDER BY id');
 
   const require = (id: number): Run => {
     const row = byId.get(id);
     if (!row) throw new Error(`run ${id} does not exist`);
     return toRun(row);
+  };
+
+  /** The run a new run is a layer on, checked: same collection and class set, never a layer itself. */
+  const layerBase = (spec: NewRun): number | null => {
+    if (spec.method === 'zeroshot') return null;
+    const requested =
+      spec.baseRunId !== undefined
+        ? spec.baseRunId
+        : spec.scope.kind === 'uncertain'
+          ? spec.scope.baseRunId
+          : null;
+    if (requested === null) return null;
+    const base = require(requested);
+    if (base.collectionId !== spec.collectionId || base.classSetId !== spec.classSetId) {
+      throw new InvalidRequestError(
+        `run ${base.id} covers another collection or class set; a run cannot be layered on it`,
+      );
+    }
+    return base.baseRunId ?? base.id;
   };
 
   return {
@@ -218,17 +273,18 @@ export function runsRepository(db: Db) {
         const { scope } = spec;
         const storedScope =
           scope.kind === 'images' ? { kind: 'images', imageCount: scope.imageIds.length } : scope;
-        const id = Number(
-          insertRun.run({
-            collectionId: spec.collectionId,
-            classSetId: spec.classSetId,
-            modelId: spec.modelId,
-            method: spec.method,
-            params: JSON.stringify(spec.params),
-            scope: JSON.stringify(storedScope),
-            now: Date.now(),
-          }).lastInsertRowid,
-        );
+        const inserted = insertRun.run({
+          collectionId: spec.collectionId,
+          classSetId: spec.classSetId,
+          modelId: spec.modelId,
+          method: spec.method,
+          params: JSON.stringify(spec.params),
+          scope: JSON.stringify(storedScope),
+          baseRunId: layerBase(spec),
+          now: Date.now(),
+        });
+        if (inserted.changes !== 1) throw new Error(`class set ${spec.classSetId} does not exist`);
+        const id = Number(inserted.lastInsertRowid);
         let total: number;
         if (scope.kind === 'collection') {
           total = enqueueCollection.run(id, spec.collectionId).changes;
@@ -239,7 +295,9 @@ export function runsRepository(db: Db) {
         } else {
           const base = require(scope.baseRunId);
           if (base.collectionId !== spec.collectionId || base.classSetId !== spec.classSetId) {
-            throw new Error(`run ${base.id} covers another collection or class set; it cannot select images`);
+            throw new InvalidRequestError(
+              `run ${base.id} covers another collection or class set; it cannot select images`,
+            );
           }
           total = enqueueUncertain.run(
             id,
@@ -263,14 +321,26 @@ export function runsRepository(db: Db) {
     withStatus(status: RunStatus): Run[] {
       return withStatus.all(status).map(toRun);
     },
-    setStatus(id: number, status: RunStatus, extra: { error?: string } = {}): void {
+    /** `interrupted`: the run's process died while running it (its active time ends at its last result). */
+    setStatus(id: number, status: RunStatus, extra: { error?: string; interrupted?: boolean } = {}): void {
       setStatus.run({
         id,
         status,
         error: extra.error ?? null,
         final: finalStatuses.has(status) ? 1 : 0,
+        interrupted: extra.interrupted ? 1 : 0,
         now: Date.now(),
       });
+    },
+    /** Gives the run a name (null or blank: none). */
+    rename(id: number, name: string | null): Run {
+      require(id);
+      rename.run(name?.trim() || null, id);
+      return require(id);
+    },
+    /** The runs layered on a run, oldest first. */
+    layersOf(baseRunId: number): Run[] {
+      return layers.all(baseRunId).map(toRun);
     },
     setDevice(id: number, device: string): void {
       setDevice.run(device, id);

@@ -10,13 +10,13 @@ import {
   classSpecFromArgs,
   ignoredAdaptOptions,
   parseDevice,
-  requireOption,
   type AdaptOptionValues,
   type ClassOptionValues,
   type ModelOptionValues,
 } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { ProgressLine, tableRow, type Column, type CommandIo } from '../format.js';
+import { embeddedModelDir } from '../resources.js';
 import {
   adaptImage,
   imageSeed,
@@ -255,7 +255,7 @@ async function classifyAll(
 }
 
 async function classify(values: ClassifyOptions, positionals: string[], io: CommandIo): Promise<number> {
-  const modelDir = requireOption(values.model, 'model');
+  const modelDir = values.model ?? embeddedModelDir();
   const device = parseDevice(values.device);
   const options = adaptOptionsFromArgs(values);
   const classSpec = await classSpecFromArgs(values);
@@ -314,7 +314,7 @@ export const classifyCommand = defineCommand<ClassifyOptions>({
   name: 'classify',
   summary: 'classify images and folders (zero-shot, TPT or MetaTPT); a table or JSON lines',
   define: (command) => {
-    command.usage('--model DIR (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...');
+    command.usage('[--model DIR] (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...');
     command.argument('[IMAGE_OR_FOLDER...]', 'image files, and folders searched recursively');
     addAdaptOptions(addClassOptions(addModelOptions(command)))
       .option(

@@ -24,6 +24,7 @@ import {
 } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { openCliBackend } from '../backend.js';
+import { embeddedModelDir } from '../resources.js';
 import { ProgressLine, type CommandIo } from '../format.js';
 
 interface RunOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
@@ -103,7 +104,7 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
   const collectionId = resumeId === undefined ? parseId(values.collection, 'collection') : undefined;
   const classes = resumeId === undefined ? await classSpecFromArgs(values) : undefined;
   const params = adaptParamsFromArgs(values);
-  if (resumeId === undefined && values.model === undefined) throw new UsageError('--model is required');
+  const modelDir = resumeId === undefined ? (values.model ?? embeddedModelDir()) : undefined;
 
   // SIGINT arrives through io.interrupt; SIGTERM (a service manager stopping us) is handled the same.
   const stop = new AbortController();
@@ -127,7 +128,7 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
       const run = services.runs.start({
         collectionId: collectionId!,
         classSetId: classSetFor(backend, classes!, values.classesFile).id,
-        modelId: modelRecordForFolder(store, values.model!).id,
+        modelId: modelRecordForFolder(store, modelDir!).id,
         method: method ?? 'zeroshot',
         params: settings,
         scope: { kind: 'collection' },
@@ -159,7 +160,7 @@ export const runCommand = defineCommand<RunOptions>({
   summary: 'classify or adapt a collection as a stored run (foreground; resumable)',
   define: (command) => {
     command
-      .usage('[--db FILE] --collection ID --model DIR (--classes "a,b" | --classes-file F) [options]')
+      .usage('[--db FILE] --collection ID [--model DIR] (--classes "a,b" | --classes-file F) [options]')
       .description(
         "Runs a method over a collection's images and stores the results (the app shows them); " +
           'or, with --resume RUN_ID, continues a paused or interrupted run.',

@@ -26,6 +26,8 @@ export const exportFormats: { value: ExportFormat; label: string; hint: string }
 ];
 
 export interface ExportChoices {
+  /** 'view': the run with the runs layered on it (every image); 'run': the run's own results only. */
+  source: 'view' | 'run';
   format: ExportFormat;
   outDir: string;
   include: 'reviewed' | 'predictions';
@@ -41,6 +43,7 @@ export interface ExportChoices {
 
 export function defaultChoices(): ExportChoices {
   return {
+    source: 'view',
     format: 'imagefolder',
     outDir: '',
     include: 'reviewed',
@@ -60,6 +63,7 @@ export function exportRequest(runId: number, c: ExportChoices): ApiInput<'export
   const needsSplit = c.split || c.format === 'yolo-cls';
   return {
     runId,
+    layered: c.source === 'view',
     format: c.format,
     outDir: c.outDir.trim(),
     include: c.include,
@@ -90,7 +94,7 @@ export const useExportsStore = defineStore('exports', () => {
     result.value = null;
     try {
       result.value =
-        (await app.save(() => api.call('export.run', exportRequest(runId, choices.value)))) ?? null;
+        (await app.attempt(() => api.call('export.run', exportRequest(runId, choices.value)))) ?? null;
     } finally {
       running.value = false;
     }

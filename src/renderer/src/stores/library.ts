@@ -1,12 +1,22 @@
-// Collections: the folders the user added, the one being looked at, and their scans.
+// Collections: the folders the user added, the one being looked at (kept in the page address), their
+// scans and what the last scan found. Backend events keep the list and counts current.
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { ApiEvents, CollectionSummary } from '../../../shared/api.js';
+import type { ApiEvents, CollectionSummary, DemoOpened, ScanSummary } from '../../../shared/api.js';
 import { useApi } from '../api.js';
-import { errorMessage } from '../lib/format.js';
+import { count, errorMessage } from '../lib/format.js';
+import { urlNumber } from '../lib/url-state.js';
 import { useAppStore } from './app.js';
 
 export type ScanProgress = ApiEvents['scan.progress'];
+
+/** What a scan found, in words: "3 new, 1 changed, 0 moved, 2 removed, 1 skipped (unreadable)". */
+export function scanSummaryText(scan: ScanSummary): string {
+  return (
+    `${count(scan.added)} new, ${count(scan.changed)} changed, ${count(scan.moved)} moved, ` +
+    `${count(scan.removed)} removed, ${count(scan.errors)} skipped (unreadable)`
+  );
+}
 
 export const useLibraryStore = defineStore('library', () => {
   const api = useApi();
@@ -14,16 +24,26 @@ export const useLibraryStore = defineStore('library', () => {
   const collections = ref<CollectionSummary[]>([]);
   const loading = ref(false);
   const error = ref<string | null>(null);
-  const activeId = ref<number | null>(null);
+  const chosenId = urlNumber('c');
   /** Folders being added or rescanned, with the scan's latest progress. */
   const scans = ref<Record<number, ScanProgress>>({});
+  /** The latest finished scan of each collection (this session). */
+  const lastScan = ref<Record<number, ScanSummary>>({});
   const adding = ref<string | null>(null);
 
-  const active = computed(() => collections.value.find((c) => c.id === activeId.value) ?? null);
+  const active = computed(() => collections.value.find((c) => c.id === chosenId.value) ?? null);
+  /** The collection on screen: the chosen one while it exists. */
+  const activeId = computed(() => active.value?.id ?? null);
   const imageCount = (c: CollectionSummary) => c.imageCounts.ok + (c.imageCounts.error ?? 0);
 
   api.on('scan.progress', (progress) => {
     scans.value = { ...scans.value, [progress.collectionId]: progress };
+  });
+  // A scan finished (here, in another window or from the CLI): counts and the grid follow at once.
+  api.on('collection.changed', ({ collectionId, scan }) => {
+    if (scan) lastScan.value = { ...lastScan.value, [collectionId]: scan };
+    forgetScan(collectionId);
+    void load();
   });
 
   async function load(): Promise<void> {
@@ -31,7 +51,7 @@ export const useLibraryStore = defineStore('library', () => {
     try {
       collections.value = await api.call('collections.list', {});
       error.value = null;
-      if (activeId.value === null || !active.value) activeId.value = collections.value[0]?.id ?? null;
+      if (!active.value) chosenId.value = collections.value[0]?.id ?? null;
     } catch (cause) {
       error.value = errorMessage(cause);
     } finally {
@@ -44,19 +64,19 @@ export const useLibraryStore = defineStore('library', () => {
     collections.value = [...others, summary].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async function addFolder(folder: string, name?: string): Promise<CollectionSummary | null> {
-    adding.value = folder;
+  /** Adds a folder (or the demo, with its classes and ground truth) and shows it. */
+  async function addWith<T extends { collection: CollectionSummary; scan: ScanSummary }>(
+    what: string,
+    command: () => Promise<T>,
+  ): Promise<T | null> {
+    adding.value = what;
     try {
-      const added = await app.save(() => api.call('collections.add', { folder, ...(name ? { name } : {}) }));
+      const added = await app.attempt(command);
       if (!added) return null;
       replace(added.collection);
-      activeId.value = added.collection.id;
-      const { scan } = added;
-      app.notify(
-        'info',
-        `${added.collection.name}: ${scan.added} new, ${scan.changed} changed, ${scan.errors} unreadable`,
-      );
-      return added.collection;
+      chosenId.value = added.collection.id;
+      app.notify('info', `${added.collection.name}: ${scanSummaryText(added.scan)}`);
+      return added;
     } finally {
       adding.value = null;
       // The new collection's id is unknown when adding failed: forget every scan's progress (a rescan
@@ -65,10 +85,26 @@ export const useLibraryStore = defineStore('library', () => {
     }
   }
 
-  async function rescan(collectionId: number): Promise<void> {
+  async function addFolder(folder: string, name?: string): Promise<CollectionSummary | null> {
+    const added = await addWith(folder, () =>
+      api.call('collections.add', { folder, ...(name ? { name } : {}) }),
+    );
+    return added?.collection ?? null;
+  }
+
+  /** Opens the demo: its collection, class set and ground-truth labels. */
+  function openDemo(): Promise<DemoOpened | null> {
+    return addWith('the demo', () => api.call('collections.openDemo', {}));
+  }
+
+  async function rescan(collectionId: number): Promise<ScanSummary | null> {
     try {
-      const scan = await app.save(() => api.call('collections.rescan', { collectionId }));
-      if (scan) await load();
+      const scan = await app.attempt(() => api.call('collections.rescan', { collectionId }));
+      if (!scan) return null;
+      lastScan.value = { ...lastScan.value, [collectionId]: scan };
+      app.notify('info', `Rescan: ${scanSummaryText(scan)}`);
+      await load();
+      return scan;
     } finally {
       forgetScan(collectionId);
     }
@@ -83,12 +119,12 @@ export const useLibraryStore = defineStore('library', () => {
   async function remove(collectionId: number): Promise<void> {
     const removed = await app.save(() => api.call('collections.remove', { collectionId }));
     if (removed === undefined) return;
-    if (activeId.value === collectionId) activeId.value = null;
+    if (chosenId.value === collectionId) chosenId.value = null;
     await load();
   }
 
   function select(collectionId: number): void {
-    activeId.value = collectionId;
+    chosenId.value = collectionId;
   }
 
   return {
@@ -98,10 +134,12 @@ export const useLibraryStore = defineStore('library', () => {
     activeId,
     active,
     scans,
+    lastScan,
     adding,
     imageCount,
     load,
     addFolder,
+    openDemo,
     rescan,
     remove,
     select,

@@ -43,7 +43,7 @@ export const useModelsStore = defineStore('models', () => {
   async function importFolder(folder: string, name?: string): Promise<void> {
     importing.value = true;
     try {
-      const model = await app.save(() => api.call('models.import', { folder, ...(name ? { name } : {}) }));
+      const model = await app.attempt(() => api.call('models.import', { folder, ...(name ? { name } : {}) }));
       if (model) added(model);
     } finally {
       importing.value = false;
@@ -53,7 +53,7 @@ export const useModelsStore = defineStore('models', () => {
   async function download(repoId: string): Promise<void> {
     downloads.value = { ...downloads.value, [repoId]: null };
     try {
-      const model = await app.save(() => api.call('models.download', { repoId }));
+      const model = await app.attempt(() => api.call('models.download', { repoId }));
       if (model) added(model);
     } finally {
       const { [repoId]: _done, ...rest } = downloads.value;

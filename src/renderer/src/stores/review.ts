@@ -1,4 +1,5 @@
-// Keyboard review: a queue of the viewed run's images, most uncertain first; decisions (class, accept,
+// Keyboard review: a queue of the shown view's images (the run with the runs layered on it), most
+// uncertain first; decisions (class, accept,
 // reject, skip) are saved at once and advance to the next unreviewed image; undo/redo go through the
 // backend's label history and bring the cursor back to the image they changed.
 import { defineStore } from 'pinia';
@@ -61,6 +62,7 @@ export const useReviewStore = defineStore('review', () => {
         ? api.call('browse.grid', {
             collectionId: library.activeId,
             runId: run.value.id,
+            layered: runs.layered,
             // Only images the run has a prediction for (every confidence is ≥ 0), most uncertain first.
             confidence: { min: 0 },
             sort: { key: 'entropy', direction: 'desc' },
@@ -79,6 +81,7 @@ export const useReviewStore = defineStore('review', () => {
     const page = await api.call('browse.grid', {
       collectionId: library.activeId,
       runId: run.value.id,
+      layered: runs.layered,
       confidence: { min: 0 },
       reviewState: 'reviewed',
       limit: 1,
@@ -99,12 +102,6 @@ export const useReviewStore = defineStore('review', () => {
       error.value = errorMessage(cause);
     }
   }
-
-  watch(
-    () => run.value?.id,
-    () => void restart(),
-    { immediate: true },
-  );
 
   async function moveTo(index: number): Promise<void> {
     if (index < 0 || index >= total.value) return;
@@ -158,7 +155,8 @@ export const useReviewStore = defineStore('review', () => {
 
   function send(command: ReviewCommand, item: GridItem): Promise<ApiOutput<'review.assign'>> {
     const imageIds = [item.imageId];
-    const runId = run.value!.id;
+    // Accepting or rejecting is about the prediction on screen: the one of the run it came from.
+    const runId = item.runId ?? run.value!.id;
     const classSetId = run.value!.classSetId;
     switch (command.kind) {
       case 'assign':
@@ -242,9 +240,9 @@ export const useReviewStore = defineStore('review', () => {
   }
 
   const execute = (command: ReviewCommand) => serially(() => perform(command));
-  // A new run means a new queue; keys pressed meanwhile apply to it.
+  // A new run (or a new layer on it) means a new queue; keys pressed meanwhile apply to it.
   watch(
-    () => run.value?.id,
+    () => `${run.value?.id}:${runs.layers.length}`,
     () => void serially(restart),
     { immediate: true },
   );
