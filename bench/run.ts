@@ -25,6 +25,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'memory one onnxruntime session holds across runs under arena / memory-pattern options',
     load: () => import('./session-memory.js'),
   },
+  'adaptation-value': {
+    summary: 'TPT / MetaTPT settings chosen on validation, reported on a disjoint test split (issue 11)',
+    load: () => import('./adaptation-value.js'),
+  },
   'embedded-accuracy': {
     summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),

@@ -2,7 +2,7 @@
 // Usage: npx tsx scripts/make-clip-model.ts --out DIR --preset tiny|vit-b-16|vit-b-32 [--seed N]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CLIP_PRESETS, makeClipModel, type ClipPreset } from '../src/engine/clip/make-model.js';
+import { CLIP_PRESETS, makeClipModel, type ClipPreset } from '../tools/clip/make-model.js';
 
 const USAGE = `usage: make-clip-model --out DIR --preset ${Object.keys(CLIP_PRESETS).join('|')} [--seed N]`;
 

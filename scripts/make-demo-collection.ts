@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Random } from '../src/engine/random.js';
-import { DEMO_COLLECTION_DIR } from '../src/engine/synthetic/embedded.js';
-import { renderScene, SHIFTS, type RenderStyle } from '../src/engine/synthetic/render.js';
-import { balancedScenes, SHAPES } from '../src/engine/synthetic/scenes.js';
+import { DEMO_COLLECTION_DIR } from '../tools/synthetic/embedded.js';
+import { renderScene, SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
+import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
 
 /** Seeds the demo scenes; distinct from the training stream and the benchmark's held-out scenes. */
 const DEMO_SEED = 4_242;

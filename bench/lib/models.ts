@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeClipModel, type ClipPreset } from '../../src/engine/clip/make-model.js';
+import { makeClipModel, type ClipPreset } from '../../tools/clip/make-model.js';
 import { CLIP_MODEL_FILES } from '../../src/engine/clip/model-files.js';
 
 export const BENCH_MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'models');

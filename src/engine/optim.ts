@@ -34,6 +34,19 @@ export class AdamW {
     return this.step;
   }
 
+  /** Continues from a saved state (a training checkpoint): the step count and both moments per parameter. */
+  restore(steps: number, expAvg: readonly ArrayLike<number>[], expAvgSq: readonly ArrayLike<number>[]): void {
+    if (expAvg.length !== this.expAvg.length || expAvgSq.length !== this.expAvgSq.length)
+      throw new Error(`AdamW: expected the moments of ${this.expAvg.length} parameters`);
+    expAvg.forEach((m, k) => {
+      if (m.length !== this.expAvg[k].length || expAvgSq[k].length !== m.length)
+        throw new Error(`AdamW: saved moments of parameter ${k} have the wrong size`);
+      this.expAvg[k].set(m);
+      this.expAvgSq[k].set(expAvgSq[k]);
+    });
+    this.step = steps;
+  }
+
   /** One update of every parameter in place. */
   update(params: readonly (Float32Array | Float64Array)[], grads: readonly ArrayLike<number>[]): void {
     if (params.length !== this.expAvg.length || grads.length !== params.length) {

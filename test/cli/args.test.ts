@@ -79,7 +79,7 @@ describe('adaptOptionsFromArgs', () => {
     expect(help).toMatch(
       /--views <n> +augmented views per image, the original \(view 0\) included \(1\.\.512 views; default 64\)/,
     );
-    expect(help).toMatch(/--inner-lr <x> +metatpt: step size of the view warps .*\(> 0; default 0\.01\)/);
+    expect(help).toMatch(/--inner-lr <x> +metatpt: step size of the view warps .*\(> 0; default 0\.03\)/);
   });
 
   it('lists the options the chosen method ignores', () => {

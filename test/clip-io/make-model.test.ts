@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clipWeightShapes, parseClipConfig, readClipConfig } from '../../src/engine/clip/config.js';
-import { CLIP_PRESETS, makeClipModel } from '../../src/engine/clip/make-model.js';
+import { CLIP_PRESETS, makeClipModel } from '../../tools/clip/make-model.js';
 import { loadClipModelFiles, type ClipModelFiles } from '../../src/engine/clip/model-files.js';
 import { ClipTokenizer } from '../../src/engine/clip/tokenizer.js';
-import { buildClipTokenizerJson } from '../../src/engine/clip/tokenizer-build.js';
+import { buildClipTokenizerJson } from '../../tools/clip/tokenizer-build.js';
 import { GOLDEN_MODEL_DIR, loadTokenizerCases } from '../fixtures/golden/load.js';
 
 const tempDir = mkdtempSync(join(tmpdir(), 'make-model-test-'));

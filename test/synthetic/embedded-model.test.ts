@@ -7,13 +7,9 @@ import { ClipModel } from '../../src/engine/clip/model.js';
 import { listImageFiles } from '../../src/engine/image/files.js';
 import { Random } from '../../src/engine/random.js';
 import { Engine } from '../../src/engine/runtime.js';
-import {
-  DEMO_COLLECTION_DIR,
-  EMBEDDED_MODEL_DIR,
-  readClassesFile,
-} from '../../src/engine/synthetic/embedded.js';
-import { renderScene } from '../../src/engine/synthetic/render.js';
-import { balancedScenes, SHAPES } from '../../src/engine/synthetic/scenes.js';
+import { DEMO_COLLECTION_DIR, EMBEDDED_MODEL_DIR, readClassesFile } from '../../tools/synthetic/embedded.js';
+import { renderScene } from '../../tools/synthetic/render.js';
+import { balancedScenes, SHAPES } from '../../tools/synthetic/scenes.js';
 
 /** Images per class; scenes are drawn from a seed the training stream never uses. */
 const PER_CLASS = 5;
@@ -31,8 +27,9 @@ describe('the shipped model', () => {
       const result = await adaptImage(prompts, image, { ...ADAPT_DEFAULTS, method: 'zeroshot' });
       if (SHAPES[result.label] === scene.shape) correct++;
     }
-    // Chance is 10 %; random weights of this architecture stay near it.
-    expect(correct / scenes.length).toBeGreaterThanOrEqual(0.5);
+    // Chance is 1/16 ≈ 6 %; random weights of this architecture stay near it (8 % measured). The
+    // shipped model scores about 40 % on clean scenes (docs/embedded-model.md).
+    expect(correct / scenes.length).toBeGreaterThanOrEqual(0.2);
     await engine.dispose();
   });
 

@@ -248,7 +248,7 @@ export const DEFAULT_SETTINGS: AdaptSettings = {
   lr: 5e-3,
   selectRatio: 0.1,
   innerSteps: 1,
-  innerLr: 0.01,
+  innerLr: 0.03,
   featureWeight: 1,
   thetaWeight: 0,
   seed: 0,
