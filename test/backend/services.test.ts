@@ -60,15 +60,15 @@ describe('class sets service', () => {
   });
 
   it('reads class lists from text, CSV and class folders', async () => {
-    expect(parseClassList('\uFEFF# birds\nheron\n\n  egret  \r\n', 'classes.txt')).toEqual([
+    expect(parseClassList('\uFEFF# birds\nheron\n\n  egret  \r\n', 'classes.txt').entries).toEqual([
       { name: 'heron', prompt: null, line: 2 },
       { name: 'egret', prompt: null, line: 4 },
     ]);
-    expect(parseClassList('Label,Prompt\nheron,"a heron, standing"\negret,\n', 'c.csv')).toEqual([
+    expect(parseClassList('Label,Prompt\nheron,"a heron, standing"\negret,\n', 'c.csv').entries).toEqual([
       { name: 'heron', prompt: 'a heron, standing', line: 2 },
       { name: 'egret', prompt: null, line: 3 },
     ]);
-    expect(() => parseClassList('title\nx\n', 'c.csv')).toThrow(/c\.csv: the CSV has no "name" column/);
+    expect(() => parseClassList('title\nx\n', 'c.csv')).toThrow(/c\.csv:1: the CSV has no "name" column/);
 
     const service = createClassSetsService({ store: tempStore() });
     const root = tempDir();

@@ -103,6 +103,7 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
   }
   const collectionId = resumeId === undefined ? parseId(values.collection, 'collection') : undefined;
   const classes = resumeId === undefined ? await classSpecFromArgs(values) : undefined;
+  for (const warning of classes?.warnings ?? []) io.stderr(`metatpt: warning: ${warning}\n`);
   const params = adaptParamsFromArgs(values);
   const modelDir = resumeId === undefined ? (values.model ?? embeddedModelDir()) : undefined;
 
