@@ -39,9 +39,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function runImport(format: string, source: string) {
   const db = join(tempDir('import-db-'), 'w.db');
   cpSync(base, db);
-  const { code, out: stdout, err } = await metatpt([
-    ...['import', '--db', db, '--collection', '1', '--format', format, '--json', source],
-  ]);
+  const {
+    code,
+    out: stdout,
+    err,
+  } = await metatpt([...['import', '--db', db, '--collection', '1', '--format', format, '--json', source]]);
   return {
     code,
     stderr: err,

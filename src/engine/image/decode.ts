@@ -47,6 +47,10 @@ export class ImageDecodeError extends Error {
 
 const WHITE = { r: 255, g: 255, b: 255 };
 
+// libvips caches decoded files by name for the life of the process: a file replaced on disk would
+// then be classified from its old pixels (the app is one long-lived process). Decode every time.
+sharp.cache(false);
+
 async function checkReadableFile(path: string): Promise<void> {
   let size: number;
   try {
