@@ -227,6 +227,10 @@ export async function classSpecFromArgs(values: ClassOptionValues): Promise<Clas
   }
   const names = requireOption(classes, 'classes').split(',').map(normaliseClassName);
   const [problem] = classNameProblems(names);
-  if (problem) throw new UsageError(`--classes entry ${problem.index + 1}: ${problem.message}`);
+  if (problem) {
+    const first =
+      problem.firstIndex === undefined ? '' : ` (first at --classes entry ${problem.firstIndex + 1})`;
+    throw new UsageError(`--classes entry ${problem.index + 1}: ${problem.message}${first}`);
+  }
   return { names, prompts: names.map(() => null), template, warnings: [] };
 }

@@ -68,7 +68,7 @@ describe('class sets service', () => {
       { name: 'heron', prompt: 'a heron, standing', line: 2 },
       { name: 'egret', prompt: null, line: 3 },
     ]);
-    expect(() => parseClassList('title\nx\n', 'c.csv')).toThrow(/c\.csv:1: the CSV has no "name" column/);
+    expect(() => parseClassList('title\nx\n', 'c.csv')).toThrow(/c\.csv: the CSV has no "name" column/);
 
     const service = createClassSetsService({ store: tempStore() });
     const root = tempDir();

@@ -1,37 +1,15 @@
 // Kind 2 of issue 13: work derived from an image's geometry is bounded (case 06-huge-and-thin).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { decodeImage, ImageDecodeError } from '../../src/engine/image/decode.js';
 import { clipPreprocess } from '../../src/engine/image/preprocess.js';
 import { tempDir } from '../backend/helpers.js';
+import { pngHeaderOnly } from './hostile-folder.js';
 import { CASES, EMBEDDED_MODEL, metatpt } from './fixtures.js';
 
 const CASE_06 = join(CASES, '06-huge-and-thin');
-
-/** A PNG whose header claims width × height (its pixel data is cut short: only the header is read). */
-function pngHeaderOnly(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const out = Buffer.alloc(8 + data.length + 4);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([
-    Buffer.from('89504e470d0a1a0a', 'hex'),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(64))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 describe('images of extreme geometry', () => {
   it('preprocesses a 1×60000 image with memory bounded by the output, not the resize', async () => {

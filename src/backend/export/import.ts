@@ -282,7 +282,7 @@ function firstChoice(results: unknown): string | undefined {
  * (flat: `image` and one field per control, a string or `{choices: [...]}`). Only the fields used are
  * read: other fields, and predictions given as integer ids (as Label Studio writes them), are ignored.
  */
-function labelOfTask(task: unknown, where: string): ImportedLabel | string {
+function labelOfTask(task: unknown, where: string): ImportedLabel | string | null {
   if (!isObject(task)) return `${where}: not an object`;
   if (isObject(task.data)) {
     const reference = task.data.source_path ?? task.data.image;
@@ -297,7 +297,7 @@ function labelOfTask(task: unknown, where: string): ImportedLabel | string {
     const prediction = asArray(task.predictions).find(
       (p) => isObject(p) && firstChoice(p.result) !== undefined,
     );
-    if (!isObject(prediction)) return `${where}: no annotation or prediction with a choice`;
+    if (!isObject(prediction)) return null; // a task nobody labelled: nothing to import
     const score = typeof prediction.score === 'number' ? prediction.score : null;
     return { relativePath, label: firstChoice(prediction.result)!, source: 'predicted', confidence: score };
   }
@@ -308,10 +308,10 @@ function labelOfTask(task: unknown, where: string): ImportedLabel | string {
       typeof value === 'string' && CSV_LABEL_COLUMNS.includes(key) ? value : firstChoice([{ value }]);
     if (label !== undefined) return { relativePath: labelStudioImagePath(task.image), label };
   }
-  return `${where}: no choice field`;
+  return null;
 }
 
-/** Labels of a Label Studio JSON or JSON_MIN export; tasks without a label are counted in a warning. */
+/** Labels of a Label Studio JSON or JSON_MIN export; malformed tasks are named in a warning. */
 async function labelsFromLabelStudio(file: string): Promise<ImportResult> {
   let tasks: unknown;
   try {
@@ -325,11 +325,11 @@ async function labelsFromLabelStudio(file: string): Promise<ImportResult> {
   tasks.forEach((task, index) => {
     const label = labelOfTask(task, `task ${index + 1}`);
     if (typeof label === 'string') skipped.push(label);
-    else labels.push(label);
+    else if (label) labels.push(label);
   });
   const warnings =
     skipped.length > 0
-      ? [`${file}: ${skipped.length} tasks without a label were skipped: ${skipped.slice(0, 5).join('; ')}`]
+      ? [`${file}: ${skipped.length} malformed tasks were skipped: ${skipped.slice(0, 5).join('; ')}`]
       : [];
   return { labels, warnings };
 }

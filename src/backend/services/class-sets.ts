@@ -71,7 +71,7 @@ function parseClassTable(text: string, fileName: string): ClassFileEntry[] {
   const nameColumn = NAME_COLUMNS.find((column) => columns.includes(column));
   if (records.length > 0 && !nameColumn) {
     throw new Error(
-      `${fileName}:1: the CSV has no "name" column (one of ${NAME_COLUMNS.join(', ')}); found ${columns.join(', ')}`,
+      `${fileName}: the CSV has no "name" column (one of ${NAME_COLUMNS.join(', ')}); found ${columns.join(', ')}`,
     );
   }
   return records.map(({ record, info }) => ({
@@ -146,7 +146,7 @@ export function parseClassList(text: string, fileName: string): ClassList {
   const [problem] = classNameProblems(entries.map((e) => e.name));
   if (problem) {
     const first =
-      problem.firstIndex === undefined ? '' : ` (first at line ${entries[problem.firstIndex].line})`;
+      problem.firstIndex === undefined ? '' : ` (first at ${fileName}:${entries[problem.firstIndex].line})`;
     throw new Error(`${fileName}:${entries[problem.index].line}: ${problem.message}${first}`);
   }
   return { entries, warnings };

@@ -23,7 +23,8 @@ export interface ClassNameProblem {
 
 /**
  * What is wrong with a list of class names (already normalised or not): empty names, and names that
- * are the same class as an earlier one under classNameKey. Empty when the list is fine.
+ * are the same class as an earlier one under classNameKey (equal ignoring case and Unicode form).
+ * Empty when the list is fine.
  */
 export function classNameProblems(names: readonly string[]): ClassNameProblem[] {
   const problems: ClassNameProblem[] = [];
@@ -37,11 +38,7 @@ export function classNameProblems(names: readonly string[]): ClassNameProblem[] 
     const key = classNameKey(name);
     const firstIndex = seen.get(key);
     if (firstIndex === undefined) seen.set(key, index);
-    else {
-      const same = normaliseClassName(names[firstIndex]);
-      const how = same === name ? '' : ` (same class as "${same}" ignoring case and Unicode form)`;
-      problems.push({ index, firstIndex, message: `duplicate class "${name}"${how}` });
-    }
+    else problems.push({ index, firstIndex, message: `duplicate class "${name}"` });
   });
   return problems;
 }
