@@ -29,6 +29,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'TPT / MetaTPT settings chosen on validation, reported on a disjoint test split (issue 11)',
     load: () => import('./adaptation-value.js'),
   },
+  'extreme-geometry': {
+    summary: 'the 1×60000 image through index + run on a ViT-B/32-shaped model: peak RSS (issue 13)',
+    load: () => import('./extreme-geometry.js'),
+  },
   'embedded-accuracy': {
     summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),

@@ -1,7 +1,6 @@
 // Argument helpers shared by the commands that load a model, take a class set and run a method
 // (classify, run): the options they declare on their commander command, and parsers that turn the
 // parsed strings into engine options or a clear usage error.
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { adaptOptions, type AdaptOptions } from '../engine/adapt/adapt.js';
 import {
@@ -24,7 +23,8 @@ import {
 } from '../shared/domain/adaptation.js';
 import { describeIssues } from '../shared/domain/issues.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
-import { parseClassList } from '../backend/services/class-sets.js';
+import { readClassFile } from '../backend/services/class-sets.js';
+import { classNameProblems, normaliseClassName } from '../shared/domain/class-names.js';
 import { UsageError } from './command.js';
 
 export function requireOption(value: string | undefined, name: string): string {
@@ -204,38 +204,8 @@ export interface ClassSpec {
   /** Per-class prompt overriding the template (null: use the template). */
   prompts: (string | null)[];
   template: string;
-}
-
-/** Rejects empty and duplicate (case-insensitive) class names; `where(i)` names entry i in messages. */
-function checkClassNames(names: readonly string[], where: (index: number) => string): void {
-  const seen = new Map<string, number>();
-  names.forEach((name, i) => {
-    if (name === '') throw new Error(`${where(i)}: empty class name`);
-    const first = seen.get(name.toLowerCase());
-    if (first !== undefined)
-      throw new Error(`${where(i)}: duplicate class "${name}" (first at ${where(first)})`);
-    seen.set(name.toLowerCase(), i);
-  });
-}
-
-/**
- * A classes file: a CSV (by its .csv extension) with a `name` column and an optional `prompt`
- * column, or else one class per line with blank lines and `#` comments skipped.
- */
-export async function readClassesFile(file: string): Promise<Omit<ClassSpec, 'template'>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new Error(`${file}: cannot read the classes file: ${(error as Error).message}`);
-  }
-  const entries = parseClassList(text, file);
-  if (entries.length === 0) throw new Error(`${file}: no classes in the file`);
-  checkClassNames(
-    entries.map((e) => e.name),
-    (i) => `${file}:${entries[i].line}`,
-  );
-  return { names: entries.map((e) => e.name), prompts: entries.map((e) => e.prompt ?? null) };
+  /** What the classes file's reader decided that the user should know (printed by the command). */
+  warnings: string[];
 }
 
 /** The class set from --classes or --classes-file (exactly one) and --template. */
@@ -246,14 +216,21 @@ export async function classSpecFromArgs(values: ClassOptionValues): Promise<Clas
   const { classes, classesFile: file } = values;
   if ((classes === undefined) === (file === undefined))
     throw new UsageError('give the classes with either --classes or --classes-file');
-  if (file !== undefined) return { ...(await readClassesFile(file)), template };
-  const names = requireOption(classes, 'classes')
-    .split(',')
-    .map((name) => name.trim());
-  try {
-    checkClassNames(names, (i) => `--classes entry ${i + 1}`);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+  if (file !== undefined) {
+    const { entries, warnings } = await readClassFile(file);
+    return {
+      names: entries.map((e) => e.name),
+      prompts: entries.map((e) => e.prompt ?? null),
+      template,
+      warnings,
+    };
   }
-  return { names, prompts: names.map(() => null), template };
+  const names = requireOption(classes, 'classes').split(',').map(normaliseClassName);
+  const [problem] = classNameProblems(names);
+  if (problem) {
+    const first =
+      problem.firstIndex === undefined ? '' : ` (first at --classes entry ${problem.firstIndex + 1})`;
+    throw new UsageError(`--classes entry ${problem.index + 1}: ${problem.message}${first}`);
+  }
+  return { names, prompts: names.map(() => null), template, warnings: [] };
 }

@@ -117,9 +117,14 @@ export const apiSchemas = {
 
   'collections.list': z.object({}).strict(),
   'collections.add': z
-    .object({ folder: z.string().min(1).max(4096), name: z.string().max(200).optional() })
+    .object({
+      folder: z.string().min(1).max(4096),
+      name: z.string().max(200).optional(),
+      /** Follow symbolic links that lead out of the folder (default: skip and report them). */
+      followLinks: z.boolean().optional(),
+    })
     .strict(),
-  'collections.rescan': z.object({ collectionId: id }).strict(),
+  'collections.rescan': z.object({ collectionId: id, followLinks: z.boolean().optional() }).strict(),
   /** Adds the demo folder with its class set and its ground truth as imported labels. */
   'collections.openDemo': z.object({}).strict(),
   'collections.rename': z.object({ collectionId: id, name: z.string().min(1).max(200) }).strict(),
@@ -212,7 +217,8 @@ export const apiSchemas = {
     .object({
       collectionId: id,
       classSetId: id,
-      format: z.enum(['imagefolder', 'csv', 'export']),
+      /** export: one of our export folders, or a Label Studio JSON/JSON_MIN/CSV export file. */
+      format: z.enum(['imagefolder', 'csv', 'export', 'labelstudio']),
       path: z.string().min(1).max(4096),
     })
     .strict(),
@@ -233,7 +239,7 @@ export interface ApiOutputs {
   'classSets.create': ClassSet;
   'classSets.update': ClassSet;
   'classSets.remove': null;
-  'classSets.readFile': ClassDefinition[];
+  'classSets.readFile': { classes: ClassDefinition[]; warnings: string[] };
   'classSets.readFolders': ClassDefinition[];
   'models.list': ModelRecord[];
   'models.import': ModelRecord;
@@ -266,6 +272,10 @@ export interface ApiOutputs {
     alreadyLabeled: number;
     unknownClass: number;
     unmatched: number;
+    /** Label values naming no class of the class set, each with its count. */
+    unknownLabels: { label: string; count: number }[];
+    /** Imported files that matched no image, each with why. */
+    unmatchedFiles: { path: string; reason: string }[];
     warnings: string[];
   };
 }

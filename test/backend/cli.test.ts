@@ -33,7 +33,11 @@ describe('metatpt index', () => {
 
     const first = capture();
     expect(await runIndex(['--db', db, folder, '--json'], first.io)).toBe(0);
-    expect(JSON.parse(first.out())).toEqual({ collectionId: 1, added: 5, changed: 0, removed: 0, errors: 1 });
+    expect(JSON.parse(first.out())).toEqual({
+      collectionId: 1,
+      ...{ added: 5, changed: 0, removed: 0, errors: 1, skippedCount: 0, skipped: [] },
+      failed: [{ path: 'broken.png', error: expect.stringMatching(/unsupported image format|Input/i) }],
+    });
 
     const second = capture();
     expect(await runIndex(['--db', db, folder], second.io)).toBe(0);

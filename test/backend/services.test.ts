@@ -60,11 +60,11 @@ describe('class sets service', () => {
   });
 
   it('reads class lists from text, CSV and class folders', async () => {
-    expect(parseClassList('\uFEFF# birds\nheron\n\n  egret  \r\n', 'classes.txt')).toEqual([
+    expect(parseClassList('\uFEFF# birds\nheron\n\n  egret  \r\n', 'classes.txt').entries).toEqual([
       { name: 'heron', prompt: null, line: 2 },
       { name: 'egret', prompt: null, line: 4 },
     ]);
-    expect(parseClassList('Label,Prompt\nheron,"a heron, standing"\negret,\n', 'c.csv')).toEqual([
+    expect(parseClassList('Label,Prompt\nheron,"a heron, standing"\negret,\n', 'c.csv').entries).toEqual([
       { name: 'heron', prompt: 'a heron, standing', line: 2 },
       { name: 'egret', prompt: null, line: 3 },
     ]);

@@ -217,7 +217,7 @@ describe('class sets', () => {
     expect(swapped.classes.map((c) => c.name)).toEqual(['dog', 'cat', 'bird']);
     expect(swapped.classes[1].prompt).toBe('a photo of a small cat');
     expect(() => store.classSets.update(classSet.id, { classes: [{ name: 'a' }, { name: 'a' }] })).toThrow(
-      /appears twice/,
+      /class 2 of the class set: duplicate class "a"/,
     );
 
     store.labels.apply({ collectionId: collection.id, classSetId: classSet.id }, 'set', [

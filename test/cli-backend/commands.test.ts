@@ -45,7 +45,7 @@ beforeAll(async () => {
   const indexed = await metatpt(['index', '--db', db, workspace.photos, '--json']);
   expect(indexed.code, indexed.stderr).toBe(0);
   const summary = JSON.parse(indexed.stdout) as Record<string, number>;
-  expect(summary).toEqual({ collectionId: 1, added: 12, changed: 0, removed: 0, errors: 0 });
+  expect(summary).toMatchObject({ collectionId: 1, added: 12, changed: 0, removed: 0, errors: 0 });
   collectionId = summary.collectionId;
 });
 

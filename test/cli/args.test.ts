@@ -96,6 +96,7 @@ describe('classSpecFromArgs', () => {
       names: ['cat', 'dog'],
       prompts: [null, null],
       template: 'a photo of a {}.',
+      warnings: [],
     });
   });
 

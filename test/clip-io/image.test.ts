@@ -1,11 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClipPreprocessConfig } from '../../src/engine/clip/config.js';
 import { decodeImage, ImageDecodeError, type DecodedImage } from '../../src/engine/image/decode.js';
-import { IMAGE_EXTENSIONS, listImageFiles } from '../../src/engine/image/files.js';
 import { clipPreprocess, imageToSourceTensor, writePng } from '../../src/engine/image/preprocess.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'image-test-'));
@@ -257,46 +256,5 @@ describe('writePng', () => {
 
   it('rejects data of the wrong size', async () => {
     await expect(writePng(at('bad.png'), new Float32Array(10), 2, 2)).rejects.toThrow(/\[3, 2, 2\]/);
-  });
-});
-
-describe('listImageFiles', () => {
-  it('lists image files recursively, sorted, surviving symlink loops', async () => {
-    const root = at('tree');
-    mkdirSync(join(root, 'b', 'deep'), { recursive: true });
-    mkdirSync(join(root, 'a'));
-    mkdirSync(join(root, '.hidden'));
-    const png = readFileSync(at('gray.png'));
-    for (const file of [
-      'b/deep/z.PNG',
-      'a/x.jpeg',
-      'a/y.webp',
-      'top.jpg',
-      '.hidden/h.png',
-      'a/._x.jpeg',
-      'notes.txt',
-      'c.svg',
-    ]) {
-      writeFileSync(join(root, file), png);
-    }
-    symlinkSync(root, join(root, 'b', 'loop')); // directory link back to the root
-    symlinkSync(join(root, 'top.jpg'), join(root, 'a', 'link.jpg'));
-    symlinkSync(join(root, 'missing.jpg'), join(root, 'dangling.jpg'));
-    expect(await listImageFiles(root)).toEqual(
-      ['a/link.jpg', 'a/x.jpeg', 'a/y.webp', 'b/deep/z.PNG', 'top.jpg'].map((f) => join(root, f)),
-    );
-  });
-
-  it('covers the formats sharp decodes, not svg', () => {
-    for (const ext of ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif'])
-      expect(IMAGE_EXTENSIONS).toContain(ext);
-    expect(IMAGE_EXTENSIONS).not.toContain('.svg');
-    expect(IMAGE_EXTENSIONS).not.toContain('.bmp');
-  });
-
-  it('fails clearly on a missing folder', async () => {
-    await expect(listImageFiles(at('no-such-folder'))).rejects.toThrow(
-      /cannot list image folder .*no-such-folder/,
-    );
   });
 });

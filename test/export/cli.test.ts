@@ -89,8 +89,19 @@ describe('metatpt export', () => {
     }
   });
 
+  it('refuses an export into the collection, which its next scan would double', async () => {
+    const out = path.join(work, 'photos', 'dataset');
+    const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
+    const { code, stderr } = await runCommand('export', args);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/dataset: inside collection 1 .*choose a folder outside it/);
+    await expect(fs.stat(out)).rejects.toThrow();
+  });
+
   it('fails with the reason when the target is not empty', async () => {
-    const out = path.join(work, 'photos');
+    const out = path.join(work, 'taken');
+    await fs.mkdir(out);
+    await fs.writeFile(path.join(out, 'keep.txt'), 'mine');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
     const { code, stderr } = await runCommand('export', args);
     expect(code).toBe(1);

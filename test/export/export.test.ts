@@ -229,7 +229,15 @@ describe('layouts', () => {
     const imported = bySource('dogs/d1.png');
     expect(imported.annotations?.[0].result[0].value.choices).toEqual(['dog']);
     expect(imported.predictions?.[0].result[0].value.choices).toEqual(['dog']);
-    for (const task of tasks) await expect(fs.stat(path.join(outDir, task.data.image))).resolves.toBeTruthy();
+    // Without a document root given, the URLs are relative to the folder holding the export.
+    for (const task of tasks) {
+      expect(task.data.image).toMatch(/^\/data\/local-files\/\?d=/);
+      const below = decodeURIComponent(task.data.image.slice('/data/local-files/?d='.length));
+      await expect(fs.stat(path.join(path.dirname(outDir), below))).resolves.toBeTruthy();
+    }
+    const config = await fs.readFile(path.join(outDir, 'label_config.xml'), 'utf8');
+    expect(config).toMatch(/<Image name="image" value="\$image"\/>/);
+    expect(config).toMatch(/<Choices name="choice" toName="image"[^>]*>\s*<Choice value="cat"\/>/);
   });
 
   it('labelstudio points at Label Studio local files when given its document root', async () => {

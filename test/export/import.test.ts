@@ -164,7 +164,7 @@ describe('matchImportedLabels', () => {
     expect(result.matches.map((m) => [m.imageId, m.label, m.matchedBy])).toEqual([
       [1, 'cat', 'path'],
       [2, 'dog', 'name'],
-      [4, 'b-one', 'name+hash'],
+      [4, 'b-one', 'hash'],
       [5, 'n', 'name'],
     ]);
     expect(result.unmatched).toEqual([]);

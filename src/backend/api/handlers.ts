@@ -95,12 +95,19 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     'app.pickFolder': ({ title }) => deps.pickFolder?.(title) ?? null,
 
     'collections.list': () => collections.list(),
-    'collections.add': async ({ folder, name }) => {
-      const added = await collections.addFolder(folder, { name, ...onScanProgress });
+    'collections.add': async ({ folder, name, followLinks }) => {
+      const added = await collections.addFolder(folder, {
+        name,
+        followLinksOutside: followLinks,
+        ...onScanProgress,
+      });
       return scanned(added.collection.id, added, added.scan);
     },
-    'collections.rescan': checked(store, async ({ collectionId }) => {
-      const scan = await collections.rescan(collectionId, onScanProgress);
+    'collections.rescan': checked(store, async ({ collectionId, followLinks }) => {
+      const scan = await collections.rescan(collectionId, {
+        followLinksOutside: followLinks,
+        ...onScanProgress,
+      });
       return scanned(collectionId, scan, scan);
     }),
     'collections.openDemo': async () => {
@@ -231,7 +238,9 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     ),
     'export.importLabels': checked(store, async ({ collectionId, classSetId, format, path }) => {
       const imported =
-        format === 'export' ? await importFromExport(path) : await importLabels(path, format, { hashFile });
+        format === 'export' || format === 'labelstudio'
+          ? await importFromExport(path)
+          : await importLabels(path, format, { hashFile });
       const summary = importLabelsIntoStore(store, { collectionId, classSetId }, imported.labels);
       if (summary.applied > 0) events.emit('labels.changed', { collectionId, classSetId });
       return { ...summary, warnings: [...imported.warnings, ...summary.warnings] };

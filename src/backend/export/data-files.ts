@@ -127,17 +127,16 @@ function argmax(probs: Record<string, number>): { label: string; score: number }
  */
 function labelStudioTasks(plan: ExportPlan, options: ResolvedExportOptions): DataFile[] {
   const version = modelVersion(options.manifest);
-  const root = options.labelStudioDocumentRoot;
+  const root = labelStudioRoot(options);
   const tasks = plan.files.map((file, index) => {
     const { item } = file;
-    const image = root
-      ? '/data/local-files/?d=' +
-        path
-          .relative(root, path.join(options.outDir, file.path))
-          .split(path.sep)
-          .map(encodeURIComponent)
-          .join('/')
-      : file.path;
+    const image =
+      '/data/local-files/?d=' +
+      path
+        .relative(root, path.join(options.outDir, file.path))
+        .split(path.sep)
+        .map(encodeURIComponent)
+        .join('/');
     const data = { image, source_path: item.relativePath, ...(file.split ? { split: file.split } : {}) };
     const annotations =
       item.label !== null && HUMAN_SOURCES.has(item.source!)
@@ -160,7 +159,38 @@ function labelStudioTasks(plan: ExportPlan, options: ResolvedExportOptions): Dat
       : [];
     return { data, annotations, predictions };
   });
-  return [{ path: 'tasks.json', content: JSON.stringify(tasks, null, 2) + '\n' }];
+  return [
+    { path: 'tasks.json', content: JSON.stringify(tasks, null, 2) + '\n' },
+    { path: LABEL_STUDIO_CONFIG, content: labelStudioConfig(plan, options) },
+  ];
+}
+
+/**
+ * Label Studio's LOCAL_FILES_DOCUMENT_ROOT that the task URLs are relative to: the one given, or the
+ * folder holding the export, so the tasks load as they are once Label Studio serves that folder.
+ */
+export function labelStudioRoot(options: ResolvedExportOptions): string {
+  return options.labelStudioDocumentRoot ?? path.dirname(options.outDir);
+}
+
+export const LABEL_STUDIO_CONFIG = 'label_config.xml';
+
+const xmlAttribute = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The labelling config the tasks are written for: an image and one choice among the classes. */
+function labelStudioConfig(plan: ExportPlan, options: ResolvedExportOptions): string {
+  const names = options.manifest.classSet?.classes.map((c) => c.name) ?? [
+    ...new Set(plan.files.map((f) => f.item.label)),
+  ];
+  const choices = names
+    .filter((name): name is string => name !== null)
+    .map((name) => `    <Choice value="${xmlAttribute(name)}"/>`)
+    .join('\n');
+  return (
+    '<View>\n  <Image name="image" value="$image"/>\n' +
+    `  <Choices name="choice" toName="image" choice="single" showInLine="true">\n${choices}\n  </Choices>\n</View>\n`
+  );
 }
 
 /** The label files of `options.format` for the planned images. */

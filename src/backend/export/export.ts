@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { dataFilesFor } from './data-files.js';
+import { dataFilesFor, labelStudioRoot } from './data-files.js';
 import { planExport, type ExportPlan, type PlannedFile } from './layout.js';
 import {
   MANIFEST_FILE,
@@ -128,7 +128,7 @@ function countSources(plan: ExportPlan): ExportCounts {
 }
 
 function buildManifest(plan: ExportPlan, options: ResolvedExportOptions): ExportManifest {
-  const { manifest: input, format, link, unlabeled, hfMetadata, labelStudioDocumentRoot } = options;
+  const { manifest: input, format, link, unlabeled, hfMetadata } = options;
   return {
     kind: MANIFEST_KIND,
     ...input,
@@ -139,7 +139,7 @@ function buildManifest(plan: ExportPlan, options: ResolvedExportOptions): Export
       unlabeled,
       split: plan.split,
       ...(format === 'hf-imagefolder' ? { hfMetadata } : {}),
-      ...(format === 'labelstudio' && labelStudioDocumentRoot ? { labelStudioDocumentRoot } : {}),
+      ...(format === 'labelstudio' ? { labelStudioDocumentRoot: labelStudioRoot(options) } : {}),
     },
     counts: countSources(plan),
     classFolders: Object.fromEntries([...plan.classFolders].map(([name, folder]) => [folder, name])),

@@ -1,9 +1,12 @@
 // The thin adapter between the store and the format layer: a run's images, predictions and the
 // expert's labels become ExportItems, a finished export is recorded in the store, and imported
 // labels become the expert's labels.
-import { toAbsolute } from '../library/files.js';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { isInside, toAbsolute } from '../library/files.js';
 import type { ClassSet, GridItem, LabelChange, Store } from '../store/index.js';
 import { exportDataset } from './export.js';
+import { ClassNameMatcher } from '../../shared/domain/class-names.js';
 import { matchImportedLabels, type CollectionImage } from './match.js';
 import type {
   ExportControl,
@@ -141,6 +144,36 @@ export function exportItemsFromStore(store: Store, selection: RunSelection): Sto
   };
 }
 
+/** The real path of `target`, or of its nearest existing ancestor joined with the rest. */
+async function realPathSoFar(target: string): Promise<string> {
+  const missing: string[] = [];
+  for (let current = path.resolve(target); ; current = path.dirname(current)) {
+    try {
+      return path.join(await realpath(current), ...missing.reverse());
+    } catch {
+      if (path.dirname(current) === current) return path.resolve(target);
+      missing.push(path.basename(current));
+    }
+  }
+}
+
+/**
+ * Refuses an export folder inside any collection: the next scan would index the exported copies as
+ * new images and double the collection (scans also skip folders holding our manifest, but an export
+ * belongs outside the photos).
+ */
+export async function checkExportTarget(store: Store, outDir: string): Promise<void> {
+  const target = await realPathSoFar(outDir);
+  for (const collection of store.collections.list()) {
+    if (isInside(collection.root, target)) {
+      throw new Error(
+        `${outDir}: inside collection ${collection.id} "${collection.name}" (${collection.root}); ` +
+          'exporting there would add the copies to the collection at its next scan: choose a folder outside it',
+      );
+    }
+  }
+}
+
 /** Exports a run and records the export (format, folder, manifest) in the store. */
 export async function exportRun(
   store: Store,
@@ -148,6 +181,7 @@ export async function exportRun(
   options: Omit<ExportOptions, 'manifest'> & { app: ManifestInput['app'] },
   control: ExportControl = {},
 ): Promise<ExportResult> {
+  await checkExportTarget(store, options.outDir);
   const { items, provenance } = exportItemsFromStore(store, selection);
   const { app, ...exportOptions } = options;
   const result = await exportDataset(items, { ...exportOptions, manifest: { app, ...provenance } }, control);
@@ -175,8 +209,21 @@ export interface StoreImportSummary {
   alreadyLabeled: number;
   unknownClass: number;
   unmatched: number;
+  /** Each label value that names no class of the class set, with how many rows gave it. */
+  unknownLabels: { label: string; count: number }[];
+  /** Each imported file that matched no image (or an image already matched), with why. */
+  unmatchedFiles: { path: string; reason: string }[];
   warnings: string[];
 }
+
+/** Values named in a warning line; --json and the API list them all. */
+const NAMED_IN_WARNING = 10;
+
+const quoted = (values: readonly string[]) =>
+  values
+    .slice(0, NAMED_IN_WARNING)
+    .map((v) => JSON.stringify(v))
+    .join(', ') + (values.length > NAMED_IN_WARNING ? `, … (${values.length - NAMED_IN_WARNING} more)` : '');
 
 /** Readable images of a collection, as matchImportedLabels wants them. */
 function collectionImages(store: Store, collectionId: number): CollectionImage<number>[] {
@@ -201,21 +248,32 @@ export function importLabelsIntoStore(
 ): StoreImportSummary {
   store.collections.require(target.collectionId);
   const classSet = store.classSets.require(target.classSetId);
-  const ordinalOf = new Map(classSet.classes.map((c) => [c.name, c.ordinal]));
+  const classes = new ClassNameMatcher(classSet.classes.map((c) => c.name));
   const match = matchImportedLabels(labels, collectionImages(store, target.collectionId));
 
+  const unknown = new Map<string, number>();
   const summary: StoreImportSummary = {
     applied: 0,
     alreadyLabeled: 0,
     unknownClass: 0,
     unmatched: match.unmatched.length,
-    warnings: [...match.warnings],
+    unknownLabels: [],
+    unmatchedFiles: match.unmatched.map((u) => ({ path: u.imported.relativePath, reason: u.reason })),
+    warnings: match.warnings.filter((w) => !/matched no image$/.test(w)),
   };
+  if (summary.unmatched > 0) {
+    summary.warnings.push(
+      `${summary.unmatched} imported files matched no image: ${quoted(summary.unmatchedFiles.map((u) => `${u.path} (${u.reason})`))}`,
+    );
+  }
   const changes: LabelChange[] = [];
   for (const { imageId, label } of match.matches) {
-    const classOrdinal = ordinalOf.get(label);
-    if (classOrdinal === undefined) summary.unknownClass++;
-    else if (!target.overwrite && store.labels.get(imageId, target.classSetId)) summary.alreadyLabeled++;
+    const index = classes.match(label);
+    const classOrdinal = index === undefined ? undefined : classSet.classes[index].ordinal;
+    if (classOrdinal === undefined) {
+      summary.unknownClass++;
+      unknown.set(label, (unknown.get(label) ?? 0) + 1);
+    } else if (!target.overwrite && store.labels.get(imageId, target.classSetId)) summary.alreadyLabeled++;
     else {
       changes.push({
         imageId,
@@ -224,8 +282,11 @@ export function importLabelsIntoStore(
     }
   }
   if (summary.unknownClass > 0) {
+    summary.unknownLabels = [...unknown].map(([label, count]) => ({ label, count }));
     summary.warnings.push(
-      `${summary.unknownClass} labels name a class that class set "${classSet.name}" does not have`,
+      `${summary.unknownClass} labels name a class that class set "${classSet.name}" does not have: ` +
+        quoted(summary.unknownLabels.map((u) => `${u.label}`)) +
+        ` (its classes: ${quoted(classSet.classes.map((c) => c.name))})`,
     );
   }
   const action = store.labels.apply(target, 'import', changes);

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
-import { isImageFileName } from '../library/files.js';
+import { isImageName } from '../../shared/domain/image-types.js';
+import { readTextFile, sniffDelimiter } from '../text-file.js';
 import {
   EXPORT_FORMATS,
   LABEL_SOURCES,
@@ -30,7 +31,8 @@ const SPLIT_FOLDER_NAMES = new Set([
 ]);
 
 const CSV_PATH_COLUMNS = ['path', 'filepath', 'file_path', 'file_name', 'filename', 'image', 'image_path'];
-const CSV_LABEL_COLUMNS = ['label', 'class', 'category'];
+// `choice`/`choices`: Label Studio's CSV export names the column after the <Choices> control.
+const CSV_LABEL_COLUMNS = ['label', 'class', 'category', 'choice', 'choices'];
 
 export interface ImportDependencies {
   /** Content hash of an imported image, in the same form the collection stores; enables hash matching. */
@@ -63,7 +65,7 @@ async function listImages(root: string, dir = ''): Promise<{ images: string[]; o
       const below = await listImages(root, relative);
       images.push(...below.images);
       others += below.others;
-    } else if (isFile && isImageFileName(entry.name)) {
+    } else if (isFile && isImageName(entry.name)) {
       images.push(relative);
     } else {
       others++;
@@ -103,9 +105,12 @@ async function importFolderTree(root: string, splitTree?: boolean): Promise<Impo
   return { labels, warnings };
 }
 
-/** Rows of a CSV (header row, BOM tolerated) or JSONL file, as plain objects. */
+/**
+ * Rows of a CSV (header row; UTF-8 with or without BOM, or UTF-16; delimiter sniffed) or JSONL file,
+ * as plain objects. Text in another encoding is refused with the byte offset (see readTextFile).
+ */
 async function readTable(file: string): Promise<Record<string, unknown>[]> {
-  const text = await fs.readFile(file, 'utf8');
+  const text = await readTextFile(file, 'labels file');
   if (file.endsWith('.jsonl')) {
     return text.split('\n').flatMap((line, index) => {
       if (line.trim() === '') return [];
@@ -120,7 +125,7 @@ async function readTable(file: string): Promise<Record<string, unknown>[]> {
     return parse(text, {
       // Header names are trimmed; values are not, a class name may start or end with a space.
       columns: (header: string[]) => header.map((name) => name.trim()),
-      bom: true,
+      delimiter: sniffDelimiter(text),
       skip_empty_lines: true,
     }) as Record<string, string>[];
   } catch (error) {
@@ -147,7 +152,7 @@ async function importCsv(file: string): Promise<ImportResult> {
   const labels: ImportedLabel[] = [];
   let missing = 0;
   for (const row of rows) {
-    const relativePath = String(row[pathColumn] ?? '');
+    const relativePath = labelStudioImagePath(String(row[pathColumn] ?? ''));
     const label = String(row[labelColumn] ?? '');
     if (relativePath === '' || label === '') missing++;
     else labels.push({ relativePath: toPosix(relativePath), label });
@@ -244,53 +249,98 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-const labelStudioTasksSchema = z.array(
-  z.object({
-    data: z.object({ image: z.string(), source_path: z.string().optional() }),
-    annotations: z
-      .array(
-        z.object({
-          result: z.array(z.object({ value: z.object({ choices: z.array(z.string()).optional() }) })),
-        }),
-      )
-      .optional(),
-    predictions: z
-      .array(
-        z.object({
-          score: z.number().optional(),
-          result: z.array(z.object({ value: z.object({ choices: z.array(z.string()).optional() }) })),
-        }),
-      )
-      .optional(),
-  }),
-);
-
-/** The first chosen class in a list of Label Studio results. */
-function firstChoice(results: { value: { choices?: string[] } }[] | undefined): string | undefined {
-  return results?.map((r) => r.value.choices?.[0]).find((choice) => choice !== undefined);
+/**
+ * The path of a Label Studio image reference: `/data/local-files/?d=<path>` gives the path below the
+ * document root; `/data/upload/<project>/<8 hex>-<name>` (an uploaded file, renamed by Label Studio)
+ * gives the original file name; anything else (a URL, a path) is kept.
+ */
+export function labelStudioImagePath(reference: string): string {
+  const local = /[?&]d=([^&]*)/.exec(reference);
+  if (reference.includes('/data/local-files/') && local) return decodeURIComponent(local[1]);
+  const upload = /\/data\/upload\/\d+\/(?:[0-9a-f]{8}-)?([^/]+)$/.exec(reference);
+  if (upload) return decodeURIComponent(upload[1]);
+  return reference;
 }
 
-async function labelsFromLabelStudio(file: string): Promise<ImportedLabel[]> {
-  const parsed = labelStudioTasksSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
-  if (!parsed.success)
-    throw new Error(`${file}: not a list of Label Studio tasks: ${z.prettifyError(parsed.error)}`);
-  return parsed.data.flatMap((task) => {
-    const relativePath = task.data.source_path ?? task.data.image;
-    const annotated = task.annotations
-      ?.map((a) => firstChoice(a.result))
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** The first class chosen in a list of Label Studio results (`value.choices[0]` of any result). */
+function firstChoice(results: unknown): string | undefined {
+  for (const result of asArray(results)) {
+    const choices = isObject(result) && isObject(result.value) ? result.value.choices : undefined;
+    const first = asArray(choices)[0];
+    if (typeof first === 'string') return first;
+  }
+  return undefined;
+}
+
+/**
+ * One task of a Label Studio JSON export (full: `data`, `annotations`, `predictions`) or JSON_MIN
+ * (flat: `image` and one field per control, a string or `{choices: [...]}`). Only the fields used are
+ * read: other fields, and predictions given as integer ids (as Label Studio writes them), are ignored.
+ */
+function labelOfTask(task: unknown, where: string): ImportedLabel | string | null {
+  if (!isObject(task)) return `${where}: not an object`;
+  if (isObject(task.data)) {
+    const reference = task.data.source_path ?? task.data.image;
+    if (typeof reference !== 'string') return `${where}: data.image is not a string`;
+    const relativePath =
+      typeof task.data.source_path === 'string' ? reference : labelStudioImagePath(reference);
+    const annotated = asArray(task.annotations)
+      .filter((a) => isObject(a) && a.was_cancelled !== true)
+      .map((a) => firstChoice((a as Json).result))
       .find((choice) => choice !== undefined);
-    if (annotated !== undefined) return [{ relativePath, label: annotated }];
-    const prediction = task.predictions?.find((p) => firstChoice(p.result) !== undefined);
-    if (!prediction) return [];
-    return [
-      {
-        relativePath,
-        label: firstChoice(prediction.result)!,
-        source: 'predicted' as const,
-        confidence: prediction.score ?? null,
-      },
-    ];
+    if (annotated !== undefined) return { relativePath, label: annotated };
+    const prediction = asArray(task.predictions).find(
+      (p) => isObject(p) && firstChoice(p.result) !== undefined,
+    );
+    if (!isObject(prediction)) return null; // a task nobody labelled: nothing to import
+    const score = typeof prediction.score === 'number' ? prediction.score : null;
+    return { relativePath, label: firstChoice(prediction.result)!, source: 'predicted', confidence: score };
+  }
+  if (typeof task.image !== 'string') return `${where}: neither "data" (JSON export) nor "image" (JSON_MIN)`;
+  for (const [key, value] of Object.entries(task)) {
+    if (key === 'image') continue;
+    const label =
+      typeof value === 'string' && CSV_LABEL_COLUMNS.includes(key) ? value : firstChoice([{ value }]);
+    if (label !== undefined) return { relativePath: labelStudioImagePath(task.image), label };
+  }
+  return null;
+}
+
+/** Labels of a Label Studio JSON or JSON_MIN export; malformed tasks are named in a warning. */
+async function labelsFromLabelStudio(file: string): Promise<ImportResult> {
+  let tasks: unknown;
+  try {
+    tasks = JSON.parse(await readTextFile(file, 'Label Studio export'));
+  } catch (error) {
+    throw new Error(`${file}: not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (!Array.isArray(tasks)) throw new Error(`${file}: not a Label Studio export (a JSON list of tasks)`);
+  const labels: ImportedLabel[] = [];
+  const skipped: string[] = [];
+  tasks.forEach((task, index) => {
+    const label = labelOfTask(task, `task ${index + 1}`);
+    if (typeof label === 'string') skipped.push(label);
+    else if (label) labels.push(label);
   });
+  const warnings =
+    skipped.length > 0
+      ? [`${file}: ${skipped.length} malformed tasks were skipped: ${skipped.slice(0, 5).join('; ')}`]
+      : [];
+  return { labels, warnings };
+}
+
+/**
+ * Labels from a Label Studio export file as Label Studio writes it: JSON, JSON_MIN or CSV (by the
+ * extension; the CSV's label column is named after the <Choices> control, e.g. `choice`).
+ */
+export async function importLabelStudioFile(file: string): Promise<ImportResult> {
+  if (path.extname(file).toLowerCase() === '.csv') return importCsv(file);
+  return labelsFromLabelStudio(file);
 }
 
 /** Hugging Face metadata files: one at the root, or one per split folder. */
@@ -337,7 +387,7 @@ async function labelsOfFormat(
       return { labels, warnings: [] };
     }
     case 'labelstudio':
-      return { labels: await labelsFromLabelStudio(path.join(dir, 'tasks.json')), warnings: [] };
+      return labelsFromLabelStudio(path.join(dir, 'tasks.json'));
   }
 }
 
@@ -348,6 +398,8 @@ async function labelsOfFormat(
  * folders after the export counts; an image renamed there keeps its export path (match by name).
  */
 export async function importFromExport(dir: string): Promise<ImportResult> {
+  // A file is what another tool wrote: Label Studio's export of the tasks we gave it, say.
+  if ((await fs.stat(dir).catch(() => null))?.isFile()) return importLabelStudioFile(dir);
   const manifest = await readManifest(dir);
   const result = await labelsOfFormat(dir, manifest.format, manifest);
   const sourceOf = new Map(manifest.files.map((f) => [f.path, f.sourceRelativePath]));

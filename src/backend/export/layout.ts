@@ -35,7 +35,7 @@ export const LAYOUTS: Record<ExportFormat, FormatLayout> = {
     splitFolders: { train: 'train', val: 'validation', test: 'test' },
     dataFiles: ['metadata.jsonl', 'metadata.csv'],
   },
-  labelstudio: { imagesRoot: 'images', splitFolders: null, dataFiles: ['tasks.json'] },
+  labelstudio: { imagesRoot: 'images', splitFolders: null, dataFiles: ['tasks.json', 'label_config.xml'] },
 };
 
 /**
@@ -98,13 +98,54 @@ function resolveFileNames(
   return planned.sort((a, b) => byCodePoint(a.path, b.path));
 }
 
+/**
+ * What the split actually produced, per held-out split asked for: how many images went there, and
+ * which classes got none (a class with one image stays in train), since Ultralytics needs every
+ * class in val. The notes state outcomes, not the request.
+ */
+function splitOutcomeNotes(
+  keysByClass: Map<string, string[]>,
+  assignment: Map<string, SplitName>,
+  split: SplitRatios,
+  defaulted: boolean,
+): string[] {
+  const asked = `train ${split.train} / val ${split.val}${split.test ? ` / test ${split.test}` : ''} (seed ${split.seed})`;
+  const notes = [
+    defaulted
+      ? `yolo-cls needs a held-out split and none was given: asked for ${asked}`
+      : `split asked: ${asked}`,
+  ];
+  const counts: Record<SplitName, number> = { train: 0, val: 0, test: 0 };
+  for (const name of assignment.values()) counts[name]++;
+  notes.push(`split written: train ${counts.train}, val ${counts.val}, test ${counts.test} images`);
+  for (const name of ['val', 'test'] as const) {
+    if ((name === 'test' ? (split.test ?? 0) : split[name]) === 0) continue;
+    const missing = [...keysByClass]
+      .filter(([, keys]) => !keys.some((key) => assignment.get(key) === name))
+      .map(([label, keys]) => `"${label}" (${keys.length} image${keys.length === 1 ? '' : 's'})`);
+    if (missing.length === 0) continue;
+    notes.push(
+      counts[name] === 0
+        ? `no ${name}/ images were written: every class has too few images to hold one out (${missing.join(', ')}); they are all in train`
+        : `${missing.length} classes have no ${name} image, too few to hold one out; they are only in train: ${missing.join(', ')}`,
+    );
+  }
+  return notes;
+}
+
 export function planExport(items: readonly ExportItem[], options: ResolvedExportOptions): ExportPlan {
   const layout = LAYOUTS[options.format];
   const notes: string[] = [];
   let split = options.split ?? null;
-  if (options.format === 'yolo-cls' && !split) {
-    split = DEFAULT_YOLO_SPLIT;
-    notes.push('yolo-cls needs a held-out split and none was given: used train 0.8 / val 0.2 with seed 0');
+  const defaultSplit = options.format === 'yolo-cls' && !split;
+  if (defaultSplit) split = DEFAULT_YOLO_SPLIT;
+  if (options.format === 'labelstudio') {
+    const root = options.labelStudioDocumentRoot ?? path.dirname(options.outDir);
+    notes.push(
+      `to open in Label Studio: start it with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and ` +
+        `LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=${root}, add a Local Storage for ${options.outDir}, ` +
+        'paste label_config.xml as the labeling config and import tasks.json',
+    );
   }
   if (split && !layout.splitFolders) {
     notes.push(`the split is recorded in the "split" field; ${options.format} keeps images in one tree`);
@@ -127,6 +168,7 @@ export function planExport(items: readonly ExportItem[], options: ResolvedExport
     );
     const assignment = stratifiedSplit(keysByClass, split);
     splitOf = (item) => assignment.get(item.relativePath) ?? null;
+    notes.push(...splitOutcomeNotes(keysByClass, assignment, split, defaultSplit));
   }
 
   const entries = labeled.map((item) => {

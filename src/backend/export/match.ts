@@ -1,5 +1,6 @@
-// Matching imported labels to a collection's images: by relative path, then by file name (with the
-// content hash deciding, or confirming, when one is known on both sides).
+// Matching imported labels to a collection's images: by relative path, then by content hash (a file
+// renamed by another tool, e.g. Roboflow's `x_jpg.rf.<hash>.webp`, is still the same bytes), then by
+// file name (with the content hash deciding, or confirming, when one is known on both sides).
 import path from 'node:path';
 import { groupBy } from './group-by.js';
 import type { ImportedLabel } from './types.js';
@@ -14,7 +15,7 @@ export interface LabelMatch<Id> {
   imageId: Id;
   label: string;
   imported: ImportedLabel;
-  matchedBy: 'path' | 'name+hash' | 'name';
+  matchedBy: 'path' | 'hash' | 'name+hash' | 'name';
 }
 
 export interface MatchResult<Id> {
@@ -50,7 +51,8 @@ function pickByName<Id>(
 }
 
 /**
- * Finds each imported label's image: the same relative path first; otherwise the same file name,
+ * Finds each imported label's image: the same relative path first; then the one image with the same
+ * content (when the import knows its hash); otherwise the same file name,
  * where a content hash on both sides must agree and picks between several images of that name.
  * When two imported labels land on one image, the first wins and the rest are reported.
  */
@@ -60,15 +62,22 @@ export function matchImportedLabels<Id>(
 ): MatchResult<Id> {
   const byPath = new Map(images.map((image) => [normalizePath(image.relativePath), image]));
   const byName = groupBy(images, (image) => fileName(image.relativePath));
+  const byHash = groupBy(
+    images.filter((image) => image.contentHash),
+    (image) => image.contentHash!,
+  );
   const labelOf = new Map<Id, string>();
   const result: MatchResult<Id> = { matches: [], unmatched: [], warnings: [] };
   let conflicts = 0;
 
   for (const imported of labels) {
     const exact = byPath.get(normalizePath(imported.relativePath));
+    const sameBytes = imported.contentHash ? (byHash.get(imported.contentHash) ?? []) : [];
     const picked = exact
       ? { image: exact, by: 'path' as const }
-      : pickByName(imported, byName.get(fileName(imported.relativePath)) ?? []);
+      : sameBytes.length === 1
+        ? { image: sameBytes[0], by: 'hash' as const }
+        : pickByName(imported, byName.get(fileName(imported.relativePath)) ?? []);
     if ('reason' in picked) {
       result.unmatched.push({ imported, reason: picked.reason });
       continue;

@@ -1,21 +1,10 @@
-// Walking a collection folder: which files are images, and how to visit a tree without following
-// symlinks out of it or around in loops.
-import { opendir, realpath, stat } from 'node:fs/promises';
-import { extname, join, relative, isAbsolute } from 'node:path';
-
-/** Extensions of the formats sharp decodes. */
-export const imageExtensions: ReadonlySet<string> = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.webp',
-  '.tif',
-  '.tiff',
-  '.gif',
-  '.avif',
-]);
-
-export const isImageFileName = (name: string): boolean => imageExtensions.has(extname(name).toLowerCase());
+// Walking a collection folder: which entries are images (the one list in src/shared/domain), how to
+// visit a tree without following symlinks out of it or around in loops, and why each entry that is
+// not taken was skipped, so that no file disappears without a word.
+import { opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, isAbsolute } from 'node:path';
+import { isImageName, type SkipReason, type SkippedEntry } from '../../shared/domain/image-types.js';
+import { MANIFEST_FILE, MANIFEST_KIND } from '../export/types.js';
 
 /** Whether target is root itself or below it (both real, absolute paths). */
 export function isInside(root: string, target: string): boolean {
@@ -31,61 +20,122 @@ export interface FoundFile {
   mtimeMs: number;
 }
 
-export interface WalkProblem {
-  relPath: string;
-  message: string;
+export interface WalkOptions {
+  signal?: AbortSignal;
+  /** Called for every entry that is not yielded, with why (hidden, not an image, link out, …). */
+  onSkip?: (entry: SkippedEntry) => void;
+  /**
+   * Follow symbolic links whose target lies outside the root (default false: such links are skipped
+   * and reported as 'link-outside-folder', so a folder of links never silently becomes empty).
+   */
+  followLinksOutside?: boolean;
+  /** Real paths of folders never to enter (the app's data folder, export folders). */
+  excludedFolders?: readonly string[];
+}
+
+/** The cache-directory marker (https://bford.info/cachedir/) that the thumbnail cache writes. */
+export const CACHEDIR_TAG = 'CACHEDIR.TAG';
+const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+export const CACHEDIR_TAG_CONTENT = `${CACHEDIR_SIGNATURE}\n# MetaTPT Workbench thumbnail cache (safe to delete).\n`;
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+}
+
+async function isExportManifest(path: string): Promise<boolean> {
+  if (!(await isFile(path))) return false;
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as { kind?: unknown }).kind === MANIFEST_KIND;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Yields every image file under root, depth first, one directory handle open at a time. Hidden
- * entries (".name") are skipped. Symlinks are followed only when their target stays inside the root,
- * and each real directory is visited once, so a link back up the tree ends instead of looping.
+ * Whether a folder is one the app itself wrote (a thumbnail cache, an export, a model): indexing it
+ * would add the app's own output to the user's images (an export into the collection doubles it).
  */
-export async function* walkImageFiles(
-  root: string,
-  options: { signal?: AbortSignal; onProblem?: (problem: WalkProblem) => void } = {},
-): AsyncGenerator<FoundFile> {
+export async function isAppFolder(dir: string): Promise<boolean> {
+  const tag = join(dir, CACHEDIR_TAG);
+  if ((await isFile(tag)) && (await readFile(tag, 'utf8')).startsWith(CACHEDIR_SIGNATURE)) return true;
+  if (await isExportManifest(join(dir, MANIFEST_FILE))) return true;
+  // A Hugging Face model folder (config + weights), as the model manager installs them.
+  return (await isFile(join(dir, 'model.safetensors'))) && (await isFile(join(dir, 'config.json')));
+}
+
+/**
+ * Yields every image file under root, depth first, one directory handle open at a time. Symlinks are
+ * followed when their target stays inside the root (or always, with followLinksOutside), and each real
+ * directory is visited once, so a link back up the tree ends instead of looping. Every entry not
+ * yielded is reported to onSkip with its reason.
+ */
+export async function* walkImageFiles(root: string, options: WalkOptions = {}): AsyncGenerator<FoundFile> {
   const realRoot = await realpath(root);
+  const excluded = new Set(options.excludedFolders ?? []);
   const visited = new Set<string>([realRoot]);
   const pending: { abs: string; rel: string }[] = [{ abs: realRoot, rel: '' }];
-  const report = (relPath: string, error: unknown) =>
-    options.onProblem?.({ relPath, message: error instanceof Error ? error.message : String(error) });
+  const skip = (path: string, reason: SkipReason, detail?: string) =>
+    options.onSkip?.({ path, reason, ...(detail === undefined ? {} : { detail }) });
 
   while (pending.length > 0) {
     const dir = pending.pop()!;
+    if (dir.rel !== '' && (excluded.has(dir.abs) || (await isAppFolder(dir.abs)))) {
+      skip(dir.rel, 'app-folder');
+      continue;
+    }
     let handle;
     try {
       handle = await opendir(dir.abs, { bufferSize: 256 });
     } catch (error) {
-      report(dir.rel, error);
+      skip(dir.rel || '.', 'unreadable', (error as Error).message);
       continue;
     }
     for await (const entry of handle) {
       options.signal?.throwIfAborted();
-      if (entry.name.startsWith('.')) continue;
-      const abs = join(dir.abs, entry.name);
       const rel = dir.rel === '' ? entry.name : `${dir.rel}/${entry.name}`;
+      if (entry.name.startsWith('.')) {
+        skip(rel, 'hidden');
+        continue;
+      }
+      const abs = join(dir.abs, entry.name);
       try {
         let target = abs;
         let isDirectory = entry.isDirectory();
         let isFile = entry.isFile();
         if (entry.isSymbolicLink()) {
-          target = await realpath(abs);
-          if (!isInside(realRoot, target)) continue;
+          try {
+            target = await realpath(abs);
+          } catch {
+            skip(rel, 'broken-link');
+            continue;
+          }
+          if (!options.followLinksOutside && !isInside(realRoot, target)) {
+            skip(rel, 'link-outside-folder', target);
+            continue;
+          }
           const info = await stat(target);
           isDirectory = info.isDirectory();
           isFile = info.isFile();
         }
         if (isDirectory) {
-          if (visited.has(target)) continue;
-          visited.add(target);
-          pending.push({ abs: target, rel });
-        } else if (isFile && isImageFileName(entry.name)) {
+          if (visited.has(target)) skip(rel, 'loop', target);
+          else {
+            visited.add(target);
+            pending.push({ abs: target, rel });
+          }
+        } else if (!isFile) {
+          skip(rel, 'special-file');
+        } else if (!isImageName(entry.name)) {
+          skip(rel, 'not-an-image');
+        } else {
           const info = await stat(target);
           yield { absPath: abs, relPath: rel, size: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
         }
       } catch (error) {
-        report(rel, error);
+        skip(rel, 'unreadable', (error as Error).message);
       }
     }
   }

@@ -3,7 +3,8 @@
 // for their transaction, so memory stays flat however large the folder.
 import type { Store } from '../store/index.js';
 import type { ScannedFile } from '../store/images.js';
-import { walkImageFiles, type FoundFile } from './files.js';
+import type { SkippedEntry } from '../../shared/domain/image-types.js';
+import { walkImageFiles, type FoundFile, type WalkOptions } from './files.js';
 import { inspectFile } from './inspect.js';
 
 export interface ScanCounts {
@@ -26,9 +27,18 @@ export interface ScanSummary extends ScanCounts {
   removed: number;
   moved: number;
   durationMs: number;
+  /** How many entries of the folder were not taken as images (hidden, not an image, link out, …). */
+  skippedCount: number;
+  /** The first SKIPPED_LISTED of them, each with its reason. */
+  skipped: SkippedEntry[];
+  /** Images of this scan that could not be read or decoded (the first SKIPPED_LISTED), with why. */
+  failed: { path: string; error: string }[];
 }
 
-export interface ScanOptions {
+/** Skipped entries named in a scan summary; the rest are only counted. */
+export const SKIPPED_LISTED = 1000;
+
+export interface ScanOptions extends Pick<WalkOptions, 'followLinksOutside' | 'excludedFolders'> {
   signal?: AbortSignal;
   onProgress?: (progress: ScanProgress) => void;
   /** Files hashed at once; a few overlap disk reads without thrashing a spinning disk. */
@@ -60,6 +70,9 @@ export async function scanCollection(
   const counts: ScanCounts = { added: 0, changed: 0, unchanged: 0, errors: 0 };
   let seen = 0;
   let lastProgressAt = 0;
+  const skipped: SkippedEntry[] = [];
+  let skippedCount = 0;
+  const failed: ScanSummary['failed'] = [];
 
   let writes: PendingWrite[] = [];
   const flush = () => {
@@ -94,7 +107,8 @@ export async function scanCollection(
         mtimeMs: found.mtimeMs,
         ...inspection,
       };
-      if (inspection.error) counts.errors++;
+      if (inspection.error && counts.errors++ < SKIPPED_LISTED)
+        failed.push({ path: found.relPath, error: inspection.error });
       if (existingId === null) {
         counts.added++;
         queue({ kind: 'insert', file });
@@ -110,7 +124,12 @@ export async function scanCollection(
   try {
     const files = walkImageFiles(collection.root, {
       signal,
-      onProblem: () => counts.errors++,
+      followLinksOutside: options.followLinksOutside,
+      excludedFolders: options.excludedFolders,
+      onSkip: (entry) => {
+        if (entry.reason === 'unreadable') counts.errors++;
+        if (skippedCount++ < SKIPPED_LISTED) skipped.push(entry);
+      },
     });
     for await (const found of files) {
       seen++;
@@ -146,5 +165,8 @@ export async function scanCollection(
     moved,
     removed,
     durationMs: Date.now() - started,
+    skippedCount,
+    skipped,
+    failed,
   };
 }

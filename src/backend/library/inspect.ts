@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import sharp from 'sharp';
+import { checkPixelLimit } from '../../engine/image/decode.js';
+import { explainDecodeFailure, imageTypeOf } from '../../shared/domain/image-types.js';
 
 /**
  * SHA-1 of the file bytes. Hashing runs at over 1 GB/s with the CPU's SHA instructions, so reading the
@@ -20,11 +22,17 @@ export interface ImageHeader {
   height: number;
 }
 
-/** Width and height as displayed (after EXIF orientation), read from the header only. */
+/**
+ * Width and height as displayed (after EXIF orientation), read from the header only. For a type the
+ * decoder may not read (HEIC with HEVC, BMP) a tiny shrink-on-load decode proves that it can, so such a
+ * file is an error at indexing time rather than at its first run.
+ */
 export async function readImageHeader(path: string): Promise<ImageHeader> {
-  const metadata = await sharp(path).metadata();
+  const metadata = await sharp(path, { limitInputPixels: false }).metadata();
   const { width, height } = metadata.autoOrient ?? metadata;
   if (!width || !height) throw new Error(`${path}: the image header has no size`);
+  checkPixelLimit(path, width, height);
+  if (imageTypeOf(path)?.remedy) await sharp(path, { failOn: 'error' }).resize(8, 8).raw().toBuffer();
   return { width, height };
 }
 
@@ -47,7 +55,7 @@ export async function inspectFile(path: string): Promise<Inspection> {
       contentHash,
       width: null,
       height: null,
-      error: error instanceof Error ? error.message : String(error),
+      error: explainDecodeFailure(path, error instanceof Error ? error.message : String(error)),
     };
   }
 }

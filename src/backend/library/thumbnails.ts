@@ -1,11 +1,12 @@
 // Thumbnails: small WebP files cached on disk by content hash (so a moved or duplicated image shares
 // one), made on first request and by a background filler.
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Store } from '../store/index.js';
 import type { ImageRecord } from '../store/images.js';
-import { toAbsolute } from './files.js';
+import { explainDecodeFailure } from '../../shared/domain/image-types.js';
+import { CACHEDIR_TAG, CACHEDIR_TAG_CONTENT, toAbsolute } from './files.js';
 
 export interface ThumbnailCacheOptions {
   store: Store;
@@ -35,11 +36,19 @@ export function createThumbnailCache({ store, cacheDir, size = 256 }: ThumbnailC
   let tempCounter = 0;
 
   const pathForHash = (hash: string) => join(cacheDir, hash.slice(0, 2), `${hash}-${size}.webp`);
+  // Marks the folder as a cache, so that indexing never takes the thumbnails for photos (and
+  // backup tools may skip it), even when the data folder lies inside a collection.
+  let tagged: Promise<void> | null = null;
+  const tagCacheDir = () =>
+    (tagged ??= mkdir(cacheDir, { recursive: true }).then(() =>
+      writeFile(join(cacheDir, CACHEDIR_TAG), CACHEDIR_TAG_CONTENT),
+    ));
 
   async function render(image: ImageRecord, hash: string): Promise<string> {
     const target = pathForHash(hash);
     if (await exists(target)) return target;
     const source = toAbsolute(store.collections.require(image.collectionId).root, image.relPath);
+    await tagCacheDir();
     await mkdir(join(cacheDir, hash.slice(0, 2)), { recursive: true });
     // Write then rename, so a reader never sees half a file and a crash leaves no broken thumbnail.
     const temp = `${target}.${process.pid}.${tempCounter++}.tmp`;
@@ -53,7 +62,7 @@ export function createThumbnailCache({ store, cacheDir, size = 256 }: ThumbnailC
       return target;
     } catch (error) {
       await rm(temp, { force: true });
-      const message = error instanceof Error ? error.message : String(error);
+      const message = explainDecodeFailure(source, error instanceof Error ? error.message : String(error));
       store.images.setError(image.id, `thumbnail: ${message}`);
       throw new Error(`cannot make a thumbnail of ${source}: ${message}`, { cause: error });
     }

@@ -37,7 +37,7 @@ export async function openDemo(
   options: ScanOptions = {},
 ): Promise<DemoOpened> {
   const { store, collections, classSets } = deps;
-  const classes = await classSets.readClassFile(join(demoDir, CLASS_FILE));
+  const { classes } = await classSets.readClassFile(join(demoDir, CLASS_FILE));
   const { collection, scan } = await collections.addFolder(demoDir, options);
 
   const names = JSON.stringify(classes.map((c) => c.name));

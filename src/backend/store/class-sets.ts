@@ -1,3 +1,4 @@
+import { classNameProblems, normaliseClassName } from '../../shared/domain/class-names.js';
 import type { Db } from './database.js';
 
 export interface ClassDefinition {
@@ -83,12 +84,11 @@ export function classSetsRepository(db: Db) {
     updatedAt: row.updated_at,
   });
 
-  function writeClasses(id: number, classes: ClassDefinition[]): void {
-    const names = new Set<string>();
-    for (const c of classes) {
-      if (names.has(c.name)) throw new Error(`class "${c.name}" appears twice in the class set`);
-      names.add(c.name);
-    }
+  /** Names are stored normalised and unique ignoring case and Unicode form (src/shared/domain/class-names.ts). */
+  function writeClasses(id: number, given: ClassDefinition[]): void {
+    const classes = given.map((c) => ({ ...c, name: normaliseClassName(c.name) }));
+    const [problem] = classNameProblems(classes.map((c) => c.name));
+    if (problem) throw new Error(`class ${problem.index + 1} of the class set: ${problem.message}`);
     const orphaned = labelsBeyond.get(id, classes.length)!.n;
     if (orphaned > 0) {
       throw new Error(`cannot drop classes from position ${classes.length}: ${orphaned} labels use them`);

@@ -119,6 +119,10 @@ export function imagesRepository(db: Db) {
     'SELECT status, COUNT(*) AS n FROM images WHERE collection_id = ? GROUP BY status',
   );
 
+  const unreadable = db.prepare<[number, number], { rel_path: string; error: string | null }>(
+    "SELECT rel_path, error FROM images WHERE collection_id = ? AND status = 'error' ORDER BY rel_path LIMIT ?",
+  );
+
   return {
     get(id: number): ImageRecord | undefined {
       const row = byId.get(id);
@@ -187,6 +191,12 @@ export function imagesRepository(db: Db) {
     /** Readable images of a collection in id order, a page at a time (for background work). */
     pageAfter(collectionId: number, afterId: number, limit: number): ImageRecord[] {
       return page.all(collectionId, afterId, limit).map(toImageRecord);
+    },
+    /** The collection's images that could not be read, with their errors (the first `limit`, by path). */
+    unreadable(collectionId: number, limit: number): { relPath: string; error: string }[] {
+      return unreadable
+        .all(collectionId, limit)
+        .map((r) => ({ relPath: r.rel_path, error: r.error ?? 'unreadable' }));
     },
     countByStatus(collectionId: number): Record<ImageStatus, number> {
       const counts: Record<ImageStatus, number> = { ok: 0, error: 0, missing: 0 };

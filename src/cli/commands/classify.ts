@@ -31,12 +31,19 @@ import { ViewGraphs } from '../../engine/adapt/metatpt.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
 import { ClipModel } from '../../engine/clip/model.js';
 import { ImageDecodeError } from '../../engine/image/decode.js';
-import { listImageFiles } from '../../engine/image/files.js';
 import { writePng } from '../../engine/image/preprocess.js';
 import { Engine } from '../../engine/runtime.js';
+import { walkImageFiles } from '../../backend/library/files.js';
+import {
+  SKIP_REASON_TEXT,
+  explainDecodeFailure,
+  summariseSkipped,
+  type SkippedEntry,
+} from '../../shared/domain/image-types.js';
 
 interface ClassifyOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
   dumpViews?: string;
+  followLinks?: boolean;
   json?: boolean;
   progress?: boolean;
 }
@@ -50,11 +57,19 @@ interface ImageInput {
   display: string;
 }
 
+/** Skipped entries named one per line on stderr; beyond this only the count per reason. */
+const SKIPPED_NAMED = 20;
+
 /**
  * The images named on the command line, each once: folders expanded recursively (sorted), anything
- * else taken as a file (the decoder reports what is not an image). Warns about folders without images.
+ * else taken as a file (the decoder reports what is not an image). Every entry of a folder that is
+ * not an image is reported: in --json mode as a `{"path","skipped","detail"}` line, otherwise on stderr.
  */
-async function expandInputs(targets: readonly string[], io: CommandIo): Promise<ImageInput[]> {
+async function expandInputs(
+  targets: readonly string[],
+  io: CommandIo,
+  options: { json: boolean; followLinks: boolean },
+): Promise<ImageInput[]> {
   const inputs = new Map<string, ImageInput>();
   const add = (input: ImageInput) => {
     if (!inputs.has(input.file)) inputs.set(input.file, input);
@@ -65,12 +80,34 @@ async function expandInputs(targets: readonly string[], io: CommandIo): Promise<
       add({ file: path.resolve(target), display: target });
       continue;
     }
-    const root = path.resolve(target);
-    const files = await listImageFiles(root);
-    if (files.length === 0) io.stderr(`metatpt: warning: no image files in ${target}\n`);
-    for (const file of files) add({ file, display: path.join(target, path.relative(root, file)) });
+    const skipped: SkippedEntry[] = [];
+    const found: ImageInput[] = [];
+    for await (const file of walkImageFiles(target, {
+      followLinksOutside: options.followLinks,
+      onSkip: (entry) => skipped.push(entry),
+    })) {
+      found.push({ file: file.absPath, display: path.join(target, file.relPath) });
+    }
+    found.sort((a, b) => a.file.localeCompare(b.file)).forEach(add);
+    if (found.length === 0) io.stderr(`metatpt: warning: no image files in ${target}\n`);
+    reportSkipped(target, skipped, io, options.json);
   }
   return [...inputs.values()];
+}
+
+function reportSkipped(folder: string, skipped: readonly SkippedEntry[], io: CommandIo, json: boolean): void {
+  if (skipped.length === 0) return;
+  const display = (entry: SkippedEntry) => path.join(folder, entry.path);
+  if (json) {
+    for (const entry of skipped)
+      io.stdout(`${JSON.stringify({ path: display(entry), skipped: entry.reason, detail: entry.detail })}\n`);
+    return;
+  }
+  io.stderr(`metatpt: skipped ${skipped.length} entries of ${folder} (${summariseSkipped(skipped)})\n`);
+  for (const entry of skipped.slice(0, SKIPPED_NAMED))
+    io.stderr(`  ${display(entry)}: ${SKIP_REASON_TEXT[entry.reason]}\n`);
+  if (skipped.length > SKIPPED_NAMED)
+    io.stderr(`  … and ${skipped.length - SKIPPED_NAMED} more (--json lists all)\n`);
 }
 
 interface Classified {
@@ -244,7 +281,7 @@ async function classifyAll(
     } catch (error) {
       if (!(error instanceof ImageDecodeError)) throw error;
       progress?.clear();
-      printer.error(input, error.reason);
+      printer.error(input, explainDecodeFailure(input.file, error.reason));
       continue;
     }
     progress?.clear();
@@ -259,6 +296,7 @@ async function classify(values: ClassifyOptions, positionals: string[], io: Comm
   const device = parseDevice(values.device);
   const options = adaptOptionsFromArgs(values);
   const classSpec = await classSpecFromArgs(values);
+  for (const warning of classSpec.warnings) io.stderr(`metatpt: warning: ${warning}\n`);
   if (positionals.length === 0) throw new UsageError('name at least one image file or folder');
   const ignored = ignoredAdaptOptions(values, options.method);
   if (values.dumpViews !== undefined && options.method === 'zeroshot') ignored.push('--dump-views');
@@ -266,7 +304,10 @@ async function classify(values: ClassifyOptions, positionals: string[], io: Comm
     io.stderr(`metatpt: note: ${ignored.join(', ')} only apply to --method tpt or metatpt\n`);
 
   const model = ClipModel.load(modelDir);
-  const inputs = await expandInputs(positionals, io);
+  const inputs = await expandInputs(positionals, io, {
+    json: values.json === true,
+    followLinks: values.followLinks === true,
+  });
   if (inputs.length === 0) {
     io.stderr('metatpt: no images to classify\n');
     return 1;
@@ -304,6 +345,10 @@ async function classify(values: ClassifyOptions, positionals: string[], io: Comm
       io.stderr('metatpt: none of the images could be classified\n');
       return 1;
     }
+    if (classified < inputs.length) {
+      const failed = inputs.length - classified;
+      io.stderr(`metatpt: ${failed} of ${inputs.length} images could not be classified (named above)\n`);
+    }
     return 0;
   } finally {
     await engine.dispose();
@@ -320,6 +365,10 @@ export const classifyCommand = defineCommand<ClassifyOptions>({
       .option(
         '--dump-views <dir>',
         "write each adapted image's views as PNG to DIR/<image>/view-NN[-selected].png",
+      )
+      .option(
+        '--follow-links',
+        'follow symbolic links that lead out of a named folder (default: skip and name them)',
       )
       .option('--json', 'one JSON object per image per line (default: a table)')
       .option('--progress', 'show progress on stderr even when it is not a terminal');

@@ -9,7 +9,7 @@ import { oneOf, parseId, requireOption } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import type { CommandIo } from '../format.js';
 
-const IMPORT_FORMATS = ['imagefolder', 'csv', 'export'] as const;
+const IMPORT_FORMATS = ['imagefolder', 'csv', 'export', 'labelstudio'] as const;
 
 interface ImportOptions {
   db?: string;
@@ -42,7 +42,9 @@ async function run(values: ImportOptions, [pathArg]: string[], io: CommandIo): P
   try {
     const classSetId = resolveClassSet(store, values.classSet);
     const imported =
-      format === 'export' ? await importFromExport(source) : await importLabels(source, format, { hashFile });
+      format === 'export' || format === 'labelstudio'
+        ? await importFromExport(source)
+        : await importLabels(source, format, { hashFile });
     const summary = importLabelsIntoStore(
       store,
       { collectionId, classSetId, overwrite: values.overwrite },
@@ -59,7 +61,11 @@ async function run(values: ImportOptions, [pathArg]: string[], io: CommandIo): P
           warnings.map((w) => `  warning: ${w}\n`).join(''),
       );
     }
-    return 0;
+    const nothingNew =
+      summary.applied === 0 &&
+      (imported.labels.length === 0 || summary.alreadyLabeled < imported.labels.length);
+    if (nothingNew) io.stderr(`metatpt: no label of ${source} was applied\n`);
+    return nothingNew ? 1 : 0;
   } finally {
     store.close();
   }
@@ -76,8 +82,11 @@ export const importCommand = defineCommand<ImportOptions>({
       .option('--collection <id>', 'the collection whose images get the labels')
       .option(
         '--format <f>',
-        'imagefolder (PATH/<class>/… or PATH/<split>/<class>/…) | csv (a path and a label column) | ' +
-          'export (a folder written by metatpt export)',
+        'imagefolder (PATH/<class>/… or PATH/<split>/<class>/…) | csv (a path and a label column; , ; or tab; ' +
+          'UTF-8 or UTF-16) | export (a folder written by metatpt export) | labelstudio (a Label Studio ' +
+          'JSON, JSON_MIN or CSV export file). Labels match classes ignoring case and Unicode form; files ' +
+          'match by path, content, then name. Every label or file that matched nothing is named; the exit ' +
+          'code is 1 when nothing was applied (unless every label was there already)',
       )
       .option(
         '--class-set <id|name>',

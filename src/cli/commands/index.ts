@@ -6,10 +6,15 @@ import { databasePath } from '../../backend/paths.js';
 import { openStore } from '../../backend/store/index.js';
 import { defineCommand } from '../command.js';
 import type { CommandIo } from '../format.js';
+import { SKIP_REASON_TEXT, summariseSkipped } from '../../shared/domain/image-types.js';
+
+/** Skipped entries named in the text summary; --json names up to the scan's own limit. */
+const SKIPPED_NAMED = 20;
 
 interface IndexOptions {
   db?: string;
   name?: string;
+  followLinks?: boolean;
   json?: boolean;
 }
 
@@ -22,6 +27,7 @@ async function index(values: IndexOptions, [folder]: string[], io: CommandIo): P
     const showProgress = !values.json && io.stderrIsTTY;
     const { collection, scan } = await createCollectionsService({ store }).addFolder(folder, {
       name: values.name,
+      followLinksOutside: values.followLinks,
       signal: io.interrupt,
       onProgress: showProgress
         ? ({ seen, added, changed }) => {
@@ -33,15 +39,27 @@ async function index(values: IndexOptions, [folder]: string[], io: CommandIo): P
         : undefined,
     });
     if (showProgress) io.stderr('\r\x1b[2K');
-    const { added, changed, removed, errors } = scan;
+    const { added, changed, removed, errors, skippedCount, skipped, failed } = scan;
     if (values.json) {
-      io.stdout(`${JSON.stringify({ collectionId: collection.id, added, changed, removed, errors })}\n`);
+      const summary = {
+        collectionId: collection.id,
+        ...{ added, changed, removed, errors, failed, skippedCount, skipped },
+      };
+      io.stdout(`${JSON.stringify(summary)}\n`);
     } else {
       io.stdout(
         `collection ${collection.id} "${collection.name}" (${collection.root}): ${added} added, ${changed} changed, ` +
           `${scan.moved} moved, ${removed} removed, ${scan.unchanged} unchanged, ${errors} errors ` +
           `in ${(scan.durationMs / 1000).toFixed(1)} s\n`,
       );
+      for (const { path: failedPath, error } of failed) io.stdout(`  error: ${failedPath}: ${error}\n`);
+      if (skippedCount > 0) {
+        io.stdout(`skipped ${skippedCount} entries (${summariseSkipped(skipped)}):\n`);
+        for (const entry of skipped.slice(0, SKIPPED_NAMED))
+          io.stdout(`  ${entry.path}: ${SKIP_REASON_TEXT[entry.reason]}\n`);
+        if (skippedCount > SKIPPED_NAMED)
+          io.stdout(`  … and ${skippedCount - SKIPPED_NAMED} more (--json lists them)\n`);
+      }
     }
     return 0;
   } finally {
@@ -55,11 +73,17 @@ export const indexCommand = defineCommand<IndexOptions>({
   define: (command) =>
     command
       .description(
-        'Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.',
+        'Adds FOLDER as a collection (or rescans it if it is one): new, changed, moved and removed images.\n' +
+          "Entries that are not images (other files, hidden entries, links out of FOLDER, the app's own\n" +
+          'export and thumbnail folders) are skipped, counted and named with the reason.',
       )
       .argument('<FOLDER>', 'the folder of images')
       .option('--db <file>', "the workbench database, created if missing (default: the desktop app's)")
       .option('--name <name>', "the collection's name (default: the folder's name)")
-      .option('--json', 'print {"collectionId","added","changed","removed","errors"}'),
+      .option('--follow-links', 'follow symbolic links that lead out of FOLDER (default: skip and name them)')
+      .option(
+        '--json',
+        'print {"collectionId","added","changed","removed","errors","failed","skippedCount","skipped"}',
+      ),
   run: index,
 });

@@ -27,6 +27,9 @@ import { openCliBackend } from '../backend.js';
 import { embeddedModelDir } from '../resources.js';
 import { ProgressLine, type CommandIo } from '../format.js';
 
+/** Unreadable images named when a run starts; the rest are counted. */
+const UNREADABLE_NAMED = 20;
+
 interface RunOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
   db?: string;
   collection?: string;
@@ -103,6 +106,7 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
   }
   const collectionId = resumeId === undefined ? parseId(values.collection, 'collection') : undefined;
   const classes = resumeId === undefined ? await classSpecFromArgs(values) : undefined;
+  for (const warning of classes?.warnings ?? []) io.stderr(`metatpt: warning: ${warning}\n`);
   const params = adaptParamsFromArgs(values);
   const modelDir = resumeId === undefined ? (values.model ?? embeddedModelDir()) : undefined;
 
@@ -134,6 +138,16 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
         scope: { kind: 'collection' },
       });
       io.stderr(`run ${run.id}: ${run.method} on ${run.total} images of collection ${collectionId}\n`);
+      // Images that could not be read at indexing are not in the run: say so, with where they are listed.
+      const unreadable = store.images.countByStatus(collectionId!).error;
+      if (unreadable > 0) {
+        io.stderr(
+          `run ${run.id}: ${unreadable} images of the collection are left out, unreadable when indexed:\n`,
+        );
+        for (const image of store.images.unreadable(collectionId!, UNREADABLE_NAMED))
+          io.stderr(`  ${image.relPath}: ${image.error}\n`);
+        if (unreadable > UNREADABLE_NAMED) io.stderr(`  … and ${unreadable - UNREADABLE_NAMED} more\n`);
+      }
       return run.id;
     };
     const run = await execute(backend, startRun, io, stop.signal);

@@ -85,15 +85,25 @@ export interface PreparedImage {
 }
 
 /**
+ * Larger photos are shrunk while decoding (16.8 MP, 4096² — more than any CLIP input or view source
+ * needs), which bounds a worker's memory per image at about 50 MB of pixels.
+ */
+const PREPARE_MAX_PIXELS = 4096 * 4096;
+
+/**
  * Decodes and preprocesses an image. The source is twice the model's input size so that large crops
- * are downsampled from real detail and small ones are not upsampled from a thumbnail.
+ * are downsampled from real detail and small ones are not upsampled from a thumbnail. Memory is
+ * bounded for any size and aspect ratio (see decodeImage's maxPixels and clipPreprocess).
  */
 export async function prepareImage(
   pathOrImage: string | DecodedImage,
   prompts: PromptSet,
 ): Promise<PreparedImage> {
   const { preprocess, config } = prompts.encoder.model;
-  const image = typeof pathOrImage === 'string' ? await decodeImage(pathOrImage) : pathOrImage;
+  const image =
+    typeof pathOrImage === 'string'
+      ? await decodeImage(pathOrImage, { maxPixels: PREPARE_MAX_PIXELS })
+      : pathOrImage;
   const side = 2 * config.vision.imageSize;
   const [original, source] = await Promise.all([
     clipPreprocess(image, preprocess),

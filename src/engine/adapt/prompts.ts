@@ -1,7 +1,7 @@
 // A class set turned into what the text tower needs: tokens trimmed at the longest prompt, the
 // positions the learned context replaces, its initial value, and the zero-shot text features.
 import { trimTokens, type ClipEncoder } from '../clip/encoder.js';
-import type { EncodedBatch } from '../clip/tokenizer.js';
+import { CLIP_CONTEXT_LENGTH, type EncodedBatch } from '../clip/tokenizer.js';
 import { DEFAULT_TEMPLATE } from '../../shared/domain/adaptation.js';
 
 export interface PromptSetOptions {
@@ -39,12 +39,30 @@ export class PromptSet {
     classNames: readonly string[],
     options: PromptSetOptions = {},
   ): Promise<PromptSet> {
-    if (classNames.length === 0) throw new Error('a class set needs at least one class');
+    if (classNames.length < 2) {
+      // Softmax over one class is 1 whatever the image: no result would mean anything.
+      throw new Error(
+        `a class set needs at least two classes (got ${classNames.length === 0 ? 'none' : `only "${classNames[0]}"`}); ` +
+          'with one, every image gets it with probability 1 — add the alternatives (e.g. "other")',
+      );
+    }
     const template = options.template ?? DEFAULT_TEMPLATE;
     if (!template.includes('{}'))
       throw new Error(`prompt template "${template}" has no {} for the class name`);
     const prompts = classNames.map((name, i) => options.prompts?.[i]?.trim() || template.replace('{}', name));
     const { tokenizer } = encoder.model;
+    prompts.forEach((prompt, i) => {
+      // CLIP sees 77 tokens; cutting the rest silently can drop the class name itself (then every
+      // class reads the same). OpenAI's clip.tokenize refuses too (truncate=False).
+      const length = tokenizer.tokenize(prompt).length;
+      if (length > CLIP_CONTEXT_LENGTH) {
+        const shown = prompt.length > 80 ? `${prompt.slice(0, 60)}…${prompt.slice(-15)}` : prompt;
+        throw new Error(
+          `the prompt of class "${classNames[i]}" is ${length} tokens, over CLIP's ${CLIP_CONTEXT_LENGTH} ` +
+            `(start and end tokens included): "${shown}"; shorten the template or the class's prompt`,
+        );
+      }
+    });
     const batch = tokenizer.encode(prompts);
     const innerIds = (text: string): number[] => (text ? tokenizer.tokenize(text).slice(1, -1) : []);
     const prefixIds = innerIds(template.slice(0, template.indexOf('{}')).trim());

@@ -12,6 +12,26 @@ export interface DecodedImage {
 export interface DecodeOptions {
   /** Downscale (antialiased) so that the longer side is at most this many pixels; never upscales. */
   maxSide?: number;
+  /**
+   * Downscale (antialiased, keeping the aspect ratio) so that width × height is at most this; the
+   * decoder shrinks while loading where the format allows (JPEG, WebP), so memory follows the output.
+   */
+  maxPixels?: number;
+}
+
+/** Images larger than this are refused with their size: sharp's own default, 16383 × 16383. */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
+const megapixels = (pixels: number) => `${(pixels / 1e6).toFixed(1)} MP`;
+
+/** Throws an ImageDecodeError naming the size and the limit when an image is over MAX_INPUT_PIXELS. */
+export function checkPixelLimit(path: string, width: number, height: number): void {
+  if (width * height <= MAX_INPUT_PIXELS) return;
+  throw new ImageDecodeError(
+    path,
+    `${width}×${height} pixels (${megapixels(width * height)}) is over the limit of ` +
+      `${megapixels(MAX_INPUT_PIXELS)} per image; downscale it first`,
+  );
 }
 
 /** The file could not be turned into pixels; the message names the file and why. */
@@ -26,6 +46,10 @@ export class ImageDecodeError extends Error {
 }
 
 const WHITE = { r: 255, g: 255, b: 255 };
+
+// libvips caches decoded files by name for the life of the process: a file replaced on disk would
+// then be classified from its old pixels (the app is one long-lived process). Decode every time.
+sharp.cache(false);
 
 async function checkReadableFile(path: string): Promise<void> {
   let size: number;
@@ -52,11 +76,29 @@ export async function decodeImage(path: string, options: DecodeOptions = {}): Pr
     throw new RangeError(`maxSide must be a positive integer, got ${maxSide}`);
   }
   await checkReadableFile(path);
+  let header: { width?: number; height?: number };
+  try {
+    const metadata = await sharp(path, { limitInputPixels: false }).metadata();
+    header = metadata.autoOrient ?? metadata;
+  } catch (err) {
+    throw new ImageDecodeError(path, (err as Error).message);
+  }
+  const { width = 0, height = 0 } = header;
+  checkPixelLimit(path, width, height);
   try {
     // failOn 'error': truncated and corrupt data abort; mere warnings (e.g. extraneous bytes) do not.
     let pipeline = sharp(path, { failOn: 'error', autoOrient: true }).flatten({ background: WHITE });
     if (maxSide !== undefined) {
       pipeline = pipeline.resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
+    } else if (options.maxPixels !== undefined && width * height > options.maxPixels) {
+      const scale = Math.sqrt(options.maxPixels / (width * height));
+      pipeline = pipeline.resize(
+        Math.max(1, Math.floor(width * scale)),
+        Math.max(1, Math.floor(height * scale)),
+        {
+          fit: 'fill',
+        },
+      );
     }
     const { data, info } = await pipeline
       .toColourspace('srgb')

@@ -65,18 +65,31 @@ function toChw(
 /**
  * CLIPImageProcessor: shorter side resized to `shortestEdge`, centre crop `imageSize`, rescale to 0..1,
  * normalise with mean/std. Returns CHW [3, imageSize, imageSize].
+ *
+ * Resize and crop run as one libvips pipeline, which computes only the pixels of the crop: memory is
+ * bounded by the output whatever the aspect ratio (a 1×60000 image would otherwise be resized to a
+ * 224×13.4M intermediate, 9 GB). The pixels are the same as resizing the whole image first.
  */
 export async function clipPreprocess(image: DecodedImage, cfg: ClipPreprocessConfig): Promise<Float32Array> {
   const size = shorterSideTo(image.width, image.height, cfg.shortestEdge);
-  const resized = await resizedPixels(image, size.width, size.height, SHARP_KERNELS[cfg.resample]);
   const crop = cfg.imageSize;
   const window = {
-    left: Math.floor((resized.width - crop) / 2),
-    top: Math.floor((resized.height - crop) / 2),
+    left: Math.floor((size.width - crop) / 2),
+    top: Math.floor((size.height - crop) / 2),
     width: crop,
     height: crop,
   };
-  return toChw(resized, window, cfg);
+  const data = await rawInput(image)
+    .resize(size.width, size.height, { fit: 'fill', kernel: SHARP_KERNELS[cfg.resample] })
+    .extract(window)
+    .raw()
+    .toBuffer();
+  const cropped = {
+    width: crop,
+    height: crop,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
+  return toChw(cropped, { left: 0, top: 0, width: crop, height: crop }, cfg);
 }
 
 /** The whole image with its shorter side resized (antialiased) to `shortSide`, CHW in 0..1; views are warped out of it. */

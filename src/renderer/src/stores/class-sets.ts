@@ -108,11 +108,13 @@ export const useClassSetsStore = defineStore('classSets', () => {
   async function importFrom(kind: 'file' | 'folders', path: string): Promise<boolean> {
     importing.value = true;
     try {
-      const definitions =
-        kind === 'file'
-          ? await api.call('classSets.readFile', { path })
-          : await api.call('classSets.readFolders', { root: path });
-      useDefinitions(definitions);
+      if (kind === 'file') {
+        const { classes, warnings } = await api.call('classSets.readFile', { path });
+        useDefinitions(classes);
+        for (const warning of warnings) app.notify('error', warning);
+      } else {
+        useDefinitions(await api.call('classSets.readFolders', { root: path }));
+      }
       if (!draft.value.name.trim()) draft.value.name = path.split(/[\\/]/).filter(Boolean).pop() ?? '';
       return true;
     } catch (cause) {
