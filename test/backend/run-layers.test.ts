@@ -296,6 +296,6 @@ describe('the demo', () => {
     const again = await openDemo(deps, demo);
     expect(again.classSet.id).toBe(opened.classSet.id);
     expect(again.groundTruth).toMatchObject({ applied: 0, alreadyLabeled: 2 });
-    await expect(openDemo(deps, tempDir())).rejects.toThrow(/classes\.txt: cannot read the class file/);
+    await expect(openDemo(deps, tempDir())).rejects.toThrow(/classes\.txt: cannot read the classes file/);
   });
 });
