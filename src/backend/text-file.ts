@@ -2,7 +2,7 @@
 // byte-order mark (UTF-8, UTF-16 LE/BE), otherwise the text must be valid UTF-8. Anything else is
 // refused with the byte offset and line of the first bad byte, instead of decoding to U+FFFD and
 // silently changing names (a Latin-1 "café" would become "caf\uFFFD").
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from './regular-file.js';
 
 export class TextEncodingError extends Error {
   constructor(
@@ -59,15 +59,20 @@ export function decodeText(bytes: Uint8Array, file: string): DecodedText {
   }
 }
 
-/** Reads and decodes a text file; errors name the file. */
-export async function readTextFile(file: string, what = 'file'): Promise<string> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    throw new Error(`${file}: cannot read the ${what}: ${(error as Error).message}`, { cause: error });
-  }
-  return decodeText(bytes, file).text;
+/** Label and Label Studio files: large exports fit (a million rows of 256 bytes). */
+export const MAX_TEXT_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads and decodes a user's text file: a regular file of at most `maxBytes` (FileRefusedError
+ * otherwise: a FIFO, device or folder is refused at once, never waited on), in the encoding its bytes
+ * show (decodeText: TextEncodingError on invalid UTF-8). Errors name the file; `what` names its role.
+ */
+export async function readTextFile(
+  file: string,
+  what = 'file',
+  maxBytes = MAX_TEXT_FILE_BYTES,
+): Promise<string> {
+  return decodeText(await readRegularFile(file, maxBytes, what), file).text;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, blobToFloat32, float32ToBlob, migrations } from '../../src/backend/store/index.js';
@@ -21,6 +22,13 @@ function insertRunOverOneImage(db: Db, method: string): void {
 }
 
 describe('migrations', () => {
+  it('refuses a path that is not a regular file, writing nothing beside it', () => {
+    const dir = tempDir();
+    expect(() => openStore('/dev/null')).toThrow('cannot open database /dev/null: it is not a regular file');
+    expect(() => openStore(dir)).toThrow(`cannot open database ${dir}: it is not a regular file`);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('builds the latest schema from an empty file', () => {
     const store = tempStore();
     expect(store.schemaVersion()).toBe(migrations.length);

@@ -112,6 +112,38 @@ describe('exportRun and importLabelsIntoStore', () => {
     expect(labelOf(5)).toBeUndefined();
   });
 
+  it('refuses an image swapped for a link out of the collection, in every link mode, and leaves nothing', async () => {
+    const secret = path.join(work, 'secret.txt');
+    await fs.writeFile(secret, 'not for export');
+    const victim = path.join(work, 'photos', 'a', 'img1.png');
+    await fs.rename(victim, `${victim}.moved`);
+    await fs.symlink(secret, victim);
+    for (const link of ['copy', 'hardlink', 'symlink'] as const) {
+      const outDir = path.join(work, `export-${link}`);
+      await expect(
+        exportRun(
+          store,
+          { runId: seeded.runId, include: 'predictions' },
+          { app: APP, format: 'imagefolder', outDir, link },
+        ),
+      ).rejects.toThrow(`${victim} leads outside the collection (to ${secret}); it is not exported`);
+      await expect(fs.stat(outDir)).rejects.toThrow(/ENOENT/);
+    }
+    expect(store.exports.list(seeded.collectionId)).toEqual([]);
+    // A link that stays inside the collection is fine: the real file is exported.
+    await fs.rm(victim);
+    await fs.symlink(path.join(work, 'photos', 'a', 'img0.png'), victim);
+    const outDir = path.join(work, 'export-inside');
+    await exportRun(
+      store,
+      { runId: seeded.runId, include: 'predictions' },
+      { app: APP, format: 'imagefolder', outDir },
+    );
+    expect(await fs.readFile(path.join(outDir, 'dog', 'img1.png'))).toEqual(
+      await fs.readFile(path.join(work, 'photos', 'a', 'img0.png')),
+    );
+  });
+
   it('matches a foreign class-folder tree by file name and content hash, leaving existing labels alone', async () => {
     const tree = path.join(work, 'foreign');
     // Same bytes as img3 and img0 (seeds 3 and 0), filed elsewhere; one class the set lacks.

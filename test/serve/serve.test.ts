@@ -1,4 +1,5 @@
 import { mkdirSync, realpathSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import WebSocket from 'ws';
 import type { Backend } from '../../src/backend/app.js';
 import { keptTokenPath, loadKeptToken, saveKeptToken } from '../../src/backend/serve/kept-token.js';
 import { startServer, type ServeHandle } from '../../src/backend/serve/server.js';
+import { MAX_CLASS_FILE_BYTES } from '../../src/backend/services/class-sets.js';
 import type { ApiEvents, ApiResponse, ClassSet, CollectionSummary } from '../../src/shared/api.js';
 import { createHttpClient, eventSocketProtocols, type HttpClient } from '../../src/shared/client-http.js';
 import { CLASS_NAMES, makeWorkspace, startBackend, type Workspace } from '../app/fixtures.js';
@@ -339,6 +341,24 @@ describe('serve mode', () => {
     expect(await loadKeptToken(file)).toEqual({ token: server.token, port: server.port });
     writeFileSync(file, '{"token":"short"}');
     await expect(loadKeptToken(file)).rejects.toThrow(`${file} is not a kept serve token`);
+  });
+
+  it('reads only regular files of bounded size: a FIFO or a device is refused at once, the server stays up', async () => {
+    const fifo = join(workspace.root, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(workspace.root, 'big.txt');
+    writeFileSync(big, 'a\n'.repeat(MAX_CLASS_FILE_BYTES));
+    // More at once than libuv's four pool threads: a blocking read of each would stall the server.
+    const calls = [fifo, fifo, fifo, fifo, fifo, '/dev/zero', '/dev/urandom', workspace.root, big].map(
+      (path) => apiCall('classSets.readFile', JSON.stringify({ path })),
+    );
+    const answers = await Promise.all(calls);
+    expect(answers.map((a) => a.status)).toEqual(Array(calls.length).fill(400));
+    expect(answers[0].body).toContain(`${fifo}: is a named pipe (FIFO), not a regular file`);
+    expect(answers[5].body).toContain('/dev/zero: is a device, not a regular file');
+    expect(answers[7].body).toContain('is a folder, not a regular file');
+    expect(answers[8].body).toMatch(/bytes, more than the 4 MiB a classes file may have/);
+    expect((await apiCall('app.info', '{}')).status).toBe(200);
   });
 
   it('pushes run progress over the WebSocket', async () => {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { isInside } from '../library/files.js';
 import { dataFilesFor, labelStudioRoot } from './data-files.js';
 import { planExport, type ExportPlan, type PlannedFile } from './layout.js';
 import {
@@ -56,6 +57,23 @@ async function assertTargetFree(outDir: string): Promise<void> {
       `Export target ${outDir} is not empty (${entries.length} entries): choose an empty or new folder`,
     );
   }
+}
+
+/**
+ * The real path of `source` when it lies inside `realRoot` (links resolved); otherwise an error
+ * naming the file and where it leads. The export then reads what was checked, not the link.
+ */
+async function sourceInside(realRoot: string, source: string): Promise<string> {
+  let real: string;
+  try {
+    real = await fs.realpath(source);
+  } catch (error) {
+    throw new Error(`Could not read ${source}: ${errorMessage(error)}`);
+  }
+  if (!isInside(realRoot, real)) {
+    throw new Error(`${source} leads outside the collection (to ${real}); it is not exported`);
+  }
+  return real;
 }
 
 const PLACE_VERB: Record<LinkMode, string> = { copy: 'copy', hardlink: 'hard-link', symlink: 'symlink' };
@@ -179,11 +197,13 @@ async function writeExport(
 
   let done = 0;
   const total = plan.files.length;
+  const realRoot = options.sourceRoot === undefined ? null : await fs.realpath(options.sourceRoot);
   await forEachLimited(
     plan.files,
     options.concurrency,
     async (file: PlannedFile) => {
-      await placeFile(file.item.sourcePath, path.join(tempDir, file.path), options.link);
+      const source = realRoot ? await sourceInside(realRoot, file.item.sourcePath) : file.item.sourcePath;
+      await placeFile(source, path.join(tempDir, file.path), options.link);
       done++;
       control.onProgress?.({ done, total, currentFile: file.item.relativePath });
     },

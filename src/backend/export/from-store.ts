@@ -184,7 +184,12 @@ export async function exportRun(
   await checkExportTarget(store, options.outDir);
   const { items, provenance } = exportItemsFromStore(store, selection);
   const { app, ...exportOptions } = options;
-  const result = await exportDataset(items, { ...exportOptions, manifest: { app, ...provenance } }, control);
+  const sourceRoot = store.collections.require(store.runs.require(selection.runId).collectionId).root;
+  const result = await exportDataset(
+    items,
+    { ...exportOptions, sourceRoot, manifest: { app, ...provenance } },
+    control,
+  );
   const run = store.runs.require(selection.runId);
   store.exports.record({
     collectionId: run.collectionId,

@@ -96,6 +96,14 @@ export const exportOptionsSchema = z
       .string()
       .refine((p) => path.isAbsolute(p), 'labelStudioDocumentRoot must be absolute')
       .optional(),
+    /**
+     * The folder every source must lie in after its links are resolved (the collection): a source
+     * swapped for a link out of it is refused, whatever the link mode, as the image routes refuse it.
+     */
+    sourceRoot: z
+      .string()
+      .refine((p) => path.isAbsolute(p), 'sourceRoot must be absolute')
+      .optional(),
     /** Files placed at once; copies are I/O-bound, a few in flight keep the disk busy. */
     concurrency: z.number().int().min(1).max(64).default(4),
     manifest: manifestInputSchema,

@@ -48,18 +48,13 @@ function checkedSegments(relPath: string): string[] {
 }
 
 /**
- * The absolute real path of relPath in the collection, if it names an existing file inside the
- * collection root after resolving symlinks; otherwise throws PathRefusedError (or a missing
- * collection error).
+ * The absolute real path of relPath below `root`, if it names an existing regular file inside the
+ * root after resolving symlinks; otherwise throws PathRefusedError. The one path rule of the image
+ * routes, runs and exports: a file swapped for a link out of the folder is not read.
  */
-export async function resolveCollectionFile(
-  store: Store,
-  collectionId: number,
-  relPath: string,
-): Promise<string> {
+export async function resolveInsideRoot(root: string, relPath: string): Promise<string> {
   const segments = checkedSegments(relPath);
-  const collection = store.collections.require(collectionId);
-  const realRoot = await realpath(collection.root);
+  const realRoot = await realpath(root);
   let target: string;
   try {
     target = await realpath(toAbsolute(realRoot, segments.join('/')));
@@ -69,4 +64,13 @@ export async function resolveCollectionFile(
   if (!isInside(realRoot, target)) throw new PathRefusedError(relPath, 'leads outside the collection');
   if (!(await stat(target)).isFile()) throw new PathRefusedError(relPath, 'not a file');
   return target;
+}
+
+/** resolveInsideRoot in the root of collection `collectionId` (which must exist). */
+export async function resolveCollectionFile(
+  store: Store,
+  collectionId: number,
+  relPath: string,
+): Promise<string> {
+  return resolveInsideRoot(store.collections.require(collectionId).root, relPath);
 }

@@ -8,6 +8,9 @@ import { classNameProblems, normaliseClassName } from '../../shared/domain/class
 import { readTextFile, sniffDelimiter } from '../text-file.js';
 import type { ClassDefinition, ClassSet, NewClassSet, Store } from '../store/index.js';
 
+/** A classes file longer than this is not a list of class names (10,000 classes of 400 characters). */
+export const MAX_CLASS_FILE_BYTES = 4 * 1024 * 1024;
+
 export interface ClassSetInput {
   name: string;
   classes: ClassDefinition[];
@@ -154,7 +157,7 @@ export function parseClassList(text: string, fileName: string): ClassList {
 
 /** Reads and parses a classes file (encoding checked, see readTextFile); a file without classes is an error. */
 export async function readClassFile(path: string): Promise<ClassList> {
-  const list = parseClassList(await readTextFile(path, 'classes file'), path);
+  const list = parseClassList(await readTextFile(path, 'classes file', MAX_CLASS_FILE_BYTES), path);
   if (list.entries.length === 0) throw new Error(`${path}: no classes in the file`);
   return list;
 }

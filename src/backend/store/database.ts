@@ -1,4 +1,5 @@
 // Opening a database: pragmas, SQL helper functions, and the migration runner.
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { blobToFloat32, maxWithIndex } from './float32.js';
 import { migrations as allMigrations, type Migration } from './migrations.js';
@@ -14,6 +15,11 @@ export interface OpenDatabaseOptions {
 }
 
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Db {
+  // SQLite would open a device or a pipe and write its journal beside it (/dev/null-journal as root).
+  const existing = path === ':memory:' ? null : statSync(path, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) {
+    throw new Error(`cannot open database ${path}: it is not a regular file (a database is a file)`);
+  }
   const db = new Database(path, { nativeBinding: options.nativeBinding });
   try {
     // WAL lets the UI read and review while a run writes; NORMAL sync is durable across app crashes
