@@ -15,6 +15,8 @@ export type OnnxAttr = number | number[] | string | { float: number } | onnxProt
 export interface LowerContext {
   /** Adds one node and returns the name of its (single) output. */
   node(opType: string, inputs: string[], attrs?: Record<string, OnnxAttr>): string;
+  /** Adds one node with `count` outputs (DynamicQuantizeLinear's value, scale and zero point). */
+  nodeOutputs(opType: string, inputs: string[], count: number, attrs?: Record<string, OnnxAttr>): string[];
   int64s(values: readonly number[]): string;
   scalar(value: number, dtype: DType): string;
   zeroTensor(dtype: DType): onnxProto.onnx.ITensorProto;
@@ -43,6 +45,7 @@ const DTYPE_CODES: Record<DType, number> = {
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
@@ -58,6 +61,8 @@ function hostArray(dtype: DType, values: readonly number[]): HostArray {
       return BigInt64Array.from(values.map((v) => BigInt(v)));
     case 'int32':
       return Int32Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
     case 'bool':
       return Uint8Array.from(values);
     case 'float32':
@@ -120,12 +125,16 @@ export function lowerToOnnx(
 
   const ctx: LowerContext = {
     node(opType, nodeInputs, attrs = {}) {
-      const output = fresh(opType.toLowerCase());
+      return ctx.nodeOutputs(opType, nodeInputs, 1, attrs)[0];
+    },
+    nodeOutputs(opType, nodeInputs, count, attrs = {}) {
+      const name = fresh(opType.toLowerCase());
+      const output = Array.from({ length: count }, (_, i) => (i === 0 ? name : `${name}_${i}`));
       nodes.push({
         opType,
-        name: output,
+        name,
         input: nodeInputs,
-        output: [output],
+        output,
         attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
       });
       return output;

@@ -231,6 +231,35 @@ export const primitives: Record<string, Primitive> = {
     },
   },
 
+  // y ≈ x·Wᵀ + b with W quantised per output channel (W ≈ q·scale, q int8 stored [in, out]) and x
+  // quantised per call: ONNX's dynamic quantisation (DynamicQuantizeLinear, MatMulInteger, then the
+  // product of the two scales), the pattern onnxruntime fuses into one integer GEMM (VNNI on x86).
+  // Inference only: no gradient rule, so grad() through it is an error rather than a silent zero.
+  quantizedLinear: {
+    infer: ([x, q, scale, b]) => {
+      const [inFeatures, out] = q.shape;
+      const fits =
+        x.dtype === 'float32' &&
+        q.dtype === 'int8' &&
+        q.rank === 2 &&
+        x.shape[x.rank - 1] === inFeatures &&
+        [scale, b].every((t) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === out);
+      if (!fits) {
+        throw new ShapeError(
+          `quantizedLinear: input ${fmt(x.shape)}:${x.dtype}, weight ${fmt(q.shape)}:${q.dtype}, ` +
+            `scale ${fmt(scale.shape)} and bias ${fmt(b.shape)} do not fit (float32 input, int8 [in, out] weight)`,
+        );
+      }
+      return { shape: [...x.shape.slice(0, -1), out], dtype: 'float32' };
+    },
+    lower: (ctx, [x, q, scale, b]) => {
+      const [xq, xScale, xZeroPoint] = ctx.nodeOutputs('DynamicQuantizeLinear', [x], 3);
+      const acc = ctx.node('MatMulInteger', [xq, q, xZeroPoint]);
+      const accFloat = ctx.node('Cast', [acc], { to: ctx.dtypeCode('float32') });
+      return ctx.node('Add', [ctx.node('Mul', [accFloat, ctx.node('Mul', [xScale, scale])]), b]);
+    },
+  },
+
   // ---- movement -----------------------------------------------------------------------------------
   reshape: {
     infer: ([x], attrs) => ({ shape: attrs.shape as number[], dtype: x.dtype }),

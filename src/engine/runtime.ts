@@ -89,7 +89,7 @@ export interface CompileOptions<I extends string> {
 }
 
 export interface RunResult {
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+  data: HostArray;
   shape: number[];
 }
 
@@ -99,6 +99,7 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   float16: 'float16',
   int64: 'int64',
   int32: 'int32',
+  int8: 'int8',
   bool: 'bool',
 };
 

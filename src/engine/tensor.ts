@@ -3,9 +3,16 @@
 import { primitives, type Attrs } from './primitives.js';
 
 export type FloatDType = 'float32' | 'float64' | 'float16';
-export type DType = FloatDType | 'int64' | 'int32' | 'bool';
+export type DType = FloatDType | 'int64' | 'int32' | 'int8' | 'bool';
 export type Shape = readonly number[];
-export type HostArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+export type HostArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Int8Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array;
 
 export class ShapeError extends Error {
   override name = 'ShapeError';
@@ -206,6 +213,8 @@ function filled(dtype: DType, size: number, value: number): HostArray {
       return new BigInt64Array(size).fill(BigInt(Math.trunc(value)));
     case 'int32':
       return new Int32Array(size).fill(value);
+    case 'int8':
+      return new Int8Array(size).fill(value);
     case 'bool':
       return new Uint8Array(size).fill(value ? 1 : 0);
     case 'float16':
@@ -279,6 +288,38 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
 /** x·Wᵀ + b, with W [out, in] as stored in PyTorch checkpoints. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
   return apply('linear', [x, weight, bias]);
+}
+
+/** A weight [out, in] as int8 per output channel: W ≈ q·scale, q transposed to [in, out]. */
+export interface QuantizedWeight {
+  /** int8 [in, out] constant. */
+  q: Tensor;
+  /** float32 [out] constant: max |W_row| / 127 (1 for an all-zero row). */
+  scale: Tensor;
+}
+
+/**
+ * Symmetric per-output-channel int8 quantisation of a weight [out, in] stored row-major (the
+ * scheme of onnxruntime's quantize_dynamic with per_channel: zero point 0, range ±127).
+ */
+export function quantizeWeight(data: Float32Array, shape: Shape): QuantizedWeight {
+  const [out, inFeatures] = shape;
+  if (shape.length !== 2 || data.length !== out * inFeatures)
+    throw new ShapeError(`quantizeWeight: [${shape.join(',')}] needs a 2-D weight, got ${data.length} values`);
+  const q = new Int8Array(out * inFeatures);
+  const scale = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    let maxAbs = 0;
+    for (let i = 0; i < inFeatures; i++) maxAbs = Math.max(maxAbs, Math.abs(data[o * inFeatures + i]));
+    scale[o] = maxAbs > 0 ? maxAbs / 127 : 1;
+    for (let i = 0; i < inFeatures; i++) q[i * out + o] = Math.round(data[o * inFeatures + i] / scale[o]);
+  }
+  return { q: constant(q, [inFeatures, out], 'int8'), scale: constant(scale, [out]) };
+}
+
+/** y ≈ x·Wᵀ + b with W int8 per channel and x quantised per call (inference only, no gradient). */
+export function quantizedLinear(x: Tensor, weight: QuantizedWeight, bias: Tensor): Tensor {
+  return apply('quantizedLinear', [x, weight.q, weight.scale, bias]);
 }
 
 /** Layer normalisation over the last axis with learned scale and shift. */

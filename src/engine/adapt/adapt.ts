@@ -1,5 +1,6 @@
 // Per-image ("episodic") classification: zero-shot, TPT and MetaTPT. The prompt, the views and the
 // optimiser state start afresh for every image.
+import type { VisionPrecision } from '../clip/model.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { Random, seedFrom } from '../random.js';
@@ -23,6 +24,11 @@ export interface AdaptOptions {
   chunk: number;
   /** AugMix on every view but the original, as the official TPT code does on fine-grained datasets. */
   augmix: boolean;
+  /**
+   * Arithmetic of the vision tower where no gradient flows (the original, the views TPT tunes on);
+   * MetaTPT's inner loop, which differentiates through the tower, stays fp32.
+   */
+  precision: VisionPrecision;
 }
 
 /**
@@ -30,7 +36,7 @@ export interface AdaptOptions {
  * by the loop they drive, with TPT's fixed AdamW constants added.
  */
 export function adaptOptions(settings: AdaptSettings): AdaptOptions {
-  const { method, views, seed, minEntropy, chunk, augmix } = settings;
+  const { method, views, seed, minEntropy, chunk, augmix, precision } = settings;
   const { steps, lr, selectRatio, innerSteps, innerLr, innerOptimizer, featureWeight, thetaWeight, variant } =
     settings;
   return {
@@ -40,6 +46,7 @@ export function adaptOptions(settings: AdaptSettings): AdaptOptions {
     minEntropy,
     chunk,
     augmix,
+    precision,
     tpt: { ...TPT_DEFAULTS, steps, lr, selectRatio },
     meta: { innerSteps, innerLr, innerOptimizer, featureWeight, thetaWeight, variant },
   };
@@ -151,7 +158,7 @@ export async function adaptImage(
   const timer = new PhaseTimer();
 
   const anchor = await timer.time('encodeOriginal', async () =>
-    normalizeRowsHost(await encoder.encodeImages(image.original, 1), width),
+    normalizeRowsHost(await encoder.encodeImages(image.original, 1, { precision: options.precision }), width),
   );
   const zeroShotProbs = softmax(scaledSimilarities(anchor, prompts.textFeatures, width, scale));
   const zeroShot = {
@@ -186,7 +193,7 @@ export async function adaptImage(
 
   const innerLosses = await timer.time('innerLoop', () => learner.learnViews(signal));
   const augmixRng = options.augmix ? new Random(seedFrom(options.seed, 'augmix')) : undefined;
-  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal, augmixRng));
+  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal, augmixRng, options.precision));
   signal?.throwIfAborted();
   const tuned = await timer.time('tunePrompt', () =>
     meta.variant === 'two-stage'

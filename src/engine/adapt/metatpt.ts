@@ -2,7 +2,7 @@
 // method section and code are not public. Each view is an affine θ applied to the source image by a
 // differentiable warp; an inner loop learns θ by a self-supervised loss, and the outer loop is TPT's.
 // Graphs here are compiled once per model and chunk size and run per image.
-import type { ClipModel } from '../clip/model.js';
+import type { ClipModel, VisionPrecision } from '../clip/model.js';
 import { normalizeRows } from '../clip/model.js';
 import { tracedFamily, type CompiledFunction, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';
@@ -63,11 +63,20 @@ export interface ViewSource {
   side: number;
 }
 
-/** Unit feature rows of the views `theta` [B, 2, 3] warped out of `source` [3, R, R]. */
-export function viewFeatures(model: ClipModel, source: Tensor, theta: Tensor): Tensor {
+/**
+ * Unit feature rows of the views `theta` [B, 2, 3] warped out of `source` [3, R, R]. A `precision`
+ * other than fp32 is for forward-only use (it has no gradient rule).
+ */
+export function viewFeatures(
+  model: ClipModel,
+  source: Tensor,
+  theta: Tensor,
+  precision: VisionPrecision = 'fp32',
+): Tensor {
   const { imageSize } = model.config.vision;
   const { mean, std } = model.preprocess;
-  return normalizeRows(model.encodeImages(normalizePixels(warpViews(source, theta, imageSize), mean, std)));
+  const pixels = normalizePixels(warpViews(source, theta, imageSize), mean, std);
+  return normalizeRows(model.encodeImages(pixels, precision));
 }
 
 /**
@@ -104,9 +113,9 @@ const renderViews = tracedFamily(
 /** Unit features [B, P] of views θ [B, 2, 3] warped out of source [3, R, R]. */
 const encodeViews = tracedFamily(
   'views',
-  (model: ClipModel) =>
+  (model: ClipModel, precision: VisionPrecision) =>
     ({ source, theta }: Inputs<'source' | 'theta'>) => ({
-      features: viewFeatures(model, source, theta),
+      features: viewFeatures(model, source, theta, precision),
     }),
 );
 
@@ -211,9 +220,12 @@ export class ViewGraphs {
     });
   }
 
-  /** Features (unit rows) of views θ [B, 2, 3]. */
-  encode(batch: number): Promise<CompiledFunction<'source' | 'theta', 'features'>> {
-    return this.prompts.encoder.engine.compile(encodeViews(this.model), {
+  /** Features (unit rows) of views θ [B, 2, 3], the vision tower at `precision` (no gradient). */
+  encode(
+    batch: number,
+    precision: VisionPrecision = 'fp32',
+  ): Promise<CompiledFunction<'source' | 'theta', 'features'>> {
+    return this.prompts.encoder.engine.compile(encodeViews(this.model, precision), {
       inputs: { source: this.sourceSpec(), theta: { shape: [batch, 2, 3] } },
     });
   }
@@ -363,9 +375,13 @@ export class ViewLearner {
 
   /**
    * Unit features [N, P] of all views: the original first, then the warped views at their current θ,
-   * each mixed by AugMix first when `augmixRng` is given.
+   * each mixed by AugMix first when `augmixRng` is given; the vision tower at `precision`.
    */
-  async features(signal?: AbortSignal, augmixRng?: Random): Promise<Float32Array> {
+  async features(
+    signal?: AbortSignal,
+    augmixRng?: Random,
+    precision: VisionPrecision = 'fp32',
+  ): Promise<Float32Array> {
     const { encoder } = this.prompts;
     const width = encoder.projectionDim;
     const features = new Float32Array((this.thetas.length + 1) * width);
@@ -390,10 +406,10 @@ export class ViewLearner {
               (mixed[v * perView + i] = (x - mean[Math.floor(i / plane)]) / std[Math.floor(i / plane)]),
           );
         }
-        chunk = normalizeRowsHost(await encoder.encodeImages(mixed, end - start), width);
+        chunk = normalizeRowsHost(await encoder.encodeImages(mixed, end - start, { precision }), width);
       } else {
-        chunk = (await (await this.graphs.encode(end - start)).run({ source: this.source.data, theta }))
-          .features.data as Float32Array;
+        const encode = await this.graphs.encode(end - start, precision);
+        chunk = (await encode.run({ source: this.source.data, theta })).features.data as Float32Array;
       }
       features.set(chunk, (start + 1) * width);
     });

@@ -1,6 +1,6 @@
 // Runs CLIP's towers on host data: compiles each tower once per shape and feeds it batches.
 import { tracedFamily, type Engine, type Inputs } from '../runtime.js';
-import { clipLogits, type ClipModel } from './model.js';
+import { clipLogits, type ClipModel, type VisionPrecision } from './model.js';
 import type { EncodedBatch } from './tokenizer.js';
 
 /** Text features [C, P] of token ids [C, L] whose end-of-text positions are eot [C]. */
@@ -18,9 +18,11 @@ const textTowerWithContext = tracedFamily(
 );
 
 /** Image features [N, P] of normalised pixels [N, 3, S, S]. */
-const visionTower = tracedFamily('vision', (model: ClipModel) => ({ pixels }: Inputs<'pixels'>) => ({
-  features: model.encodeImages(pixels),
-}));
+const visionTower = tracedFamily(
+  'vision',
+  (model: ClipModel, precision: VisionPrecision) =>
+    ({ pixels }: Inputs<'pixels'>) => ({ features: model.encodeImages(pixels, precision) }),
+);
 
 /** Logits [N, C] of image features [N, P] and text features [C, P]. */
 const logitsOf = tracedFamily(
@@ -47,6 +49,12 @@ export interface TextEncodeOptions {
   nCtx?: number;
   /** Run at the longest real prompt length (default) or at the full context length. */
   trim?: boolean;
+}
+
+export interface ImageEncodeOptions {
+  signal?: AbortSignal;
+  /** Arithmetic of the tower's linear layers (default fp32, exact); see VISION_PRECISIONS. */
+  precision?: VisionPrecision;
 }
 
 export class ClipEncoder {
@@ -85,7 +93,11 @@ export class ClipEncoder {
   }
 
   /** Image features [N, P], not normalised, of N normalised images [N, 3, S, S] laid end to end. */
-  async encodeImages(pixels: Float32Array, count: number, signal?: AbortSignal): Promise<Float32Array> {
+  async encodeImages(
+    pixels: Float32Array,
+    count: number,
+    { signal, precision = 'fp32' }: ImageEncodeOptions = {},
+  ): Promise<Float32Array> {
     const { imageSize, numChannels } = this.model.config.vision;
     const perImage = numChannels * imageSize * imageSize;
     if (pixels.length !== count * perImage) {
@@ -97,7 +109,7 @@ export class ClipEncoder {
     for (let start = 0; start < count; start += this.imageBatchSize) {
       signal?.throwIfAborted();
       const n = Math.min(this.imageBatchSize, count - start);
-      const fn = await this.engine.compile(visionTower(this.model), {
+      const fn = await this.engine.compile(visionTower(this.model, precision), {
         inputs: { pixels: { shape: [n, numChannels, imageSize, imageSize] } },
       });
       const result = await fn.run({ pixels: pixels.subarray(start * perImage, (start + n) * perImage) });

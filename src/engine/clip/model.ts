@@ -1,6 +1,17 @@
 // CLIP's text and vision towers, written once against the traced tensor API. Parameter names are
 // those of Hugging Face's CLIPModel, so a checkpoint's tensors are used as loaded.
-import { constant, linear, layerNorm, concat, param, type Tensor, type DType } from '../tensor.js';
+import {
+  constant,
+  linear,
+  layerNorm,
+  concat,
+  param,
+  quantizedLinear,
+  quantizeWeight,
+  type Tensor,
+  type DType,
+  type QuantizedWeight,
+} from '../tensor.js';
 import type { Activation, ClipConfig, ClipPreprocessConfig } from './config.js';
 import { loadClipModelFiles } from './model-files.js';
 import type { SafetensorsTensor } from './safetensors.js';
@@ -13,6 +24,15 @@ interface TowerShape {
   hiddenAct: Activation;
   layerNormEps: number;
 }
+
+/**
+ * Arithmetic of the vision tower's linear layers where no gradient flows through it. fp32: exact
+ * (the default). int8: dynamic quantisation — weights int8 per output channel, activations uint8
+ * per call — run by onnxruntime's integer GEMM; attention products, layer norms and the patch
+ * embedding stay fp32.
+ */
+export const VISION_PRECISIONS = ['fp32', 'int8'] as const;
+export type VisionPrecision = (typeof VISION_PRECISIONS)[number];
 
 function activation(kind: Activation, x: Tensor): Tensor {
   // quick_gelu is OpenAI CLIP's approximation; gelu (erf form) is used by some OpenCLIP models.
@@ -28,6 +48,7 @@ function maskValue(dtype: DType): number {
 
 export class ClipModel {
   private readonly params = new Map<string, Tensor>();
+  private readonly quantized = new Map<string, QuantizedWeight>();
 
   constructor(
     /** Identifies the weights in compiled-function cache keys. */
@@ -67,29 +88,55 @@ export class ClipModel {
     return Math.exp(this.weightData('logit_scale')[0]);
   }
 
-  private linear(prefix: string, x: Tensor): Tensor {
-    return linear(x, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`));
+  /** The int8 form of a linear weight, quantised once per model on first use and then shared. */
+  private quantizedWeight(name: string): QuantizedWeight {
+    let q = this.quantized.get(name);
+    if (!q) {
+      const w = this.weight(name);
+      q = quantizeWeight(this.weightData(name), w.shape);
+      this.quantized.set(name, q);
+    }
+    return q;
+  }
+
+  private linear(prefix: string, x: Tensor, precision: VisionPrecision): Tensor {
+    const bias = this.weight(`${prefix}.bias`);
+    return precision === 'int8'
+      ? quantizedLinear(x, this.quantizedWeight(`${prefix}.weight`), bias)
+      : linear(x, this.weight(`${prefix}.weight`), bias);
   }
 
   private layerNorm(prefix: string, x: Tensor, eps: number): Tensor {
     return layerNorm(x, this.weight(`${prefix}.weight`), this.weight(`${prefix}.bias`), eps);
   }
 
-  private attention(prefix: string, x: Tensor, heads: number, mask: Tensor | null): Tensor {
+  private attention(
+    prefix: string,
+    x: Tensor,
+    heads: number,
+    mask: Tensor | null,
+    precision: VisionPrecision,
+  ): Tensor {
     const [batch, length, width] = x.shape;
     const headDim = width / heads;
     const split = (t: Tensor): Tensor => t.reshape([batch, length, heads, headDim]).transpose([0, 2, 1, 3]);
-    const q = split(this.linear(`${prefix}.q_proj`, x).mul(1 / Math.sqrt(headDim)));
-    const k = split(this.linear(`${prefix}.k_proj`, x));
-    const v = split(this.linear(`${prefix}.v_proj`, x));
+    const q = split(this.linear(`${prefix}.q_proj`, x, precision).mul(1 / Math.sqrt(headDim)));
+    const k = split(this.linear(`${prefix}.k_proj`, x, precision));
+    const v = split(this.linear(`${prefix}.v_proj`, x, precision));
     let scores = q.matmul(k.mT);
     if (mask) scores = scores.add(mask);
     const context = scores.softmax(-1).matmul(v).transpose([0, 2, 1, 3]).reshape([batch, length, width]);
-    return this.linear(`${prefix}.out_proj`, context);
+    return this.linear(`${prefix}.out_proj`, context, precision);
   }
 
   /** The pre-LayerNorm transformer shared by both towers. */
-  private encoder(prefix: string, x: Tensor, tower: TowerShape, mask: Tensor | null): Tensor {
+  private encoder(
+    prefix: string,
+    x: Tensor,
+    tower: TowerShape,
+    mask: Tensor | null,
+    precision: VisionPrecision = 'fp32',
+  ): Tensor {
     for (let i = 0; i < tower.numLayers; i++) {
       const layer = `${prefix}.encoder.layers.${i}`;
       x = x.add(
@@ -98,11 +145,16 @@ export class ClipModel {
           this.layerNorm(`${layer}.layer_norm1`, x, tower.layerNormEps),
           tower.numHeads,
           mask,
+          precision,
         ),
       );
       const h = this.layerNorm(`${layer}.layer_norm2`, x, tower.layerNormEps);
       x = x.add(
-        this.linear(`${layer}.mlp.fc2`, activation(tower.hiddenAct, this.linear(`${layer}.mlp.fc1`, h))),
+        this.linear(
+          `${layer}.mlp.fc2`,
+          activation(tower.hiddenAct, this.linear(`${layer}.mlp.fc1`, h, precision)),
+          precision,
+        ),
       );
     }
     return x;
@@ -153,8 +205,11 @@ export class ClipModel {
     return pooled.matmul(this.weight('text_projection.weight').mT);
   }
 
-  /** Image features [B, P] (not normalised) of normalised pixels [B, C, S, S]. */
-  encodeImages(pixels: Tensor): Tensor {
+  /**
+   * Image features [B, P] (not normalised) of normalised pixels [B, C, S, S]. `precision` int8 is
+   * for inference only: a graph that differentiates through it fails in grad().
+   */
+  encodeImages(pixels: Tensor, precision: VisionPrecision = 'fp32'): Tensor {
     const { vision } = this.config;
     const [batch, channels, size] = pixels.shape;
     const p = vision.patchSize;
@@ -180,6 +235,7 @@ export class ClipModel {
       this.layerNorm('vision_model.pre_layrnorm', tokens, vision.layerNormEps),
       vision,
       null,
+      precision,
     );
     const pooled = this.layerNorm(
       'vision_model.post_layernorm',
