@@ -33,6 +33,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'the 1×60000 image through index + run on a ViT-B/32-shaped model: peak RSS (issue 13)',
     load: () => import('./extreme-geometry.js'),
   },
+  precision: {
+    summary: 'int8 vs fp32 vision tower: s per view and per TPT image, deviation, demo agreement (issue 18)',
+    load: () => import('./precision.js'),
+  },
   'embedded-accuracy': {
     summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),

@@ -6,13 +6,7 @@ export type FloatDType = 'float32' | 'float64' | 'float16';
 export type DType = FloatDType | 'int64' | 'int32' | 'int8' | 'bool';
 export type Shape = readonly number[];
 export type HostArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Int8Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array;
+  Float32Array | Float64Array | Int32Array | Int8Array | BigInt64Array | Uint8Array | Uint16Array;
 
 export class ShapeError extends Error {
   override name = 'ShapeError';
@@ -305,7 +299,9 @@ export interface QuantizedWeight {
 export function quantizeWeight(data: Float32Array, shape: Shape): QuantizedWeight {
   const [out, inFeatures] = shape;
   if (shape.length !== 2 || data.length !== out * inFeatures)
-    throw new ShapeError(`quantizeWeight: [${shape.join(',')}] needs a 2-D weight, got ${data.length} values`);
+    throw new ShapeError(
+      `quantizeWeight: [${shape.join(',')}] needs a 2-D weight, got ${data.length} values`,
+    );
   const q = new Int8Array(out * inFeatures);
   const scale = new Float32Array(out);
   for (let o = 0; o < out; o++) {

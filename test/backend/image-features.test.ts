@@ -61,6 +61,20 @@ describe('image features cache', () => {
     expect(store.imageFeatures.get(seeded.model.id, second)).toBeUndefined();
   });
 
+  it("keeps the run's precision with its results and caches only fp32 features", () => {
+    const store = tempStore();
+    const seeded = seedCollection(store, 2);
+    const [first, second] = seeded.imageIds;
+    const int8 = createCollectionRun(store, seeded, 'tpt', { precision: 'int8', views: 16 });
+    const fp32 = createCollectionRun(store, seeded, 'zeroshot', { precision: 'fp32' });
+    expect(store.runs.require(int8.id).params).toEqual({ precision: 'int8', views: 16 });
+    store.results.recordResult(int8.id, first, withFeatures(1, unit(1, 2, 2)));
+    store.results.recordResult(fp32.id, second, withFeatures(2, unit(2, 1, 2)));
+    expect(store.results.prediction(int8.id, first)).toBeDefined();
+    expect(store.imageFeatures.get(seeded.model.id, first)).toBeUndefined();
+    expect(Array.from(store.imageFeatures.get(seeded.model.id, second)!)).toEqual(Array.from(unit(2, 1, 2)));
+  });
+
   it('pages the pending images of a run that have features under its model', () => {
     const store = tempStore();
     const seeded = seedCollection(store, 5);

@@ -115,10 +115,12 @@ export function resultsRepository(db: Db) {
     `INSERT INTO adapted_prompts (run_id, image_id, ctx, ctx_shape_json, nearest_tokens_json)
      VALUES (?, ?, ?, ?, ?)`,
   );
-  // Keyed by the run's model: features belong to the model, whatever the class set or method.
+  // Keyed by the run's model: features belong to the model, whatever the class set or method. Only
+  // exact (fp32) features are cached: re-scoring reads them as the model's, and an int8 run's differ.
   const cacheFeatures = db.prepare<[number, Buffer, number]>(
     `INSERT OR REPLACE INTO image_features (model_id, image_id, features)
-     SELECT model_id, ?, ? FROM runs WHERE id = ?`,
+     SELECT model_id, ?, ? FROM runs
+     WHERE id = ? AND coalesce(json_extract(params_json, '$.precision'), 'fp32') = 'fp32'`,
   );
   const insertView = db.prepare(
     `INSERT INTO views (run_id, image_id, view_index, theta, entropy, selected) VALUES (?, ?, ?, ?, ?, ?)`,

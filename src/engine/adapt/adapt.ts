@@ -193,7 +193,9 @@ export async function adaptImage(
 
   const innerLosses = await timer.time('innerLoop', () => learner.learnViews(signal));
   const augmixRng = options.augmix ? new Random(seedFrom(options.seed, 'augmix')) : undefined;
-  const viewFeatures = await timer.time('encodeViews', () => learner.features(signal, augmixRng, options.precision));
+  const viewFeatures = await timer.time('encodeViews', () =>
+    learner.features(signal, augmixRng, options.precision),
+  );
   signal?.throwIfAborted();
   const tuned = await timer.time('tunePrompt', () =>
     meta.variant === 'two-stage'
