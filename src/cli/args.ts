@@ -20,6 +20,7 @@ import {
   type NumberSettingName,
   type PresetName,
   type ValidAdaptParams,
+  type VisionPrecision,
 } from '../shared/domain/adaptation.js';
 import { describeIssues } from '../shared/domain/issues.js';
 import type { ExecutionProvider } from '../engine/runtime.js';
@@ -87,6 +88,7 @@ export type AdaptOptionValues = Partial<
     preset: PresetName;
     innerOptimizer: InnerOptimizer;
     variant: MetaVariant;
+    precision: VisionPrecision;
     augmix: boolean;
   } & Record<NumberSettingName, number>
 >;
@@ -116,7 +118,7 @@ function numberArgument(value: string): number {
 
 /**
  * Declares the method options, generated from the settings' table (src/shared/domain/adaptation.ts):
- * --method, --preset, one per numeric setting, --variant and --augmix.
+ * --method, --preset, one per numeric setting, --inner-optimizer, --variant, --precision and --augmix.
  */
 export function addAdaptOptions(command: Command): Command {
   command.addOption(
@@ -131,7 +133,7 @@ export function addAdaptOptions(command: Command): Command {
       command.option(flag, `${methodNote(settingMethods(name))}${OTHER_SETTINGS.augmix.help}`);
       continue;
     }
-    if (name === 'preset' || name === 'innerOptimizer' || name === 'variant') {
+    if (name === 'preset' || name === 'innerOptimizer' || name === 'variant' || name === 'precision') {
       const { help, choices } = OTHER_SETTINGS[name];
       command.addOption(
         new Option(`${flag} <name>`, `${methodNote(settingMethods(name))}${help}`).choices(choices),

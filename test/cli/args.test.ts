@@ -49,6 +49,9 @@ describe('adaptOptionsFromArgs', () => {
     expect(options.augmix).toBe(false);
     expect(adaptOptionsFromArgs(adaptArgs(['--preset', 'fast-cpu', '--views', '4'])).views).toBe(4);
     expect(adaptOptionsFromArgs(adaptArgs(['--method', 'tpt', '--augmix'])).augmix).toBe(true);
+    expect(options.precision).toBe('fp32');
+    expect(adaptOptionsFromArgs(adaptArgs(['--precision', 'int8'])).precision).toBe('int8');
+    expect(() => adaptArgs(['--precision', 'fp16'])).toThrow(/Allowed choices are fp32, int8/);
   });
 
   it('names the option and the value of each bad value', () => {
@@ -73,6 +76,7 @@ describe('adaptOptionsFromArgs', () => {
       '--select-ratio',
       '--chunk',
       '--variant',
+      '--precision',
       '--augmix',
     ])
       expect(help).toContain(flag);

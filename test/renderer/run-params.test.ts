@@ -1,6 +1,12 @@
 // The run form's fields and params, generated from the settings table.
 import { describe, expect, it } from 'vitest';
-import { fieldProblem, paramFields, presetValues, runParams } from '../../src/renderer/src/lib/run-params.js';
+import {
+  fieldProblem,
+  paramFields,
+  presetValues,
+  runParams,
+  runPrecision,
+} from '../../src/renderer/src/lib/run-params.js';
 import { adaptParamsSchema, NUMBER_SETTINGS } from '../../src/shared/domain/adaptation.js';
 
 const field = (key: string) => paramFields.find((f) => f.key === key)!;
@@ -26,6 +32,19 @@ describe('run form', () => {
       variant: 'second-order',
     });
     expect(adaptParamsSchema.safeParse(meta).success).toBe(true);
+  });
+
+  it('sends the precision for any method only when it is not fp32, and reads it back from a run', () => {
+    const values = presetValues('fast-cpu');
+    expect(runParams('zeroshot', 'fast-cpu', values, 'two-stage')).toEqual({
+      method: 'zeroshot',
+      preset: 'fast-cpu',
+    });
+    const int8 = runParams('zeroshot', 'fast-cpu', values, 'two-stage', 'int8');
+    expect(int8).toEqual({ method: 'zeroshot', preset: 'fast-cpu', precision: 'int8' });
+    expect(adaptParamsSchema.safeParse(int8).success).toBe(true);
+    expect(runPrecision(int8)).toBe('int8');
+    expect(runPrecision({ method: 'tpt' })).toBe('fp32');
   });
 
   it('names a value out of its bounds', () => {

@@ -1,6 +1,5 @@
 // Per-image ("episodic") classification: zero-shot, TPT and MetaTPT. The prompt, the views and the
 // optimiser state start afresh for every image.
-import type { VisionPrecision } from '../clip/model.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { Random, seedFrom } from '../random.js';
@@ -9,7 +8,12 @@ import { ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
 import { IDENTITY_THETA, tptViewThetas, type Theta } from './views.js';
-import { DEFAULT_SETTINGS, type AdaptMethod, type AdaptSettings } from '../../shared/domain/adaptation.js';
+import {
+  DEFAULT_SETTINGS,
+  type AdaptMethod,
+  type AdaptSettings,
+  type VisionPrecision,
+} from '../../shared/domain/adaptation.js';
 
 export interface AdaptOptions {
   method: AdaptMethod;

@@ -2,7 +2,8 @@
 // method section and code are not public. Each view is an affine θ applied to the source image by a
 // differentiable warp; an inner loop learns θ by a self-supervised loss, and the outer loop is TPT's.
 // Graphs here are compiled once per model and chunk size and run per image.
-import type { ClipModel, VisionPrecision } from '../clip/model.js';
+import type { VisionPrecision } from '../../shared/domain/adaptation.js';
+import type { ClipModel } from '../clip/model.js';
 import { normalizeRows } from '../clip/model.js';
 import { tracedFamily, type CompiledFunction, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';

@@ -1,6 +1,7 @@
 // Runs CLIP's towers on host data: compiles each tower once per shape and feeds it batches.
+import type { VisionPrecision } from '../../shared/domain/adaptation.js';
 import { tracedFamily, type Engine, type Inputs } from '../runtime.js';
-import { clipLogits, type ClipModel, type VisionPrecision } from './model.js';
+import { clipLogits, type ClipModel } from './model.js';
 import type { EncodedBatch } from './tokenizer.js';
 
 /** Text features [C, P] of token ids [C, L] whose end-of-text positions are eot [C]. */

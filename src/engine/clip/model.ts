@@ -12,6 +12,7 @@ import {
   type DType,
   type QuantizedWeight,
 } from '../tensor.js';
+import type { VisionPrecision } from '../../shared/domain/adaptation.js';
 import type { Activation, ClipConfig, ClipPreprocessConfig } from './config.js';
 import { loadClipModelFiles } from './model-files.js';
 import type { SafetensorsTensor } from './safetensors.js';
@@ -24,15 +25,6 @@ interface TowerShape {
   hiddenAct: Activation;
   layerNormEps: number;
 }
-
-/**
- * Arithmetic of the vision tower's linear layers where no gradient flows through it. fp32: exact
- * (the default). int8: dynamic quantisation — weights int8 per output channel, activations uint8
- * per call — run by onnxruntime's integer GEMM; attention products, layer norms and the patch
- * embedding stay fp32.
- */
-export const VISION_PRECISIONS = ['fp32', 'int8'] as const;
-export type VisionPrecision = (typeof VISION_PRECISIONS)[number];
 
 function activation(kind: Activation, x: Tensor): Tensor {
   // quick_gelu is OpenAI CLIP's approximation; gelu (erf form) is used by some OpenCLIP models.
@@ -206,8 +198,9 @@ export class ClipModel {
   }
 
   /**
-   * Image features [B, P] (not normalised) of normalised pixels [B, C, S, S]. `precision` int8 is
-   * for inference only: a graph that differentiates through it fails in grad().
+   * Image features [B, P] (not normalised) of normalised pixels [B, C, S, S]. `precision` int8
+   * quantises the linear layers (attention products, layer norms and the patch embedding stay
+   * fp32); it is for inference only: a graph that differentiates through it fails in grad().
    */
   encodeImages(pixels: Tensor, precision: VisionPrecision = 'fp32'): Tensor {
     const { vision } = this.config;

@@ -40,6 +40,15 @@ export const VARIANT_LABELS: Record<MetaVariant, string> = {
 export const INNER_OPTIMIZERS = ['sgd', 'adam'] as const;
 export type InnerOptimizer = (typeof INNER_OPTIMIZERS)[number];
 
+/**
+ * Arithmetic of the vision tower where no gradient flows through it (the image itself, the views
+ * TPT tunes on; MetaTPT's inner loop stays fp32). fp32: exact, the default. int8: dynamic
+ * quantisation of the linear layers (int8 weights per output channel, activations quantised per
+ * call), run by onnxruntime's integer GEMM; deviation from fp32 in BENCHMARKS.md ("precision").
+ */
+export const VISION_PRECISIONS = ['fp32', 'int8'] as const;
+export type VisionPrecision = (typeof VISION_PRECISIONS)[number];
+
 /** A numeric setting: its bounds (inclusive unless `greaterThan`) and how it is shown. */
 export interface NumberSetting {
   label: string;
@@ -207,6 +216,12 @@ export const OTHER_SETTINGS = {
     choices: META_VARIANTS,
     methods: ['metatpt'],
   },
+  precision: {
+    label: 'Precision',
+    help: "vision tower arithmetic where no gradient flows: fp32 (exact) or int8 (faster; see BENCHMARKS.md 'precision')",
+    choices: VISION_PRECISIONS,
+    methods: ADAPT_METHODS,
+  },
   augmix: {
     label: 'AugMix',
     help: 'AugMix on the views, as the official TPT code does on fine-grained sets',
@@ -220,6 +235,7 @@ export const SETTING_NAMES = [
   ...(Object.keys(NUMBER_SETTINGS) as NumberSettingName[]),
   'innerOptimizer',
   'variant',
+  'precision',
   'augmix',
 ] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -238,6 +254,7 @@ export type AdaptSettings = { [K in NumberSettingName]: K extends 'minEntropy' ?
   variant: MetaVariant;
   /** AugMix on every view but the original, as the official TPT code does on fine-grained sets. */
   augmix: boolean;
+  precision: VisionPrecision;
 };
 
 /** The papers' settings: TPT's 64 views, one AdamW step at 5e-3 on the 10 % most confident views. */
@@ -257,6 +274,7 @@ export const DEFAULT_SETTINGS: AdaptSettings = {
   innerOptimizer: 'sgd',
   variant: 'two-stage',
   augmix: false,
+  precision: 'fp32',
 };
 
 /** Named starting points; explicit settings override them. */
@@ -298,6 +316,7 @@ export const adaptParamsSchema = z
     preset: z.enum(OTHER_SETTINGS.preset.choices).optional(),
     innerOptimizer: z.enum(OTHER_SETTINGS.innerOptimizer.choices).optional(),
     variant: z.enum(OTHER_SETTINGS.variant.choices).optional(),
+    precision: z.enum(OTHER_SETTINGS.precision.choices).optional(),
     augmix: z.boolean().optional(),
     ...numberShape,
   })

@@ -37,6 +37,10 @@ describe('declared once', () => {
     expect(filesMatching(/['"]paper['"]\s*[,|]\s*['"]fast-cpu['"]/)).toEqual(['shared/domain/adaptation.ts']);
   });
 
+  it('the vision precisions: only in shared/domain/adaptation.ts', () => {
+    expect(filesMatching(/['"]fp32['"]\s*[,|]\s*['"]int8['"]/)).toEqual(['shared/domain/adaptation.ts']);
+  });
+
   it('the default prompt template: only in shared/domain/adaptation.ts', () => {
     // The migrations are history: their SQL comment shows the template as it was then.
     const files = filesMatching(/['"]a photo of a \{\}\.['"]/).filter(

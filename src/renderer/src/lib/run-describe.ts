@@ -26,7 +26,9 @@ export function runTitle(run: Pick<RunInfo, 'id' | 'method' | 'name'>): string {
 /** The settings that tell runs of a method apart, short: "fast-cpu · 16 views · 1 step · two-stage". */
 export function settingsChips(run: Pick<RunInfo, 'method' | 'settings'>): string[] {
   const s = run.settings;
-  if (run.method === 'zeroshot') return [];
+  // A precision other than fp32 changes every method's numbers, so it is always shown.
+  const precision = typeof s.precision === 'string' && s.precision !== 'fp32' ? [s.precision] : [];
+  if (run.method === 'zeroshot') return precision;
   const chips = [
     typeof s.preset === 'string' ? s.preset : 'custom',
     `${s.views} views`,
@@ -35,7 +37,7 @@ export function settingsChips(run: Pick<RunInfo, 'method' | 'settings'>): string
   if (run.method === 'metatpt') chips.push(`${s.innerSteps} view step${s.innerSteps === 1 ? '' : 's'}`);
   if (run.method === 'metatpt' && s.variant !== 'two-stage') chips.push(String(s.variant));
   if (s.augmix === true) chips.push('AugMix');
-  return chips;
+  return [...chips, ...precision];
 }
 
 /** Every setting, labelled, in the order the backend gives them. */

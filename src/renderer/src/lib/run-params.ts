@@ -2,13 +2,16 @@
 // which fields each method shows, their bounds, the values each preset gives, and the params a run
 // is started with. The backend validates again with the schema made from the same table.
 import {
+  DEFAULT_SETTINGS,
   NUMBER_SETTINGS,
+  VISION_PRECISIONS,
   presetSettings,
   type AdaptMethod,
   type MetaVariant,
   type NumberSetting,
   type NumberSettingName,
   type PresetName,
+  type VisionPrecision,
 } from '../../../shared/domain/adaptation.js';
 
 export interface ParamField extends NumberSetting {
@@ -36,8 +39,10 @@ export function runParams(
   preset: PresetName,
   values: ParamValues,
   variant: MetaVariant,
+  precision: VisionPrecision = DEFAULT_SETTINGS.precision,
 ): Record<string, number | string> {
   const params: Record<string, number | string> = { method, preset };
+  if (precision !== DEFAULT_SETTINGS.precision) params.precision = precision;
   if (method === 'zeroshot') return params;
   const base = presetValues(preset);
   for (const field of paramFields) {
@@ -58,4 +63,9 @@ export function fieldProblem(field: ParamField, value: number | undefined): stri
     return `${field.label} is more than ${field.greaterThan}`;
   if (field.max !== undefined && value > field.max) return `${field.label} is at most ${field.max}`;
   return null;
+}
+
+/** A stored run's precision: the default unless its params name another. */
+export function runPrecision(params: Record<string, unknown>): VisionPrecision {
+  return VISION_PRECISIONS.find((p) => p === params.precision) ?? DEFAULT_SETTINGS.precision;
 }
