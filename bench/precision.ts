@@ -29,7 +29,7 @@ import { GOLDEN_MODEL_DIR, goldenIndex, loadGoldenTensor } from '../test/fixture
 import { positiveInt } from './lib/args.js';
 import { imagenetClassNames } from './lib/classes.js';
 import { syntheticImage } from './lib/images.js';
-import { interleaved, median } from './lib/measure.js';
+import { absDiffStats, interleaved, median } from './lib/measure.js';
 import { ensureClipModel } from './lib/models.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
 
@@ -37,21 +37,7 @@ const DEMO_DIR = new URL('../resources/demo/', import.meta.url).pathname;
 
 type PerPrecision<T> = Record<VisionPrecision, T>;
 
-interface Deviation {
-  max: number;
-  mean: number;
-}
-
-function deviation(a: ArrayLike<number>, b: ArrayLike<number>): Deviation {
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
-}
+type Deviation = ReturnType<typeof absDiffStats>;
 
 /** Softmax rows [N, C] of unit image features [N, P] against unit text features [C, P]. */
 function probabilities(
@@ -96,7 +82,13 @@ function deviationRow(
     const label = (p: Float64Array) => argmax(p.subarray(r * classes, (r + 1) * classes));
     if (label(p32) === label(p8)) sameLabels++;
   }
-  return { model, rows, features: deviation(unit.int8, unit.fp32), probs: deviation(p8, p32), sameLabels };
+  return {
+    model,
+    rows,
+    features: absDiffStats(unit.int8, unit.fp32),
+    probs: absDiffStats(p8, p32),
+    sameLabels,
+  };
 }
 
 const argmax = (xs: ArrayLike<number>): number => {
@@ -196,7 +188,7 @@ async function speed(
       model.logitScale,
     ),
     tptSameLabel: tpt.fp32.label === tpt.int8.label ? 1 : 0,
-    tptProbs: deviation(tpt.int8.probs, tpt.fp32.probs),
+    tptProbs: absDiffStats(tpt.int8.probs, tpt.fp32.probs),
   };
 }
 

@@ -58,3 +58,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
 }
+
+/** The largest and the mean |a[i] − b[i]|. */
+export function absDiffStats(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
+  if (a.length !== b.length) throw new Error(`absDiffStats: lengths differ (${a.length} vs ${b.length})`);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return { max: maxAbsDiff(a, b), mean: sum / a.length };
+}

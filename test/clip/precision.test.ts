@@ -10,6 +10,7 @@ import { grad } from '../../src/engine/grad.js';
 import { lowerToOnnx } from '../../src/engine/onnx.js';
 import { Engine } from '../../src/engine/runtime.js';
 import { input, quantizeWeight } from '../../src/engine/tensor.js';
+import { absDiffStats } from '../../bench/lib/measure.js';
 import { GOLDEN_MODEL_DIR, goldenIndex, loadGoldenTensor } from '../fixtures/golden/load.js';
 
 // Stated tolerances of the int8 tower on the golden model (measured: 8.9e-3 max, 1.9e-3 mean on
@@ -24,17 +25,6 @@ let pixels: Float32Array;
 let count: number;
 
 const quietEngine = () => new Engine({ provider: 'cpu', log: () => {} });
-
-function deviation(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
-}
 
 beforeAll(() => {
   model = ClipModel.load(GOLDEN_MODEL_DIR);
@@ -66,7 +56,7 @@ describe('vision tower precision', () => {
     const width = encoder.projectionDim;
     const fp32 = normalizeRowsHost(await encoder.encodeImages(pixels, count), width);
     const int8 = normalizeRowsHost(await encoder.encodeImages(pixels, count, { precision: 'int8' }), width);
-    const features = deviation(int8, fp32);
+    const features = absDiffStats(int8, fp32);
     expect(features.max).toBeGreaterThan(0);
     expect(features.max).toBeLessThanOrEqual(FEATURE_MAX);
     expect(features.mean).toBeLessThanOrEqual(FEATURE_MEAN);
@@ -81,7 +71,7 @@ describe('vision tower precision', () => {
       );
     const [p32, p8] = [probs(fp32), probs(int8)];
     for (let i = 0; i < count; i++) {
-      expect(deviation(p8[i], p32[i]).max).toBeLessThanOrEqual(PROBABILITY_MAX);
+      expect(absDiffStats(p8[i], p32[i]).max).toBeLessThanOrEqual(PROBABILITY_MAX);
       expect(p8[i].indexOf(Math.max(...p8[i]))).toBe(p32[i].indexOf(Math.max(...p32[i])));
     }
   });
