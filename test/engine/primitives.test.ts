@@ -9,6 +9,8 @@ import {
   logicalAnd,
   layerNorm,
   linear,
+  quantizedLinear,
+  quantizeWeight,
   maximum,
   minimum,
   pad,
@@ -282,8 +284,10 @@ describe('gradient rules against central finite differences (float64)', () => {
     const covered = new Set(cases.map((c) => c.primitive));
     const noRule = ['input', 'param', 'constant'];
     const comparisons = ['equal', 'less', 'greater', 'lessOrEqual', 'greaterOrEqual', 'and'];
+    // Inference only: grad() through it throws (test/clip/precision.test.ts).
+    const inferenceOnly = ['quantizedLinear'];
     const missing = Object.keys(primitives).filter(
-      (p) => !covered.has(p) && !noRule.includes(p) && !comparisons.includes(p),
+      (p) => !covered.has(p) && ![...noRule, ...comparisons, ...inferenceOnly].includes(p),
     );
     expect(missing).toEqual([]);
   });
@@ -394,6 +398,12 @@ describe('shape rules', () => {
       shape: [2, 3, 5],
       bad: () => linear(t([2, 4]), t([5, 3]), t([5])),
       error: 'linear: input [2,4], weight [5,3] and bias [5] do not fit',
+    },
+    quantizedLinear: {
+      ok: () => quantizedLinear(t([2, 3, 4]), quantizeWeight(new Float32Array(20), [5, 4]), t([5])),
+      shape: [2, 3, 5],
+      bad: () => quantizedLinear(t([2, 3]), quantizeWeight(new Float32Array(20), [5, 4]), t([5])),
+      error: 'quantizedLinear: input [2,3]:float32, weight [4,5]:int8, scale [5] and bias [5] do not fit',
     },
     reshape: {
       ok: () => t([2, 3]).reshape([-1]),
