@@ -24,7 +24,7 @@ import { ClipModel } from '../src/engine/clip/model.js';
 import { VISION_PRECISIONS, type VisionPrecision } from '../src/shared/domain/adaptation.js';
 import { Random } from '../src/engine/random.js';
 import { Engine } from '../src/engine/runtime.js';
-import { EMBEDDED_MODEL_DIR } from '../src/engine/synthetic/embedded.js';
+import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
 import { GOLDEN_MODEL_DIR, goldenIndex, loadGoldenTensor } from '../test/fixtures/golden/load.js';
 import { positiveInt } from './lib/args.js';
 import { imagenetClassNames } from './lib/classes.js';
@@ -302,7 +302,14 @@ function report(
     `${agreement(r.fp32.labels, r.int8.labels)}/${n}`,
   ];
   const demoTable = markdownTable(
-    ['demo (shapes-clip-v1)', 'images', 'fp32 accuracy %', 'int8 accuracy %', 'change, points', 'same label'],
+    [
+      `demo (${basename(EMBEDDED_MODEL_DIR)})`,
+      'images',
+      'fp32 accuracy %',
+      'int8 accuracy %',
+      'change, points',
+      'same label',
+    ],
     [
       demoRow('zero-shot', demoResult.images, demoResult.zeroShot),
       demoRow(`TPT (${ADAPT_DEFAULTS.views} views)`, demoResult.tptImages, demoResult.tpt),
