@@ -4,26 +4,33 @@ import pluginVue from 'eslint-plugin-vue';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
-// The layers, bottom up: src/shared/domain (the domain's facts) ← src/engine (a library, no app) ←
-// src/backend ← src/cli and src/main; src/shared (the API contract) ← src/renderer. Each entry: the
-// files, and the imports they may not use, with the reason the lint message gives.
+// The layers, bottom up: src/shared/domain (the domain's facts and types) ← src/shared (the API
+// contract) ← src/renderer; src/shared/domain ← src/engine (a library, no app) ← src/backend ← src/cli
+// and src/main. Each entry: the files, and the imports they may not use, with the reason the lint
+// message gives. test/lint/layers.test.ts checks that each rule fires.
+const app = ['**/backend/**', '**/renderer/**', '**/cli/**', '**/main/**', '**/preload/**'];
 const layers = [
   {
     files: ['src/shared/domain/**'],
-    forbidden: ['**/engine/**', '**/backend/**', '**/renderer/**', '**/cli/**', '**/main/**', '../*.js'],
+    forbidden: [...app, '**/engine/**', '../*.js'],
     message: 'src/shared/domain is the bottom layer: it imports nothing of the app or the engine.',
   },
   {
+    files: ['src/shared/**'],
+    // A file gets one no-restricted-imports setting (the last that matches): the domain keeps its own.
+    ignores: ['src/shared/domain/**'],
+    forbidden: [...app, '**/engine/**'],
+    message: 'src/shared is the contract: it imports nothing of the backend, the renderer or the engine.',
+  },
+  {
     files: ['src/engine/**'],
-    forbidden: [
-      '**/backend/**',
-      '**/renderer/**',
-      '**/cli/**',
-      '**/main/**',
-      '**/preload/**',
-      '**/shared/*.js',
-    ],
+    forbidden: [...app, '**/shared/*.js'],
     message: 'src/engine is a library: it imports nothing of the app (src/shared/domain only).',
+  },
+  {
+    files: ['src/renderer/**'],
+    forbidden: ['**/backend/**', '**/engine/**', '**/cli/**', '**/main/**', '**/preload/**'],
+    message: 'The renderer talks to the backend through the API only (src/shared).',
   },
   {
     files: ['src/backend/store/**'],
@@ -48,8 +55,9 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  ...layers.map(({ files, forbidden, message }) => ({
+  ...layers.map(({ files, ignores = [], forbidden, message }) => ({
     files,
+    ignores,
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message }] }] },
   })),
   prettier,

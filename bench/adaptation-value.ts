@@ -30,7 +30,7 @@ import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
 import { Random } from '../src/engine/random.js';
 import { Engine } from '../src/engine/runtime.js';
-import { comparePaired, exactMcNemarP, wilsonInterval } from '../src/shared/evaluation.js';
+import { comparePaired, exactMcNemarP, wilsonInterval } from '../src/shared/domain/evaluation.js';
 import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
 import { renderScene, SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
 import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';

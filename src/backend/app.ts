@@ -3,10 +3,11 @@
 // put their transport in front of it.
 import { existsSync } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { Engine } from '../engine/runtime.js';
 import { ApiError, type AppInfo } from '../shared/api.js';
+import { imageTypeOf } from '../shared/domain/image-types.js';
 import { createDispatcher, type Dispatch } from './api/dispatch.js';
 import { createEventHub, type EventHub } from './api/events.js';
 import { createApiHandlers } from './api/handlers.js';
@@ -64,18 +65,6 @@ export interface Backend {
   /** Stops the runs (they stay queued and resume at the next start), the workers and the store. */
   close(): Promise<void>;
 }
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-  '.avif': 'image/avif',
-  '.bmp': 'image/bmp',
-};
 
 export async function createBackend(options: BackendOptions): Promise<Backend> {
   const { dataDir, resourcesDir = null, provider = 'auto', shell, version } = options;
@@ -142,9 +131,9 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
       const reason = error instanceof PathRefusedError ? error.reason : (error as Error).message;
       throw new ApiError(`image ${imageId} cannot be served: ${reason}`, 'not-found');
     }
-    const contentType = CONTENT_TYPES[extname(path).toLowerCase()];
-    if (!contentType) throw new ApiError(`image ${imageId} is not of a type that can be shown`, 'not-found');
-    return { path, contentType };
+    const type = imageTypeOf(path);
+    if (!type) throw new ApiError(`image ${imageId} is not of a type that can be shown`, 'not-found');
+    return { path, contentType: type.mediaType };
   }
 
   const dispatch = createDispatcher(

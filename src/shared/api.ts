@@ -3,25 +3,44 @@
 // at the backend boundary; outputs are plain JSON-compatible data (typed arrays become number arrays).
 import { z } from 'zod';
 import { ADAPT_METHODS } from './domain/adaptation.js';
-import { EXPORT_FORMATS } from '../backend/export/types.js';
-import type { ImageDetail } from '../backend/services/browse.js';
-import type { CollectionSummary } from '../backend/services/collections.js';
-import type { ScanProgress, ScanSummary } from '../backend/library/indexer.js';
-import type { RunProgress } from '../backend/jobs/executor.js';
-import type { RunEvaluation } from '../backend/services/evaluation.js';
-import { LABEL_KINDS } from './evaluation.js';
-import type { DemoOpened } from '../backend/services/demo.js';
-import type { RunInfo, SettingValue } from '../backend/services/runs.js';
-import type {
-  ClassDefinition,
-  ClassSet,
-  GridPage,
-  LabelAction,
-  LabelState,
-  ModelRecord,
-  Run,
-  RunItem,
-} from '../backend/store/index.js';
+import type { ClassDefinition, ClassSet } from './domain/class-sets.js';
+import { LABEL_KINDS } from './domain/evaluation.js';
+import {
+  EXPORT_FORMATS,
+  EXPORT_INCLUDES,
+  IMPORT_FORMATS,
+  LINK_MODES,
+  UNLABELED_MODES,
+  type ExportSummary,
+  type ImportSummary,
+} from './domain/export.js';
+import {
+  GRID_SORT_KEYS,
+  maxGridPageSize,
+  REVIEW_STATES,
+  type GridItem,
+  type GridPage,
+  type GridQuery,
+} from './domain/grid.js';
+import type { LabelAction, LabelState } from './domain/labels.js';
+import {
+  IMAGE_STATUSES,
+  type CollectionSummary,
+  type DemoOpened,
+  type ScanProgress,
+  type ScanSummary,
+} from './domain/library.js';
+import type { ModelRecord } from './domain/models.js';
+import type { ImageDetail } from './domain/results.js';
+import {
+  RUN_ITEM_STATES,
+  type Run,
+  type RunEvaluation,
+  type RunInfo,
+  type RunItem,
+  type RunProgress,
+  type SettingValue,
+} from './domain/runs.js';
 
 const id = z.number().int().positive();
 const imageIds = z.array(id).min(1).max(100_000);
@@ -59,9 +78,10 @@ export const gridQuerySchema = z
     runId: id.optional(),
     layered: z.boolean().optional(),
     classSetId: id.optional(),
+    hasPrediction: z.boolean().optional(),
     predictedClass: z.number().int().min(0).optional(),
     labelClass: z.number().int().min(0).optional(),
-    reviewState: z.enum(['unreviewed', 'reviewed', 'labeled', 'rejected', 'skipped']).optional(),
+    reviewState: z.enum(REVIEW_STATES).optional(),
     confidence: range.optional(),
     entropy: range.optional(),
     disagreement: z.boolean().optional(),
@@ -69,16 +89,16 @@ export const gridQuerySchema = z
       .object({ outcome: z.enum(['fixed', 'broken']), against: labelKind.optional() })
       .strict()
       .optional(),
-    statuses: z.array(z.enum(['ok', 'error', 'missing'])).optional(),
+    statuses: z.array(z.enum(IMAGE_STATUSES)).optional(),
     sort: z
       .object({
-        key: z.enum(['entropy', 'confidence', 'zeroShotEntropy', 'path', 'id']),
+        key: z.enum(GRID_SORT_KEYS),
         direction: z.enum(['asc', 'desc']).optional(),
       })
       .strict()
       .optional(),
     offset: z.number().int().min(0).optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
+    limit: z.number().int().min(1).max(maxGridPageSize).optional(),
   })
   .strict();
 
@@ -103,11 +123,6 @@ export interface AppInfo {
   device: string;
   /** The demo collection that ships with the app, when it is not added yet (open it: collections.openDemo). */
   demoFolder: string | null;
-}
-
-export interface ExportResult {
-  outDir: string;
-  counts: Record<string, number>;
 }
 
 /** Every call: its input schema and its output type. */
@@ -170,7 +185,7 @@ export const apiSchemas = {
   'runs.items': z
     .object({
       runId: id,
-      state: z.enum(['pending', 'done', 'failed']).optional(),
+      state: z.enum(RUN_ITEM_STATES).optional(),
       offset: z.number().int().min(0).optional(),
       limit: z.number().int().min(1).max(1000).optional(),
     })
@@ -198,7 +213,7 @@ export const apiSchemas = {
       layered: z.boolean().optional(),
       format: exportFormatSchema,
       outDir: z.string().min(1).max(4096),
-      include: z.enum(['reviewed', 'predictions']).optional(),
+      include: z.enum(EXPORT_INCLUDES).optional(),
       minConfidence: z.number().min(0).max(1).optional(),
       split: z
         .object({
@@ -209,8 +224,8 @@ export const apiSchemas = {
         })
         .strict()
         .optional(),
-      link: z.enum(['copy', 'hardlink', 'symlink']).optional(),
-      unlabeled: z.enum(['omit', 'folder']).optional(),
+      link: z.enum(LINK_MODES).optional(),
+      unlabeled: z.enum(UNLABELED_MODES).optional(),
     })
     .strict(),
   'export.importLabels': z
@@ -218,7 +233,7 @@ export const apiSchemas = {
       collectionId: id,
       classSetId: id,
       /** export: one of our export folders, or a Label Studio JSON/JSON_MIN/CSV export file. */
-      format: z.enum(['imagefolder', 'csv', 'export', 'labelstudio']),
+      format: z.enum(IMPORT_FORMATS),
       path: z.string().min(1).max(4096),
     })
     .strict(),
@@ -266,18 +281,8 @@ export interface ApiOutputs {
   'review.labelOf': LabelState | null;
   'browse.grid': GridPage;
   'browse.image': Plain<ImageDetail>;
-  'export.run': ExportResult;
-  'export.importLabels': {
-    applied: number;
-    alreadyLabeled: number;
-    unknownClass: number;
-    unmatched: number;
-    /** Label values naming no class of the class set, each with its count. */
-    unknownLabels: { label: string; count: number }[];
-    /** Imported files that matched no image, each with why. */
-    unmatchedFiles: { path: string; reason: string }[];
-    warnings: string[];
-  };
+  'export.run': ExportSummary;
+  'export.importLabels': ImportSummary;
 }
 
 export type ApiMethod = keyof typeof apiSchemas;
@@ -317,10 +322,14 @@ export interface WorkbenchApi {
 export { ApiError, type ApiErrorPayload, type ApiResponse } from './api-error.js';
 
 export type {
+  ExportSummary,
+  ImportSummary,
   ClassDefinition,
   ClassSet,
   CollectionSummary,
+  GridItem,
   GridPage,
+  GridQuery,
   ImageDetail,
   LabelAction,
   ModelRecord,

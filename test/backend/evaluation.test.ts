@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateRun } from '../../src/backend/services/evaluation.js';
-import { wilsonInterval } from '../../src/shared/evaluation.js';
+import { wilsonInterval } from '../../src/shared/domain/evaluation.js';
 import { seedEvaluatedRuns } from './evaluation-fixture.js';
 import { tempStore } from './helpers.js';
 

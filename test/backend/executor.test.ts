@@ -4,11 +4,12 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RunExecutor, type RunProgress } from '../../src/backend/jobs/executor.js';
+import { RunExecutor } from '../../src/backend/jobs/executor.js';
 import type { ImageProcessor, RunSpec } from '../../src/backend/jobs/types.js';
 import type { Store } from '../../src/backend/store/index.js';
 import { createCollectionRun, runOnDisk, seedCollection, tempStore } from './helpers.js';
 import { fakeResult } from './fake-results.js';
+import type { RunProgress } from '../../src/shared/domain/runs.js';
 
 /** A processor that takes `delayMs` per image, fails on the images named in `failOn`, and counts calls. */
 function testProcessor(

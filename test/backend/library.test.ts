@@ -10,12 +10,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scanCollection, type ScanProgress } from '../../src/backend/library/indexer.js';
+import { scanCollection } from '../../src/backend/library/indexer.js';
 import { resolveCollectionFile, PathRefusedError } from '../../src/backend/library/paths.js';
 import { createThumbnailCache } from '../../src/backend/library/thumbnails.js';
 import { makeImageFolder, imageRelPath } from '../../scripts/make-image-folder.js';
 import type { Store } from '../../src/backend/store/index.js';
 import { tempDir, tempStore } from './helpers.js';
+import type { ScanProgress } from '../../src/shared/domain/library.js';
 
 /** A folder of `count` generated PNGs (10 per subfolder) registered as a collection. */
 async function imageCollection(store: Store, count: number) {

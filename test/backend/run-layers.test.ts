@@ -74,7 +74,7 @@ describe('a run with adapted runs layered on it', () => {
     expect(view.items.map((i) => i.adapted)).toEqual([true, true, true, false, false, false]);
 
     // The run alone still shows only its own results.
-    const alone = store.grid.query({ collectionId: collection.id, runId: first.id, confidence: { min: 0 } });
+    const alone = store.grid.query({ collectionId: collection.id, runId: first.id, hasPrediction: true });
     expect(alone.total).toBe(3);
 
     // Sorting and filtering work over the view; images without a result sort last.

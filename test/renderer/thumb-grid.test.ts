@@ -3,7 +3,7 @@ import { mount } from '@vue/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nextTick } from 'vue';
 import ThumbGrid from '../../src/renderer/src/components/ThumbGrid.vue';
-import type { GridItem } from '../../src/backend/store/grid.js';
+import type { GridItem } from '../../src/shared/api.js';
 import { giveElementsSize } from './layout.js';
 
 const total = 100_000;

@@ -6,7 +6,6 @@ import { describeIssues } from '../../shared/domain/issues.js';
 import { ApiError, type AppInfo } from '../../shared/api.js';
 import { exportRun, importLabelsIntoStore } from '../export/from-store.js';
 import { importFromExport, importLabels } from '../export/index.js';
-import type { ScanProgress, ScanSummary } from '../library/indexer.js';
 import { hashFile } from '../library/inspect.js';
 import { recordInstalledModel } from '../model-registry.js';
 import { downloadModel, type DownloadOptions } from '../models/download.js';
@@ -18,6 +17,7 @@ import type { Services } from '../services/index.js';
 import type { LabelAction, Store } from '../store/index.js';
 import { toPlain, type ApiHandlers } from './dispatch.js';
 import type { EventHub } from './events.js';
+import type { ScanProgress, ScanSummary } from '../../shared/domain/library.js';
 
 export interface ApiHandlerDeps {
   store: Store;

@@ -16,6 +16,7 @@ import type {
   ImportedLabel,
   ManifestInput,
 } from './types.js';
+import type { ExportInclude, ImportSummary } from '../../shared/domain/export.js';
 
 export interface RunSelection {
   runId: number;
@@ -25,7 +26,7 @@ export interface RunSelection {
    */
   layered?: boolean;
   /** 'reviewed': only the expert's labels; 'predictions': those, and the model's label elsewhere. */
-  include: 'reviewed' | 'predictions';
+  include: ExportInclude;
   /** Predictions below this confidence are left unlabeled (the expert's labels always count). */
   minConfidence?: number;
 }
@@ -209,18 +210,6 @@ export interface StoreImportTarget {
   overwrite?: boolean;
 }
 
-export interface StoreImportSummary {
-  applied: number;
-  alreadyLabeled: number;
-  unknownClass: number;
-  unmatched: number;
-  /** Each label value that names no class of the class set, with how many rows gave it. */
-  unknownLabels: { label: string; count: number }[];
-  /** Each imported file that matched no image (or an image already matched), with why. */
-  unmatchedFiles: { path: string; reason: string }[];
-  warnings: string[];
-}
-
 /** Values named in a warning line; --json and the API list them all. */
 const NAMED_IN_WARNING = 10;
 
@@ -250,14 +239,14 @@ export function importLabelsIntoStore(
   store: Store,
   target: StoreImportTarget,
   labels: readonly ImportedLabel[],
-): StoreImportSummary {
+): ImportSummary {
   store.collections.require(target.collectionId);
   const classSet = store.classSets.require(target.classSetId);
   const classes = new ClassNameMatcher(classSet.classes.map((c) => c.name));
   const match = matchImportedLabels(labels, collectionImages(store, target.collectionId));
 
   const unknown = new Map<string, number>();
-  const summary: StoreImportSummary = {
+  const summary: ImportSummary = {
     applied: 0,
     alreadyLabeled: 0,
     unknownClass: 0,

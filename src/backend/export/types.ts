@@ -2,22 +2,19 @@
 // Nothing here knows about the store: an adapter turns store rows into ExportItems.
 import path from 'node:path';
 import { z } from 'zod';
+import {
+  EXPORT_FORMATS,
+  LINK_MODES,
+  UNLABELED_MODES,
+  type ExportCounts,
+  type ExportFormat,
+  type LinkMode,
+} from '../../shared/domain/export.js';
+
+export { EXPORT_FORMATS, LINK_MODES, type ExportCounts, type ExportFormat, type LinkMode };
 
 export const LABEL_SOURCES = ['human', 'accepted', 'imported', 'predicted'] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
-
-export const EXPORT_FORMATS = [
-  'imagefolder',
-  'yolo-cls',
-  'csv',
-  'jsonl',
-  'hf-imagefolder',
-  'labelstudio',
-] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export const LINK_MODES = ['copy', 'hardlink', 'symlink'] as const;
-export type LinkMode = (typeof LINK_MODES)[number];
 
 /** The fixed columns of labels.csv / labels.jsonl / metadata.*; `path` is `file_name` in Hugging Face metadata. */
 export const TABLE_COLUMNS = ['path', 'label', 'confidence', 'source', 'split', 'source_path'] as const;
@@ -85,7 +82,7 @@ export const exportOptionsSchema = z
     link: z.enum(LINK_MODES).default('copy'),
     split: splitRatiosSchema.optional(),
     /** 'folder' puts unlabeled images under `_unlabeled/` (never inside a split). */
-    unlabeled: z.enum(['omit', 'folder']).default('omit'),
+    unlabeled: z.enum(UNLABELED_MODES).default('omit'),
     /** hf-imagefolder only: which metadata file to write. */
     hfMetadata: z.enum(['jsonl', 'csv']).default('jsonl'),
     /**
@@ -127,16 +124,6 @@ export interface ExportProgress {
 export interface ExportControl {
   onProgress?: (progress: ExportProgress) => void;
   signal?: AbortSignal;
-}
-
-export interface ExportCounts {
-  reviewed: number;
-  accepted: number;
-  predicted: number;
-  imported: number;
-  unlabeled: number;
-  /** Unlabeled items left out because `unlabeled` was 'omit'. */
-  omittedUnlabeled: number;
 }
 
 /** One exported image: where it went, and which collection image it came from. */

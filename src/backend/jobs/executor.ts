@@ -5,26 +5,11 @@
 // a result only while it holds it.
 import { parseAdaptSettings } from '../../shared/domain/adaptation.js';
 import { toAbsolute } from '../library/files.js';
-import type { Run, RunStatus, WorkItem } from '../store/runs.js';
+import type { WorkItem } from '../store/runs.js';
 import { isStale, LeaseLostError, newLeaseOwner, RunOwnedError } from './leases.js';
 import type { ImageResult, Store } from '../store/index.js';
 import type { ImageProcessor, OpenProcessor, RunSpec } from './types.js';
-
-export interface RunProgress {
-  runId: number;
-  status: RunStatus;
-  total: number;
-  done: number;
-  failed: number;
-  /** Images per second over the recent completions of this session. */
-  rate: number;
-  /** Seconds until the run is through at the current rate; null while unknown. */
-  etaSeconds: number | null;
-  /** Relative path of the image most recently started. */
-  currentImage: string | null;
-  /** The device the images are processed on, as the processor reports it; null until known. */
-  device: string | null;
-}
+import type { Run, RunProgress, RunStatus } from '../../shared/domain/runs.js';
 
 export interface RunExecutorOptions {
   store: Store;

@@ -6,34 +6,7 @@ import type { ScannedFile } from '../store/images.js';
 import type { SkippedEntry } from '../../shared/domain/image-types.js';
 import { walkImageFiles, type FoundFile, type WalkOptions } from './files.js';
 import { inspectFile } from './inspect.js';
-
-export interface ScanCounts {
-  added: number;
-  changed: number;
-  unchanged: number;
-  /** Files that could not be read or decoded in this scan, and unreadable folders. */
-  errors: number;
-}
-
-export interface ScanProgress extends ScanCounts {
-  collectionId: number;
-  /** Files seen so far (the total is unknown until the walk ends). */
-  seen: number;
-  currentPath: string | null;
-}
-
-export interface ScanSummary extends ScanCounts {
-  collectionId: number;
-  removed: number;
-  moved: number;
-  durationMs: number;
-  /** How many entries of the folder were not taken as images (hidden, not an image, link out, …). */
-  skippedCount: number;
-  /** The first SKIPPED_LISTED of them, each with its reason. */
-  skipped: SkippedEntry[];
-  /** Images of this scan that could not be read or decoded (the first SKIPPED_LISTED), with why. */
-  failed: { path: string; error: string }[];
-}
+import type { ScanCounts, ScanProgress, ScanSummary } from '../../shared/domain/library.js';
 
 /** Skipped entries named in a scan summary; the rest are only counted. */
 export const SKIPPED_LISTED = 1000;

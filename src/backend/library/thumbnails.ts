@@ -4,9 +4,9 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Store } from '../store/index.js';
-import type { ImageRecord } from '../store/images.js';
 import { explainDecodeFailure } from '../../shared/domain/image-types.js';
 import { CACHEDIR_TAG, CACHEDIR_TAG_CONTENT, toAbsolute } from './files.js';
+import type { ImageRecord } from '../../shared/domain/library.js';
 
 export interface ThumbnailCacheOptions {
   store: Store;

@@ -1,33 +1,7 @@
 // Looking at a collection: grid pages and everything known about one image.
 import { toAbsolute } from '../library/files.js';
-import type {
-  AdaptedPrompt,
-  GridPage,
-  GridQuery,
-  ImageRecord,
-  Label,
-  LabelHistoryEntry,
-  Prediction,
-  Run,
-  StoredView,
-  Store,
-} from '../store/index.js';
-
-export interface ImageDetail {
-  image: ImageRecord;
-  collection: { id: number; name: string; root: string };
-  /** Absolute path of the file (for the main process; the renderer gets it through the image protocol). */
-  absPath: string;
-  /** One entry per run that has a result for the image, oldest first. */
-  results: {
-    run: Pick<Run, 'id' | 'method' | 'status' | 'classSetId' | 'modelId' | 'params' | 'createdAt'>;
-    prediction: Prediction;
-    adaptedPrompt: AdaptedPrompt | null;
-    views: StoredView[];
-  }[];
-  /** The current decision and its history, per class set. */
-  labels: { classSetId: number; label: Label | null; history: LabelHistoryEntry[] }[];
-}
+import type { GridPage, GridQuery, Store } from '../store/index.js';
+import type { ImageDetail } from '../../shared/domain/results.js';
 
 export function createBrowseService({ store }: { store: Store }) {
   return {

@@ -1,14 +1,11 @@
 // Collections: a folder the user added, its image index and its thumbnails.
 import { realpath, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { scanCollection, type ScanOptions, type ScanSummary } from '../library/indexer.js';
+import { scanCollection, type ScanOptions } from '../library/indexer.js';
 import type { ThumbnailCache } from '../library/thumbnails.js';
 import type { RunExecutor } from '../jobs/executor.js';
-import type { Collection, ImageStatus, Store } from '../store/index.js';
-
-export interface CollectionSummary extends Collection {
-  imageCounts: Record<ImageStatus, number>;
-}
+import type { Collection, Store } from '../store/index.js';
+import type { CollectionSummary, ScanSummary } from '../../shared/domain/library.js';
 
 export interface CollectionsServiceDeps {
   store: Store;

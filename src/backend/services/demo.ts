@@ -4,27 +4,20 @@
 // against those labels, works on first start.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { importLabelsIntoStore, type StoreImportSummary } from '../export/from-store.js';
+import { importLabelsIntoStore } from '../export/from-store.js';
 import { importLabels } from '../export/index.js';
-import type { ScanOptions, ScanSummary } from '../library/indexer.js';
+import type { ScanOptions } from '../library/indexer.js';
 import { hashFile } from '../library/inspect.js';
-import type { ClassSet, Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import type { ClassSetsService } from './class-sets.js';
-import type { CollectionSummary, CollectionsService } from './collections.js';
+import type { CollectionsService } from './collections.js';
+import type { DemoOpened } from '../../shared/domain/library.js';
 
 /** The class set's name: the demo's classes are found again under it when the demo is re-added. */
 export const DEMO_CLASS_SET = 'Demo shapes';
 const CLASS_FILE = 'classes.txt';
 /** Any CSV whose name says it holds the ground truth (ground-truth.csv, ground_truth_v2.csv, ...). */
 const groundTruthName = /^ground[-_ ]?truth.*\.csv$/i;
-
-export interface DemoOpened {
-  collection: CollectionSummary;
-  scan: ScanSummary;
-  classSet: ClassSet;
-  /** The ground truth as imported labels; null where the demo has no ground-truth file. */
-  groundTruth: (StoreImportSummary & { file: string }) | null;
-}
 
 /**
  * Adds the demo folder `demoDir` as a collection, creates its class set from classes.txt (or reuses

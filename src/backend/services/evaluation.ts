@@ -6,30 +6,9 @@
 // collection's separate zero-shot run instead would pair results that may differ in model or in
 // prompts edited since, would cover other images (an uncertain-only run adapts a few), and may not
 // exist; McNemar's test needs exactly the same images under both.
-import type { AdaptMethod } from '../../shared/domain/adaptation.js';
-import { comparePaired, median, type LabelKind, type PairedComparison } from '../../shared/evaluation.js';
+import { comparePaired, median, type LabelKind } from '../../shared/domain/evaluation.js';
 import type { Store } from '../store/index.js';
-
-export interface RunEvaluation {
-  runId: number;
-  method: AdaptMethod;
-  /** Which labels were the truth. */
-  against: LabelKind;
-  /** Images the run has a result for. */
-  results: number;
-  /** Of those, images with a label of that kind: the images compared. */
-  labelled: number;
-  /** Of the labelled images, those the run adapted (the rest kept their zero-shot result). */
-  adapted: number;
-  /** The run against its zero-shot predictions on the labelled images; null when there are none. */
-  comparison: PairedComparison | null;
-  /**
-   * Compute time per image (the engine's timed phases; decoding the file is not timed), median over
-   * the run's timed results, and the median time of the zero-shot part (encoding the original image)
-   * of the same results. Null when no result was timed (re-scored from cached features).
-   */
-  time: { timedImages: number; msPerImage: number; zeroShotMsPerImage: number | null } | null;
-}
+import type { RunEvaluation } from '../../shared/domain/runs.js';
 
 /** Evaluates a run against labels of the given kind. Throws when the run does not exist. */
 export function evaluateRun(store: Store, runId: number, against: LabelKind = 'all'): RunEvaluation {

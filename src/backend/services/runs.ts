@@ -13,6 +13,7 @@ import {
 import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
 import { zeroShotResult } from './zero-shot-scores.js';
+import type { RunInfo, SettingValue } from '../../shared/domain/runs.js';
 
 export interface StartRunInput {
   collectionId: number;
@@ -23,17 +24,6 @@ export interface StartRunInput {
   scope: RunScope;
   /** Layer the run on this run (see NewRun.baseRunId). */
   baseRunId?: number | null;
-}
-
-/** A setting as a run used it: the preset's and defaults' values filled in. */
-export type SettingValue = number | string | boolean | null;
-
-/** A run with what it is in full: every setting it ran with, its model's and class set's names. */
-export interface RunInfo extends Run {
-  /** Every setting that means something for the method, in a stable order (none for zero-shot). */
-  settings: Record<string, SettingValue>;
-  modelName: string | null;
-  classSetName: string | null;
 }
 
 /**

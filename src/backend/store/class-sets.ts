@@ -1,29 +1,6 @@
 import { classNameProblems, normaliseClassName } from '../../shared/domain/class-names.js';
 import type { Db } from './database.js';
-
-export interface ClassDefinition {
-  name: string;
-  /** Overrides the class set's template for this class. */
-  prompt?: string | null;
-}
-
-export interface ClassInfo {
-  ordinal: number;
-  name: string;
-  prompt: string | null;
-}
-
-export interface ClassSet {
-  id: number;
-  name: string;
-  template: string;
-  contextInit: string;
-  classes: ClassInfo[];
-  /** Goes up by one whenever what the text encoder sees (template, class names, prompts) changes. */
-  promptVersion: number;
-  createdAt: number;
-  updatedAt: number;
-}
+import type { ClassDefinition, ClassInfo, ClassSet } from '../../shared/domain/class-sets.js';
 
 export interface NewClassSet {
   name: string;

@@ -1,12 +1,5 @@
 import type { Db } from './database.js';
-
-export interface Collection {
-  id: number;
-  root: string;
-  name: string;
-  createdAt: number;
-  lastScanAt: number | null;
-}
+import type { Collection } from '../../shared/domain/library.js';
 
 interface CollectionRow {
   id: number;

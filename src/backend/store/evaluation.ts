@@ -1,7 +1,7 @@
 // What evaluating a run against labels reads: each result whose image carries a label of the chosen
 // kind under the run's class set, with the run's and the zero-shot prediction and confidence, and the
 // per-image compute times. The arithmetic lives in src/shared/evaluation.ts.
-import { LABEL_KINDS, type LabelKind } from '../../shared/evaluation.js';
+import { LABEL_KINDS, type LabelKind } from '../../shared/domain/evaluation.js';
 import type { Db } from './database.js';
 
 /** SQL condition on the labels row `l` for each kind (the sources are labels.ts's LabelSource). */

@@ -1,21 +1,5 @@
 import type { Db } from './database.js';
-
-export type ImageStatus = 'ok' | 'error' | 'missing';
-
-export interface ImageRecord {
-  id: number;
-  collectionId: number;
-  relPath: string;
-  size: number;
-  mtimeMs: number;
-  contentHash: string | null;
-  width: number | null;
-  height: number | null;
-  status: ImageStatus;
-  error: string | null;
-  firstSeen: number;
-  lastSeen: number;
-}
+import type { ImageRecord, ImageStatus } from '../../shared/domain/library.js';
 
 /** What a scan learns about one file. */
 export interface ScannedFile {

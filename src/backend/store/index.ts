@@ -46,22 +46,32 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
 
 export type Store = ReturnType<typeof openStore>;
 
-export type { Collection } from './collections.js';
-export type { ImageRecord, ImageStatus, ScannedFile } from './images.js';
-export type { ClassSet, ClassInfo, ClassDefinition, NewClassSet } from './class-sets.js';
-export type { ModelRecord } from './models.js';
-export type { Run, RunStatus, RunItem, RunItemState, NewRun, WorkItem } from './runs.js';
-export type { Prediction, AdaptedPrompt, StoredView, ImageResult, ViewResult } from './results.js';
+export type { Collection, ImageRecord, ImageStatus } from '../../shared/domain/library.js';
+export type { ScannedFile } from './images.js';
+export type { ClassSet, ClassInfo, ClassDefinition } from '../../shared/domain/class-sets.js';
+export type { NewClassSet } from './class-sets.js';
+export type { ModelRecord } from '../../shared/domain/models.js';
+export type { Run, RunStatus, RunItem, RunItemState } from '../../shared/domain/runs.js';
+export type { NewRun, WorkItem } from './runs.js';
+export type { Prediction, AdaptedPrompt, StoredView } from '../../shared/domain/results.js';
+export type { ImageResult, ViewResult } from './results.js';
 export type {
   Label,
   LabelState,
-  LabelChange,
   LabelAction,
   LabelHistoryEntry,
   Decision,
   LabelSource,
-} from './labels.js';
-export type { GridQuery, GridPage, GridItem, GridSortKey, ReviewState, Range } from './grid.js';
+} from '../../shared/domain/labels.js';
+export type { LabelChange } from './labels.js';
+export type {
+  GridQuery,
+  GridPage,
+  GridItem,
+  GridSortKey,
+  ReviewState,
+  Range,
+} from '../../shared/domain/grid.js';
 export type { ExportRecord } from './exports.js';
 export type { CachedFeatures } from './image-features.js';
 export type { LabelledResult, ResultTiming } from './evaluation.js';

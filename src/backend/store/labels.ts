@@ -1,49 +1,19 @@
 // The expert's decisions, with an undo/redo history. Every change goes through apply(), which writes
 // the new labels and their before/after states in one transaction.
 import type { Db } from './database.js';
-
-export type Decision = 'label' | 'reject' | 'skip';
-export type LabelSource = 'human' | 'accepted' | 'imported';
-
-/** A decision about one image under one class set. */
-export interface LabelState {
-  decision: Decision;
-  /** The class given, when decision is 'label'. */
-  classOrdinal: number | null;
-  /** The predicted class the expert rejected, when decision is 'reject'. */
-  rejectedOrdinal: number | null;
-  source: LabelSource;
-  /** The run whose prediction was accepted or rejected. */
-  runId: number | null;
-  createdAt: number;
-}
-
-export interface Label extends LabelState {
-  imageId: number;
-  classSetId: number;
-}
+import type {
+  Decision,
+  Label,
+  LabelAction,
+  LabelHistoryEntry,
+  LabelSource,
+  LabelState,
+} from '../../shared/domain/labels.js';
 
 export interface LabelChange {
   imageId: number;
   /** The new decision; null removes the image's label. */
   after: Omit<LabelState, 'createdAt'> | null;
-}
-
-export interface LabelAction {
-  id: number;
-  kind: string;
-  undone: boolean;
-  createdAt: number;
-  imageCount: number;
-}
-
-export interface LabelHistoryEntry {
-  actionId: number;
-  kind: string;
-  undone: boolean;
-  createdAt: number;
-  before: LabelState | null;
-  after: LabelState | null;
 }
 
 interface LabelRow {

@@ -1,13 +1,5 @@
 import type { Db } from './database.js';
-
-export interface ModelRecord {
-  id: number;
-  name: string;
-  dir: string;
-  /** A summary of the model's config (architecture, sizes); free-form JSON. */
-  config: Record<string, unknown>;
-  createdAt: number;
-}
+import type { ModelRecord } from '../../shared/domain/models.js';
 
 interface ModelRow {
   id: number;

@@ -3,6 +3,7 @@
 // reverse.
 import type { Db } from './database.js';
 import { blobToFloat32, float32ToBlob, maxWithIndex } from './float32.js';
+import type { AdaptedPrompt, Prediction, StoredView } from '../../shared/domain/results.js';
 
 /** What classifying one image gives: what the store records of it. */
 export interface ViewResult {
@@ -36,34 +37,6 @@ export interface ImageResult {
   losses?: Record<string, number[]>;
   /** Milliseconds per phase, by phase name. */
   timings: Record<string, number>;
-}
-
-export interface StoredView {
-  viewIndex: number;
-  theta: number[];
-  entropy: number;
-  selected: boolean;
-}
-
-export interface Prediction {
-  runId: number;
-  imageId: number;
-  label: number;
-  confidence: number;
-  probs: Float32Array;
-  zeroShotLabel: number;
-  zeroShotProbs: Float32Array;
-  entropy: number;
-  zeroShotEntropy: number;
-  adapted: boolean;
-  losses: Record<string, number[]> | null;
-  timings: Record<string, number>;
-  createdAt: number;
-}
-
-export interface AdaptedPrompt {
-  ctx: { shape: number[]; data: Float32Array };
-  nearestTokens: string[][] | null;
 }
 
 interface PredictionRow {

@@ -2,37 +2,7 @@ import type { Db } from './database.js';
 import type { AdaptMethod } from '../../shared/domain/adaptation.js';
 import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import { InvalidRequestError } from './errors.js';
-
-export type RunStatus = 'queued' | 'running' | 'paused' | 'cancelled' | 'done' | 'failed';
-export type RunItemState = 'pending' | 'done' | 'failed';
-
-export interface Run {
-  id: number;
-  collectionId: number;
-  classSetId: number;
-  modelId: number;
-  method: AdaptMethod;
-  params: RunParams;
-  /** The scope as requested; an explicit image list is summarised by its length. */
-  scope: Record<string, unknown>;
-  /** The run this one is a layer on (its results replace the base's for the images it covers). */
-  baseRunId: number | null;
-  /** The name the user gave the run; null for none. */
-  name: string | null;
-  /** The class set's prompt version the run scored with; null for runs from before versions. */
-  promptVersion: number | null;
-  /** Milliseconds spent running, without pauses and stops; null for runs from before it was kept. */
-  activeMs: number | null;
-  status: RunStatus;
-  total: number;
-  done: number;
-  failed: number;
-  device: string | null;
-  error: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
+import type { Run, RunItem, RunItemState, RunStatus } from '../../shared/domain/runs.js';
 
 /** Who holds a run: the process instance that queued or executes it, and when it last said so. */
 export interface RunLease {
@@ -63,14 +33,6 @@ export interface WorkItem {
   imageId: number;
   relPath: string;
   root: string;
-  attempts: number;
-}
-
-export interface RunItem {
-  imageId: number;
-  relPath: string;
-  state: RunItemState;
-  error: string | null;
   attempts: number;
 }
 

@@ -2,12 +2,13 @@
 // its 95 % interval, images fixed and broken with McNemar's exact p, calibration error, time per image).
 import { existsSync } from 'node:fs';
 import { databasePath } from '../../backend/paths.js';
-import { evaluateRun, type RunEvaluation } from '../../backend/services/evaluation.js';
+import { evaluateRun } from '../../backend/services/evaluation.js';
 import { openStore } from '../../backend/store/index.js';
-import { ECE_BINS, formatPValue, LABEL_KINDS, type Interval } from '../../shared/evaluation.js';
+import { ECE_BINS, formatPValue, LABEL_KINDS, type Interval } from '../../shared/domain/evaluation.js';
 import { oneOf, parseId } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import { tableRow, type Column, type CommandIo } from '../format.js';
+import type { RunEvaluation } from '../../shared/domain/runs.js';
 
 interface EvaluateOptions {
   db?: string;

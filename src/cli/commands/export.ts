@@ -3,12 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exportRun } from '../../backend/export/from-store.js';
-import {
-  EXPORT_FORMATS,
-  LINK_MODES,
-  type ExportProgress,
-  type SplitRatios,
-} from '../../backend/export/index.js';
+import { type ExportProgress, type SplitRatios } from '../../backend/export/index.js';
+import { EXPORT_FORMATS, EXPORT_INCLUDES, LINK_MODES, UNLABELED_MODES } from '../../shared/domain/export.js';
 import { openStore } from '../../backend/store/index.js';
 import { oneOf, parseId, requireOption } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -70,7 +66,7 @@ async function run(values: ExportOptions, _args: string[], io: CommandIo): Promi
   }
   const selection = {
     runId: parseId(values.run, 'run'),
-    include: oneOf(values.include, ['reviewed', 'predictions'] as const, 'include'),
+    include: oneOf(values.include, EXPORT_INCLUDES, 'include'),
     minConfidence,
   };
   const options = {
@@ -78,7 +74,7 @@ async function run(values: ExportOptions, _args: string[], io: CommandIo): Promi
     format: oneOf(requireOption(values.format, 'format'), EXPORT_FORMATS, 'format'),
     outDir: path.resolve(requireOption(values.out, 'out')),
     link: oneOf(values.link, LINK_MODES, 'link'),
-    unlabeled: oneOf(values.unlabeled, ['omit', 'folder'] as const, 'unlabeled'),
+    unlabeled: oneOf(values.unlabeled, UNLABELED_MODES, 'unlabeled'),
     split: parseSplit(values.split, values.seed),
     hfMetadata: oneOf(values.hfMetadata, ['jsonl', 'csv'] as const, 'hf-metadata'),
     labelStudioDocumentRoot: values.lsRoot === undefined ? undefined : path.resolve(values.lsRoot),

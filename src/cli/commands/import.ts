@@ -8,8 +8,7 @@ import { openStore, type Store } from '../../backend/store/index.js';
 import { oneOf, parseId, requireOption } from '../args.js';
 import { defineCommand, UsageError } from '../command.js';
 import type { CommandIo } from '../format.js';
-
-const IMPORT_FORMATS = ['imagefolder', 'csv', 'export', 'labelstudio'] as const;
+import { IMPORT_FORMATS } from '../../shared/domain/export.js';
 
 interface ImportOptions {
   db?: string;

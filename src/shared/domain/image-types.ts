@@ -7,6 +7,8 @@ export interface ImageType {
   format: string;
   /** Lower-case file extensions, with the dot. */
   extensions: readonly string[];
+  /** The media type a file of this type is served with (the image protocol, serve mode). */
+  mediaType: string;
   /**
    * Set when the bundled decoder (sharp/libvips) may fail on files of this type: what the user can do.
    * Such files are still images: indexed with a per-image error, never dropped.
@@ -16,23 +18,25 @@ export interface ImageType {
 
 /** Every image type, most common first. */
 export const IMAGE_TYPES: readonly ImageType[] = [
-  { format: 'JPEG', extensions: ['.jpg', '.jpeg', '.jpe', '.jfif'] },
-  { format: 'PNG', extensions: ['.png'] },
-  { format: 'WebP', extensions: ['.webp'] },
+  { format: 'JPEG', extensions: ['.jpg', '.jpeg', '.jpe', '.jfif'], mediaType: 'image/jpeg' },
+  { format: 'PNG', extensions: ['.png'], mediaType: 'image/png' },
+  { format: 'WebP', extensions: ['.webp'], mediaType: 'image/webp' },
   {
     format: 'HEIC/HEIF',
     extensions: ['.heic', '.heif'],
+    mediaType: 'image/heic',
     // The HEVC codec is patent-encumbered, so the prebuilt libvips reads only AVIF-coded HEIF files.
     remedy:
       'this build cannot decode HEVC-coded HEIC photos (the iPhone default); convert them to JPEG ' +
       '(macOS: `sips -s format jpeg IN --out OUT`; Linux: `heif-convert IN OUT.jpg`) or set the camera to "Most Compatible"',
   },
-  { format: 'AVIF', extensions: ['.avif'] },
-  { format: 'TIFF', extensions: ['.tif', '.tiff'] },
-  { format: 'GIF', extensions: ['.gif'] },
+  { format: 'AVIF', extensions: ['.avif'], mediaType: 'image/avif' },
+  { format: 'TIFF', extensions: ['.tif', '.tiff'], mediaType: 'image/tiff' },
+  { format: 'GIF', extensions: ['.gif'], mediaType: 'image/gif' },
   {
     format: 'BMP',
     extensions: ['.bmp', '.dib'],
+    mediaType: 'image/bmp',
     remedy: 'this build has no BMP decoder; convert the file to PNG (e.g. `magick IN.bmp OUT.png`)',
   },
 ];

@@ -3,7 +3,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
 import type { RunEvaluation } from '../../../shared/api.js';
-import type { LabelKind } from '../../../shared/evaluation.js';
+import type { LabelKind } from '../../../shared/domain/evaluation.js';
 import { useApi } from '../api.js';
 import { errorMessage } from '../lib/format.js';
 import { useLibraryStore } from './library.js';

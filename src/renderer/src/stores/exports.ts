@@ -1,7 +1,8 @@
 // The export dialog: the choices of export.run, its progress and its result.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { ApiEvents, ApiInput, ExportResult } from '../../../shared/api.js';
+import type { ApiEvents, ApiInput, ExportSummary } from '../../../shared/api.js';
+import type { ExportInclude, LinkMode, UnlabeledMode } from '../../../shared/domain/export.js';
 import { useApi } from '../api.js';
 import { useAppStore } from './app.js';
 
@@ -30,15 +31,15 @@ export interface ExportChoices {
   source: 'view' | 'run';
   format: ExportFormat;
   outDir: string;
-  include: 'reviewed' | 'predictions';
+  include: ExportInclude;
   minConfidence: number;
   split: boolean;
   train: number;
   val: number;
   test: number;
   seed: number;
-  link: 'copy' | 'hardlink' | 'symlink';
-  unlabeled: 'omit' | 'folder';
+  link: LinkMode;
+  unlabeled: UnlabeledMode;
 }
 
 export function defaultChoices(): ExportChoices {
@@ -82,7 +83,7 @@ export const useExportsStore = defineStore('exports', () => {
   const choices = ref<ExportChoices>(defaultChoices());
   const running = ref(false);
   const progress = ref<ExportProgress | null>(null);
-  const result = ref<ExportResult | null>(null);
+  const result = ref<ExportSummary | null>(null);
 
   api.on('export.progress', (update) => {
     if (running.value) progress.value = update;

@@ -5,8 +5,8 @@
 import { useSessionStorage } from '@vueuse/core';
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
-import type { ApiInput, GridPage, LabelAction } from '../../../shared/api.js';
-import type { GridItem } from '../../../backend/store/grid.js';
+import type { ApiInput, GridItem, GridPage, LabelAction } from '../../../shared/api.js';
+import { GRID_SORT_KEYS, REVIEW_STATES } from '../../../shared/domain/grid.js';
 import { useApi } from '../api.js';
 import { createPagedList } from '../lib/paged-list.js';
 import { urlParams } from '../lib/url-state.js';
@@ -41,21 +41,6 @@ export function defaultFilters(): GridFilters {
   };
 }
 
-const sortKeys: readonly GridFilters['sort']['key'][] = [
-  'entropy',
-  'confidence',
-  'zeroShotEntropy',
-  'path',
-  'id',
-];
-const reviewStates: readonly NonNullable<GridFilters['reviewState']>[] = [
-  'unreviewed',
-  'reviewed',
-  'labeled',
-  'rejected',
-  'skipped',
-];
-
 /** Filters as page-address parameters (only those that differ from the defaults). */
 export function filtersToParams(filters: GridFilters): Record<string, string> {
   const params: Record<string, string> = {};
@@ -87,12 +72,12 @@ export function filtersFromParams(params: Record<string, string | string[] | und
   const filters = defaultFilters();
   const predicted = number('class');
   if (predicted !== null && Number.isInteger(predicted) && predicted >= 0) filters.predictedClass = predicted;
-  filters.reviewState = reviewStates.find((state) => state === text('review')) ?? null;
+  filters.reviewState = REVIEW_STATES.find((state) => state === text('review')) ?? null;
   filters.confidence = { min: number('cmin'), max: number('cmax') };
   filters.entropy = { min: number('hmin'), max: number('hmax') };
   filters.disagreement = text('changed') === 'yes' ? true : text('changed') === 'no' ? false : null;
   const [key, direction] = (text('sort') ?? '').split(':');
-  const sortKey = sortKeys.find((k) => k === key);
+  const sortKey = GRID_SORT_KEYS.find((k) => k === key);
   if (sortKey) filters.sort = { key: sortKey, direction: direction === 'desc' ? 'desc' : 'asc' };
   return filters;
 }

@@ -5,7 +5,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
 import type { ApiOutput, GridPage } from '../../../shared/api.js';
-import type { GridItem } from '../../../backend/store/grid.js';
+import type { GridItem } from '../../../shared/api.js';
 import { useApi } from '../api.js';
 import { errorMessage } from '../lib/format.js';
 import { createPagedList } from '../lib/paged-list.js';
@@ -63,8 +63,8 @@ export const useReviewStore = defineStore('review', () => {
             collectionId: library.activeId,
             runId: run.value.id,
             layered: runs.layered,
-            // Only images the run has a prediction for (every confidence is ≥ 0), most uncertain first.
-            confidence: { min: 0 },
+            // Only images the run has a prediction for, most uncertain first.
+            hasPrediction: true,
             sort: { key: 'entropy', direction: 'desc' },
             offset,
             limit,
@@ -82,7 +82,7 @@ export const useReviewStore = defineStore('review', () => {
       collectionId: library.activeId,
       runId: run.value.id,
       layered: runs.layered,
-      confidence: { min: 0 },
+      hasPrediction: true,
       reviewState: 'reviewed',
       limit: 1,
     });

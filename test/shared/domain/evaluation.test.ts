@@ -8,7 +8,7 @@ import {
   formatPValue,
   median,
   wilsonInterval,
-} from '../../src/shared/evaluation.js';
+} from '../../../src/shared/domain/evaluation.js';
 
 describe('accuracy', () => {
   it('is correct over total, and refuses impossible counts', () => {
