@@ -77,7 +77,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
   });
   const events = createEventHub();
   const thumbnails = createThumbnailCache({ store, cacheDir: join(dataDir, 'thumbnails') });
-  const processors = createRunProcessors({ provider, workerScript: options.workerScript });
+  const processors = createRunProcessors({ provider, workerScript: options.workerScript, log });
   const executor = new RunExecutor({
     store,
     openProcessor: processors.open,

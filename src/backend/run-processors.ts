@@ -12,7 +12,9 @@ export interface RunProcessorsOptions {
   workerScript: string | URL;
   /** How long an idle host is kept for the next run before its worker (and model memory) is freed. */
   idleMs?: number;
-  startHost?: (init: EngineWorkerInit, script: string | URL) => Promise<EngineHost>;
+  /** Where a dying engine worker is reported (it is replaced, and its image fails with the reason). */
+  log?: (line: string) => void;
+  startHost?: typeof startEngineHost;
 }
 
 export interface RunProcessors {
@@ -53,7 +55,9 @@ interface LentHost {
 }
 
 export function createRunProcessors(options: RunProcessorsOptions): RunProcessors {
-  const { provider, workerScript, idleMs = 60_000, startHost = startEngineHost } = options;
+  const { provider, workerScript, idleMs = 60_000, startHost = startEngineHost, log } = options;
+  const start = (init: EngineWorkerInit) =>
+    startHost(init, workerScript, { onWorkerDied: (report) => log?.(`engine: ${report}`) });
   let kept: KeptHost | null = null;
 
   async function closeHost(entry: KeptHost | null): Promise<void> {
@@ -73,7 +77,7 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
     if (kept && kept.key !== key && kept.users > 0) {
       // The kept host is busy with other classes (a run while new prompts are re-scored): this
       // request gets a host of its own, ended after use.
-      const host = await startHost(init, workerScript);
+      const host = await start(init);
       return { host, release: () => host.close() };
     }
     if (kept?.key !== key) {
@@ -81,7 +85,7 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
       const previous = kept;
       kept = {
         key,
-        host: closeHost(previous).then(() => startHost(init, workerScript)),
+        host: closeHost(previous).then(() => start(init)),
         users: 0,
         idleTimer: null,
       };

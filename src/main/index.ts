@@ -1,7 +1,9 @@
-// The Electron main process: a thin shell around the backend. It creates the backend in the app's
-// data folder, answers the renderer's API calls over IPC, forwards the backend's events, serves
-// collection images on workbench://, and owns the window and its menu. One instance per user: a
-// second start focuses the first window (two would execute the same runs on one database).
+// The Electron main process: a thin shell around the backend. It starts the backend in a utility
+// process (backend-process.ts) on the app's data folder, relays the renderer's API calls to it over
+// IPC and a message port, forwards the backend's events, serves collection images on workbench://,
+// shows the folder dialog the backend asks for, and owns the window and its menu. When the backend's
+// process dies it says so and starts a fresh one. One instance per user: a second start focuses the
+// first window (two would execute the same runs on one database).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,12 +15,14 @@ import {
   Menu,
   screen,
   session,
+  utilityProcess,
   type IpcMainInvokeEvent,
+  type UtilityProcess,
 } from 'electron';
-import { createBackend, type Backend } from '../backend/app.js';
 import { errorPayload } from '../backend/api/dispatch.js';
 import { APP_NAME } from '../backend/paths.js';
-import type { ApiResponse, AppCommand } from '../shared/api.js';
+import { connectBackendRelay, type RelayBackendOptions, type RemoteBackend } from '../backend/relay.js';
+import { ApiError, type ApiResponse, type AppCommand } from '../shared/api.js';
 import { IPC_CHANNELS, IMAGE_PROTOCOL } from '../shared/ipc.js';
 import { handleImageProtocol, registerImageScheme } from './image-protocol.js';
 import { buildAppMenu } from './menu.js';
@@ -110,18 +114,20 @@ function fromOwnWindow(event: IpcMainInvokeEvent): boolean {
   );
 }
 
-function connectIpc(backend: Backend): void {
+/** Sends a backend event (or a menu command) to the window. */
+function toWindow(event: string, payload: unknown): void {
+  mainWindow?.webContents.send(IPC_CHANNELS.event, event, payload);
+}
+
+function connectIpc(backend: () => Promise<RemoteBackend>): void {
   ipcMain.handle(IPC_CHANNELS.call, async (event, method: unknown, input: unknown): Promise<ApiResponse> => {
     if (!fromOwnWindow(event)) return { ok: false, error: { message: 'not allowed', code: 'failed' } };
     try {
-      return { ok: true, result: (await backend.dispatch(String(method), input)) ?? null };
+      return { ok: true, result: (await (await backend()).dispatch(String(method), input)) ?? null };
     } catch (error) {
       return { ok: false, error: errorPayload(error) };
     }
   });
-  backend.events.subscribe((event, payload) =>
-    mainWindow?.webContents.send(IPC_CHANNELS.event, event, payload),
-  );
 }
 
 /** better-sqlite3 built for Electron's ABI by scripts/build-electron-sqlite.mjs, when it exists. */
@@ -130,7 +136,70 @@ function electronSqliteBinding(): string | undefined {
   return existsSync(binding) ? binding : undefined;
 }
 
-async function start(): Promise<Backend> {
+async function pickFolder(title?: string): Promise<string | null> {
+  const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
+  const chosen = mainWindow
+    ? await dialog.showOpenDialog(mainWindow, options)
+    : await dialog.showOpenDialog(options);
+  return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+}
+
+/** Restarts after which a dying backend is left dead: something is wrong beyond one crash. */
+const MAX_RESTARTS = 3;
+
+/**
+ * The backend's utility process, started now and again whenever it dies unexpectedly (the window
+ * is told; calls in flight fail with the reason). `current()` resolves with the running backend.
+ */
+function superviseBackend(options: RelayBackendOptions) {
+  let quitting = false;
+  let restarts = 0;
+  let child: UtilityProcess | null = null;
+  const start = (): Promise<RemoteBackend> => {
+    const forked = utilityProcess.fork(join(import.meta.dirname, 'backend.js'), [], {
+      serviceName: `${APP_NAME} backend`,
+      stdio: 'inherit',
+    });
+    child = forked;
+    const remote = connectBackendRelay(
+      {
+        postMessage: (message) => forked.postMessage(message),
+        onMessage: (listener) => forked.on('message', listener),
+      },
+      options,
+      pickFolder,
+    );
+    forked.once('exit', (code) => {
+      const error = new ApiError(`the backend stopped unexpectedly (exit code ${code})`, 'failed');
+      void remote.then((backend) => backend.disconnected(error));
+      if (quitting) return;
+      restarts += 1;
+      const restarting = restarts <= MAX_RESTARTS;
+      dialog.showErrorBox(
+        APP_NAME,
+        `${error.message}. ${restarting ? 'It is restarting; runs in progress resume.' : 'Restart the app.'}`,
+      );
+      if (restarting) current = start();
+    });
+    void remote.then((backend) => backend.subscribe(toWindow));
+    return remote;
+  };
+  let current = start();
+  return {
+    current: () => current,
+    /** Closes the backend (its runs stay queued and resume at the next start) and ends its process. */
+    async close(): Promise<void> {
+      quitting = true;
+      try {
+        await (await current).close();
+      } finally {
+        child?.kill();
+      }
+    },
+  };
+}
+
+async function start(): Promise<ReturnType<typeof superviseBackend>> {
   await app.whenReady();
   // The workbench needs no camera, microphone, location, notifications or the like.
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
@@ -140,7 +209,7 @@ async function start(): Promise<Backend> {
       responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] },
     }),
   );
-  const backend = await createBackend({
+  const backend = superviseBackend({
     dataDir: app.getPath('userData'),
     resourcesDir: app.isPackaged ? process.resourcesPath : join(app.getAppPath(), 'resources'),
     provider: 'auto',
@@ -149,17 +218,14 @@ async function start(): Promise<Backend> {
     nativeBinding: electronSqliteBinding(),
     shell: 'electron',
     version: app.getVersion(),
-    pickFolder: async (title) => {
-      const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
-      const chosen = mainWindow
-        ? await dialog.showOpenDialog(mainWindow, options)
-        : await dialog.showOpenDialog(options);
-      return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
-    },
+    pickFolder: true,
   });
-  handleImageProtocol(backend);
-  connectIpc(backend);
-  const send = (command: AppCommand) => backend.events.emit('app.command', { command });
+  await backend.current();
+  handleImageProtocol({
+    imageFile: async (imageId, kind) => (await backend.current()).imageFile(imageId, kind),
+  });
+  connectIpc(backend.current);
+  const send = (command: AppCommand) => toWindow('app.command', { command });
   Menu.setApplicationMenu(buildAppMenu({ developer: !app.isPackaged, send }));
   mainWindow = createMainWindow();
   app.on('activate', () => {
@@ -169,7 +235,7 @@ async function start(): Promise<Backend> {
 }
 
 /** Resolves with the backend once started; never, in a second instance (it exits at once). */
-function startFirstInstance(): Promise<Backend> {
+function startFirstInstance(): ReturnType<typeof start> {
   if (!app.requestSingleInstanceLock()) {
     app.exit(0); // without before-quit: there is no backend to close
     return new Promise(() => {});

@@ -80,3 +80,25 @@ describe('engine host (worker thread)', () => {
     expect(after.probs).toHaveLength(8);
   });
 });
+
+describe('an engine worker that dies', () => {
+  it('fails its image with the reason, is reported, and a fresh worker takes the next image', async () => {
+    const reports: string[] = [];
+    const dying = await startEngineHost(
+      { modelDir: GOLDEN_MODEL_DIR, classNames, provider: 'cpu' },
+      new URL('./dying-worker.ts', import.meta.url),
+      { onWorkerDied: (report) => reports.push(report) },
+    );
+    try {
+      const signal = new AbortController().signal;
+      await expect(dying.processImage(join(dir, 'die.png'), zeroShot, signal)).rejects.toThrow(
+        /exited with code 9/,
+      );
+      expect(reports).toEqual([expect.stringMatching(/exited with code 9; a fresh worker replaces it$/)]);
+      const next = await dying.processImage(imagePath, zeroShot, signal);
+      expect(next.probs).toHaveLength(8);
+    } finally {
+      await dying.close();
+    }
+  });
+});

@@ -12,16 +12,28 @@ export interface EngineHost {
   close(): Promise<void>;
 }
 
+export interface EngineHostOptions {
+  /** Workers; one by default: onnxruntime already uses every core for one image. */
+  size?: number;
+  /** Told when a worker dies (a native crash in a provider, say) and is replaced; see WorkerPool. */
+  onWorkerDied?: (report: string) => void;
+}
+
 /**
  * `script` is the worker module: the .ts source under tsx (tests, CLI, serve mode) or the bundled .js
- * in the packaged app. One worker by default: onnxruntime already uses every core for one image.
+ * in the packaged app. An image whose worker dies fails with the reason; the next gets a fresh worker.
  */
 export async function startEngineHost(
   init: EngineWorkerInit,
   script: string | URL,
-  size = 1,
+  { size = 1, onWorkerDied }: EngineHostOptions = {},
 ): Promise<EngineHost> {
-  const pool = new WorkerPool<EngineWorkerInit, EngineJob, EngineJobResult>({ script, init, size });
+  const pool = new WorkerPool<EngineWorkerInit, EngineJob, EngineJobResult>({
+    script,
+    init,
+    size,
+    onWorkerDied,
+  });
   await pool.ready();
   let device: string | null = null;
   /** Runs a job and checks that the answer is of its kind. */

@@ -13,6 +13,11 @@ export interface WorkerPoolOptions<TInit> {
   /** How long a cancelled job may take to stop before its worker is ended and replaced. */
   cancelGraceMs?: number;
   execArgv?: string[];
+  /**
+   * Told when a worker dies while the pool is open (a crash, or ended after a cancel it ignored),
+   * with why and whether a fresh worker took its place. The job it ran fails with the same reason.
+   */
+  onWorkerDied?: (report: string) => void;
 }
 
 interface Job<TInput, TOutput> {
@@ -144,9 +149,11 @@ export class WorkerPool<TInit, TInput, TOutput> {
     if (this.closed || this.initError) return;
     if (!slot.initialised) {
       this.broken(error);
+      this.options.onWorkerDied?.(`${error.message} before it was ready; the pool stops`);
       return;
     }
     this.slots[index] = this.spawn();
+    this.options.onWorkerDied?.(`${error.message}; a fresh worker replaces it`);
   }
 
   private cancel(job: Job<TInput, TOutput>): void {
