@@ -2,15 +2,10 @@ import type { Db } from './database.js';
 import type { ImageRecord, ImageStatus } from '../../shared/domain/library.js';
 
 /** What a scan learns about one file. */
-export interface ScannedFile {
-  relPath: string;
-  size: number;
-  mtimeMs: number;
-  contentHash: string | null;
-  width: number | null;
-  height: number | null;
-  error: string | null;
-}
+export type ScannedFile = Pick<
+  ImageRecord,
+  'relPath' | 'size' | 'mtimeMs' | 'contentHash' | 'width' | 'height' | 'error'
+>;
 
 interface ImageRow {
   id: number;

@@ -1,5 +1,6 @@
 // The shell: which view is open (kept in the page address), the theme, the "saved" indicator, the
 // connection to the backend and the messages shown to the user.
+import { useLocalStorage } from '@vueuse/core';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { AppInfo } from '../../../shared/api.js';
@@ -30,7 +31,7 @@ export interface Notice {
 const heartbeatMs = 4000;
 const reconnectMs = 1500;
 
-const themeStorageKey = 'workbench.theme';
+const themeChoices: readonly ThemeChoice[] = ['system', 'light', 'dark'];
 
 export const useAppStore = defineStore('app', () => {
   const api = useApi();
@@ -42,7 +43,14 @@ export const useAppStore = defineStore('app', () => {
     set: (next) => (tab.value = next === 'library' ? null : next),
   });
   const exportOpen = ref(false);
-  const theme = ref<ThemeChoice>(readTheme());
+  // Kept in local storage (where there is none, the choice lasts for the session); an unknown stored
+  // value reads as 'system'.
+  const theme = useLocalStorage<ThemeChoice>('workbench.theme', 'system', {
+    serializer: {
+      read: (stored) => themeChoices.find((choice) => choice === stored) ?? 'system',
+      write: (choice) => choice,
+    },
+  });
   const notices = ref<Notice[]>([]);
   let nextNoticeId = 1;
 
@@ -143,16 +151,10 @@ export const useAppStore = defineStore('app', () => {
 
   function setTheme(choice: ThemeChoice): void {
     theme.value = choice;
-    try {
-      localStorage.setItem(themeStorageKey, choice);
-    } catch {
-      // Storage can be unavailable (private windows); the choice then lasts for this session.
-    }
   }
 
   function cycleTheme(): void {
-    const order: ThemeChoice[] = ['system', 'light', 'dark'];
-    setTheme(order[(order.indexOf(theme.value) + 1) % order.length]);
+    setTheme(themeChoices[(themeChoices.indexOf(theme.value) + 1) % themeChoices.length]);
   }
 
   /** True where a native folder dialog exists (Electron); the browser build types paths instead. */
@@ -197,13 +199,3 @@ export const useAppStore = defineStore('app', () => {
     open,
   };
 });
-
-function readTheme(): ThemeChoice {
-  try {
-    const stored = localStorage.getItem(themeStorageKey);
-    if (stored === 'light' || stored === 'dark' || stored === 'system') return stored;
-  } catch {
-    // No storage: fall back to the system theme.
-  }
-  return 'system';
-}
