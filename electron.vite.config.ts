@@ -12,7 +12,7 @@ export default defineConfig({
           // The backend's utility process; the main process forks out/main/backend.js.
           backend: resolve('src/main/backend-process.ts'),
           // The engine's worker thread; the main process starts it from out/main/engine-worker.js.
-          'engine-worker': resolve('src/backend/engine-host/worker.ts'),
+          'engine-worker': resolve('src/backend/engine-host/engine-worker.ts'),
         },
       },
     },

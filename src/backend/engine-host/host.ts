@@ -65,6 +65,6 @@ export async function startEngineHost(
 
 /** The worker module next to this file, whichever form (source or bundle) is running. */
 export const ENGINE_WORKER_SCRIPT = new URL(
-  import.meta.url.endsWith('.ts') ? './worker.ts' : './engine-worker.js',
+  `./engine-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
   import.meta.url,
 );
