@@ -5,8 +5,10 @@
 // checked is what is read), and refused with the reason and the limit in the message.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { InvalidRequestError } from './store/errors.js';
 
-export class FileRefusedError extends Error {
+/** A file the caller named that cannot be read as asked (the caller's mistake: HTTP 400). */
+export class FileRefusedError extends InvalidRequestError {
   constructor(
     readonly path: string,
     readonly reason: string,
@@ -17,6 +19,25 @@ export class FileRefusedError extends Error {
 }
 
 const MiB = 1024 * 1024;
+
+/** What went wrong with a path a user gave, in words (Node's errno text, or its own for a NUL byte). */
+const FS_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  ELOOP: 'too many symbolic links (a loop?)',
+  ENAMETOOLONG: 'the name is too long',
+  ERR_INVALID_ARG_VALUE: 'the path contains a NUL character',
+  ERR_INVALID_ARG_TYPE: 'the path contains a NUL character',
+};
+
+/** The problem of a file-system call on a user's path, as a short phrase (the errno text otherwise). */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (code && FS_PROBLEMS[code]) ?? (error instanceof Error ? error.message : String(error));
+}
 
 function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
   if (stats.isDirectory()) return 'a folder';
@@ -36,7 +57,7 @@ export async function readRegularFile(path: string, maxBytes: number, what = 'fi
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new Error(`${path}: cannot read the ${what}: ${(error as Error).message}`, { cause: error });
+    throw new FileRefusedError(path, `cannot read the ${what}: ${describeFsError(error)}`);
   }
   try {
     const stats = await handle.stat();

@@ -3,8 +3,9 @@
 // refused with the byte offset and line of the first bad byte, instead of decoding to U+FFFD and
 // silently changing names (a Latin-1 "café" would become "caf\uFFFD").
 import { readRegularFile } from './regular-file.js';
+import { InvalidRequestError } from './store/errors.js';
 
-export class TextEncodingError extends Error {
+export class TextEncodingError extends InvalidRequestError {
   constructor(
     readonly file: string,
     readonly byteOffset: number,

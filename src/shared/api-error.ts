@@ -5,8 +5,9 @@
 export interface ApiErrorPayload {
   message: string;
   /**
-   * 'invalid-input' when the call failed validation, 'not-found', 'conflict' when another process
-   * holds what the call would change (a run it executes), or 'failed'.
+   * 'invalid-input' when the call failed validation or named something unusable (a path to nothing,
+   * a file of the wrong kind), 'not-found', 'conflict' when another process holds what the call would
+   * change (a run it executes) or it exists already, or 'failed' (the backend's own failure).
    */
   code: 'invalid-input' | 'not-found' | 'conflict' | 'failed';
 }

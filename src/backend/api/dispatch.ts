@@ -12,7 +12,6 @@ import {
 } from '../../shared/api.js';
 import { RunOwnedError } from '../jobs/leases.js';
 import { InvalidRequestError } from '../store/errors.js';
-import { FileRefusedError } from '../regular-file.js';
 
 export type ApiHandlers = {
   [M in ApiMethod]: (input: z.output<(typeof apiSchemas)[M]>) => Promise<ApiOutput<M>> | ApiOutput<M>;
@@ -48,7 +47,7 @@ export function createDispatcher(handlers: ApiHandlers): Dispatch {
 export function errorPayload(error: unknown): ApiErrorPayload {
   if (error instanceof ApiError) return { message: error.message, code: error.code };
   if (error instanceof RunOwnedError) return { message: error.message, code: 'conflict' };
+  // FileRefusedError, TextEncodingError and the services' refusals are InvalidRequestErrors.
   if (error instanceof InvalidRequestError) return { message: error.message, code: 'invalid-input' };
-  if (error instanceof FileRefusedError) return { message: error.message, code: 'invalid-input' };
   return { message: error instanceof Error ? error.message : String(error), code: 'failed' };
 }

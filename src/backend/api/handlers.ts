@@ -41,6 +41,8 @@ interface References {
   collectionId?: number;
   classSetId?: number;
   runId?: number;
+  /** The run a new run is layered on. */
+  baseRunId?: number | null;
   modelId?: number;
   imageId?: number;
   imageIds?: number[];
@@ -48,11 +50,11 @@ interface References {
 
 function requireReferences(store: Store, input: References): void {
   const missing = (what: string, id: number) => new ApiError(`${what} ${id} does not exist`, 'not-found');
-  const { collectionId, classSetId, runId, modelId, imageId, imageIds } = input;
+  const { collectionId, classSetId, runId, baseRunId, modelId, imageId, imageIds } = input;
   if (collectionId !== undefined && !store.collections.get(collectionId))
     throw missing('collection', collectionId);
   if (classSetId !== undefined && !store.classSets.get(classSetId)) throw missing('class set', classSetId);
-  if (runId !== undefined && !store.runs.get(runId)) throw missing('run', runId);
+  for (const id of [runId, baseRunId]) if (id != null && !store.runs.get(id)) throw missing('run', id);
   if (modelId !== undefined && !store.models.get(modelId)) throw missing('model', modelId);
   for (const id of imageId !== undefined ? [imageId, ...(imageIds ?? [])] : (imageIds ?? [])) {
     if (!store.images.get(id)) throw missing('image', id);
@@ -69,7 +71,9 @@ function checked<I extends References, O>(store: Store, handler: (input: I) => O
 
 function modelError(error: unknown): unknown {
   if (!(error instanceof ModelManagerError)) return error;
-  return new ApiError(error.message, error.kind === 'not-found' ? 'not-found' : 'failed');
+  // The folder a caller names is not a model, or is one already installed: the caller's to fix.
+  const code = { 'not-found': 'not-found', 'invalid-model': 'invalid-input', exists: 'conflict' } as const;
+  return new ApiError(error.message, code[error.kind as keyof typeof code] ?? 'failed');
 }
 
 export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {

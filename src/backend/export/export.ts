@@ -21,6 +21,7 @@ import {
   type LinkMode,
   type ResolvedExportOptions,
 } from './types.js';
+import { InvalidRequestError } from '../store/errors.js';
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -29,13 +30,14 @@ function errorMessage(error: unknown): string {
 function parseInputs(items: readonly unknown[], options: ExportOptions) {
   const parsedOptions = exportOptionsSchema.safeParse(options);
   if (!parsedOptions.success)
-    throw new Error(`Invalid export options: ${z.prettifyError(parsedOptions.error)}`);
+    throw new InvalidRequestError(`Invalid export options: ${z.prettifyError(parsedOptions.error)}`);
   const parsedItems = z.array(exportItemSchema).safeParse(items);
-  if (!parsedItems.success) throw new Error(`Invalid export items: ${z.prettifyError(parsedItems.error)}`);
+  if (!parsedItems.success)
+    throw new InvalidRequestError(`Invalid export items: ${z.prettifyError(parsedItems.error)}`);
   const seen = new Set<string>();
   for (const item of parsedItems.data) {
     if (seen.has(item.relativePath))
-      throw new Error(`Invalid export items: "${item.relativePath}" is listed twice`);
+      throw new InvalidRequestError(`Invalid export items: "${item.relativePath}" is listed twice`);
     seen.add(item.relativePath);
   }
   return { items: parsedItems.data, options: parsedOptions.data };
@@ -49,11 +51,12 @@ async function assertTargetFree(outDir: string): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new Error(`Export target ${outDir} exists and is a file, not a folder`);
-    throw new Error(`Cannot use export target ${outDir}: ${errorMessage(error)}`);
+    if (code === 'ENOTDIR')
+      throw new InvalidRequestError(`Export target ${outDir} exists and is a file, not a folder`);
+    throw new InvalidRequestError(`Cannot use export target ${outDir}: ${errorMessage(error)}`);
   }
   if (entries.length > 0) {
-    throw new Error(
+    throw new InvalidRequestError(
       `Export target ${outDir} is not empty (${entries.length} entries): choose an empty or new folder`,
     );
   }
@@ -68,10 +71,10 @@ async function sourceInside(realRoot: string, source: string): Promise<string> {
   try {
     real = await fs.realpath(source);
   } catch (error) {
-    throw new Error(`Could not read ${source}: ${errorMessage(error)}`);
+    throw new InvalidRequestError(`Could not read ${source}: ${errorMessage(error)}`);
   }
   if (!isInside(realRoot, real)) {
-    throw new Error(`${source} leads outside the collection (to ${real}); it is not exported`);
+    throw new InvalidRequestError(`${source} leads outside the collection (to ${real}); it is not exported`);
   }
   return real;
 }

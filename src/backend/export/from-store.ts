@@ -17,6 +17,7 @@ import type {
   ManifestInput,
 } from './types.js';
 import type { ExportInclude, ImportSummary } from '../../shared/domain/export.js';
+import { InvalidRequestError } from '../store/errors.js';
 
 export interface RunSelection {
   runId: number;
@@ -167,7 +168,7 @@ export async function checkExportTarget(store: Store, outDir: string): Promise<v
   const target = await realPathSoFar(outDir);
   for (const collection of store.collections.list()) {
     if (isInside(collection.root, target)) {
-      throw new Error(
+      throw new InvalidRequestError(
         `${outDir}: inside collection ${collection.id} "${collection.name}" (${collection.root}); ` +
           'exporting there would add the copies to the collection at its next scan: choose a folder outside it',
       );

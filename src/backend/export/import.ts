@@ -16,6 +16,7 @@ import {
   type ImportedLabel,
   type LabelSource,
 } from './types.js';
+import { InvalidRequestError } from '../store/errors.js';
 
 /** Folder names that mean "a split" in the trees people hand around (torchvision, Ultralytics, HF). */
 const SPLIT_FOLDER_NAMES = new Set([
@@ -117,7 +118,7 @@ async function readTable(file: string): Promise<Record<string, unknown>[]> {
       try {
         return [JSON.parse(line) as Record<string, unknown>];
       } catch (error) {
-        throw new Error(`${file}:${index + 1}: not valid JSON: ${(error as Error).message}`);
+        throw new InvalidRequestError(`${file}:${index + 1}: not valid JSON: ${(error as Error).message}`);
       }
     });
   }
@@ -129,7 +130,7 @@ async function readTable(file: string): Promise<Record<string, unknown>[]> {
       skip_empty_lines: true,
     }) as Record<string, string>[];
   } catch (error) {
-    throw new Error(`${file}: not a valid CSV: ${(error as Error).message}`);
+    throw new InvalidRequestError(`${file}: not a valid CSV: ${(error as Error).message}`);
   }
 }
 
@@ -144,7 +145,7 @@ async function importCsv(file: string): Promise<ImportResult> {
   const pathColumn = findColumn(columns, CSV_PATH_COLUMNS);
   const labelColumn = findColumn(columns, CSV_LABEL_COLUMNS);
   if (!pathColumn || !labelColumn) {
-    throw new Error(
+    throw new InvalidRequestError(
       `${file}: needs a path column (${CSV_PATH_COLUMNS.join('/')}) and a label column ` +
         `(${CSV_LABEL_COLUMNS.join('/')}); found ${columns.join(', ') || 'no columns'}`,
     );
@@ -192,10 +193,13 @@ export async function importLabels(
   const stat = await fs.stat(source).catch(() => null);
   if (format === 'imagefolder') {
     if (!stat?.isDirectory())
-      throw new Error(`${source}: not a folder (a class-folder tree is a folder of class folders)`);
+      throw new InvalidRequestError(
+        `${source}: not a folder (a class-folder tree is a folder of class folders)`,
+      );
     return addContentHashes(source, await importFolderTree(source), deps.hashFile);
   }
-  if (!stat?.isFile()) throw new Error(`${source}: no such CSV file`);
+  if (!stat) throw new InvalidRequestError(`${source}: no such CSV file`);
+  if (!stat.isFile()) throw new InvalidRequestError(`${source}: not a CSV file (it is not a regular file)`);
   return addContentHashes(path.dirname(source), await importCsv(source), deps.hashFile);
 }
 
@@ -214,11 +218,11 @@ async function readManifest(dir: string): Promise<ReadManifest> {
   try {
     json = JSON.parse(await fs.readFile(file, 'utf8'));
   } catch (error) {
-    throw new Error(`${file}: cannot read the export's manifest: ${(error as Error).message}`);
+    throw new InvalidRequestError(`${file}: cannot read the export's manifest: ${(error as Error).message}`);
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success)
-    throw new Error(`${file}: not a manifest of this app: ${z.prettifyError(parsed.error)}`);
+    throw new InvalidRequestError(`${file}: not a manifest of this app: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -317,9 +321,10 @@ async function labelsFromLabelStudio(file: string): Promise<ImportResult> {
   try {
     tasks = JSON.parse(await readTextFile(file, 'Label Studio export'));
   } catch (error) {
-    throw new Error(`${file}: not JSON: ${(error as Error).message}`, { cause: error });
+    throw new InvalidRequestError(`${file}: not JSON: ${(error as Error).message}`, { cause: error });
   }
-  if (!Array.isArray(tasks)) throw new Error(`${file}: not a Label Studio export (a JSON list of tasks)`);
+  if (!Array.isArray(tasks))
+    throw new InvalidRequestError(`${file}: not a Label Studio export (a JSON list of tasks)`);
   const labels: ImportedLabel[] = [];
   const skipped: string[] = [];
   tasks.forEach((task, index) => {

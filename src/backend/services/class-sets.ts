@@ -7,6 +7,8 @@ import { DEFAULT_CONTEXT_INIT, DEFAULT_TEMPLATE } from '../../shared/domain/adap
 import { classNameProblems, normaliseClassName } from '../../shared/domain/class-names.js';
 import { readTextFile, sniffDelimiter } from '../text-file.js';
 import type { ClassDefinition, ClassSet, NewClassSet, Store } from '../store/index.js';
+import { InvalidRequestError } from '../store/errors.js';
+import { describeFsError } from '../regular-file.js';
 
 /** A classes file longer than this is not a list of class names (10,000 classes of 400 characters). */
 export const MAX_CLASS_FILE_BYTES = 4 * 1024 * 1024;
@@ -21,23 +23,25 @@ export interface ClassSetInput {
 function validated(input: Partial<ClassSetInput>): Partial<NewClassSet> {
   const out: Partial<NewClassSet> = {};
   if (input.name !== undefined) {
-    if (!input.name.trim()) throw new Error('a class set needs a name');
+    if (!input.name.trim()) throw new InvalidRequestError('a class set needs a name');
     out.name = input.name.trim();
   }
   if (input.template !== undefined) {
     if (!input.template.includes('{}')) {
-      throw new Error(`the template must contain {} where the class name goes, not "${input.template}"`);
+      throw new InvalidRequestError(
+        `the template must contain {} where the class name goes, not "${input.template}"`,
+      );
     }
     out.template = input.template;
   }
   if (input.contextInit !== undefined) {
-    if (!input.contextInit.trim()) throw new Error('the context init text cannot be empty');
+    if (!input.contextInit.trim()) throw new InvalidRequestError('the context init text cannot be empty');
     out.contextInit = input.contextInit.trim();
   }
   if (input.classes !== undefined) {
     out.classes = input.classes.map((c, i) => {
       const name = c.name.trim();
-      if (!name) throw new Error(`class ${i + 1} has an empty name`);
+      if (!name) throw new InvalidRequestError(`class ${i + 1} has an empty name`);
       return { name, prompt: c.prompt?.trim() || null };
     });
   }
@@ -68,12 +72,14 @@ function parseClassTable(text: string, fileName: string): ClassFileEntry[] {
       info: true,
     }) as typeof records;
   } catch (error) {
-    throw new Error(`${fileName}: not a valid CSV: ${(error as Error).message}`, { cause: error });
+    throw new InvalidRequestError(`${fileName}: not a valid CSV: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const columns = records.length > 0 ? Object.keys(records[0].record) : [];
   const nameColumn = NAME_COLUMNS.find((column) => columns.includes(column));
   if (records.length > 0 && !nameColumn) {
-    throw new Error(
+    throw new InvalidRequestError(
       `${fileName}: the CSV has no "name" column (one of ${NAME_COLUMNS.join(', ')}); found ${columns.join(', ')}`,
     );
   }
@@ -90,7 +96,9 @@ function parseClassYaml(text: string, fileName: string): ClassFileEntry[] {
   try {
     doc = parseYaml(text);
   } catch (error) {
-    throw new Error(`${fileName}: not valid YAML: ${(error as Error).message}`, { cause: error });
+    throw new InvalidRequestError(`${fileName}: not valid YAML: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const names = Array.isArray(doc) ? doc : (doc as { names?: unknown } | null)?.names;
   const lineOf = (name: string) => Math.max(1, text.split(/\r?\n/).findIndex((l) => l.includes(name)) + 1);
@@ -99,10 +107,10 @@ function parseClassYaml(text: string, fileName: string): ClassFileEntry[] {
   if (names && typeof names === 'object') {
     const pairs = Object.entries(names).map(([index, name]) => [Number(index), name] as const);
     if (pairs.some(([index]) => !Number.isInteger(index)))
-      throw new Error(`${fileName}: "names:" must map class indices (0, 1, …) to names`);
+      throw new InvalidRequestError(`${fileName}: "names:" must map class indices (0, 1, …) to names`);
     return pairs.sort((a, b) => a[0] - b[0]).map(([, name]) => entry(name));
   }
-  throw new Error(
+  throw new InvalidRequestError(
     `${fileName}: a YAML classes file needs a "names:" list or mapping (as in Ultralytics data.yaml)`,
   );
 }
@@ -150,7 +158,7 @@ export function parseClassList(text: string, fileName: string): ClassList {
   if (problem) {
     const first =
       problem.firstIndex === undefined ? '' : ` (first at ${fileName}:${entries[problem.firstIndex].line})`;
-    throw new Error(`${fileName}:${entries[problem.index].line}: ${problem.message}${first}`);
+    throw new InvalidRequestError(`${fileName}:${entries[problem.index].line}: ${problem.message}${first}`);
   }
   return { entries, warnings };
 }
@@ -158,7 +166,7 @@ export function parseClassList(text: string, fileName: string): ClassList {
 /** Reads and parses a classes file (encoding checked, see readTextFile); a file without classes is an error. */
 export async function readClassFile(path: string): Promise<ClassList> {
   const list = parseClassList(await readTextFile(path, 'classes file', MAX_CLASS_FILE_BYTES), path);
-  if (list.entries.length === 0) throw new Error(`${path}: no classes in the file`);
+  if (list.entries.length === 0) throw new InvalidRequestError(`${path}: no classes in the file`);
   return list;
 }
 
@@ -171,13 +179,17 @@ export function createClassSetsService({ store }: { store: Store }) {
         ...input,
       }) as NewClassSet;
       if (store.classSets.getByName(spec.name))
-        throw new Error(`a class set named "${spec.name}" exists already`);
+        throw new InvalidRequestError(`a class set named "${spec.name}" exists already`);
       return store.classSets.create(spec);
     },
 
     /** Renames, re-templates or changes classes; see the store for how class positions are kept. */
     update(classSetId: number, patch: Partial<ClassSetInput>): ClassSet {
-      return store.classSets.update(classSetId, validated(patch));
+      const spec = validated(patch);
+      const sameName = spec.name === undefined ? undefined : store.classSets.getByName(spec.name);
+      if (sameName && sameName.id !== classSetId)
+        throw new InvalidRequestError(`a class set named "${spec.name}" exists already`);
+      return store.classSets.update(classSetId, spec);
     },
 
     list(): ClassSet[] {
@@ -190,7 +202,7 @@ export function createClassSetsService({ store }: { store: Store }) {
 
     remove(classSetId: number): void {
       if (store.runs.list().some((run) => run.classSetId === classSetId)) {
-        throw new Error(`class set ${classSetId} is used by runs; remove those first`);
+        throw new InvalidRequestError(`class set ${classSetId} is used by runs; remove those first`);
       }
       store.classSets.remove(classSetId);
     },
@@ -206,10 +218,16 @@ export function createClassSetsService({ store }: { store: Store }) {
     /** Class names from a class-folder layout (root/<class>/...): the sub-folder names, sorted. */
     async readClassFolders(root: string): Promise<ClassDefinition[]> {
       const names: string[] = [];
-      for await (const entry of await opendir(root)) {
+      let folder;
+      try {
+        folder = await opendir(root);
+      } catch (error) {
+        throw new InvalidRequestError(`${root}: cannot read the class folders: ${describeFsError(error)}`);
+      }
+      for await (const entry of folder) {
         if (entry.isDirectory() && !entry.name.startsWith('.')) names.push(entry.name);
       }
-      if (names.length === 0) throw new Error(`${root}: no class folders in it`);
+      if (names.length === 0) throw new InvalidRequestError(`${root}: no class folders in it`);
       return names.sort((a, b) => a.localeCompare(b)).map((name) => ({ name, prompt: null }));
     },
   };

@@ -6,6 +6,8 @@ import type { ThumbnailCache } from '../library/thumbnails.js';
 import type { RunExecutor } from '../jobs/executor.js';
 import type { Collection, Store } from '../store/index.js';
 import type { CollectionSummary, ScanSummary } from '../../shared/domain/library.js';
+import { InvalidRequestError } from '../store/errors.js';
+import { describeFsError } from '../regular-file.js';
 
 export interface CollectionsServiceDeps {
   store: Store;
@@ -33,9 +35,10 @@ export function createCollectionsService({ store, executor, thumbnails }: Collec
       try {
         root = await realpath(folder);
       } catch (error) {
-        throw new Error(`cannot add ${folder}: ${(error as Error).message}`, { cause: error });
+        throw new InvalidRequestError(`cannot add ${folder}: ${describeFsError(error)}`);
       }
-      if (!(await stat(root)).isDirectory()) throw new Error(`cannot add ${folder}: not a folder`);
+      if (!(await stat(root)).isDirectory())
+        throw new InvalidRequestError(`cannot add ${folder}: not a folder`);
       const collection =
         store.collections.getByRoot(root) ??
         store.collections.create(root, options.name?.trim() || basename(root));
@@ -56,7 +59,7 @@ export function createCollectionsService({ store, executor, thumbnails }: Collec
     },
 
     rename(collectionId: number, name: string): CollectionSummary {
-      if (!name.trim()) throw new Error('a collection name cannot be empty');
+      if (!name.trim()) throw new InvalidRequestError('a collection name cannot be empty');
       store.collections.require(collectionId);
       store.collections.rename(collectionId, name.trim());
       return summary(store.collections.require(collectionId));

@@ -1,6 +1,7 @@
 // Review: the expert's decisions. Every command is one undoable action in the label history, and
 // every input is checked before anything is written.
 import type { LabelAction, LabelChange, LabelState, Store } from '../store/index.js';
+import { InvalidRequestError } from '../store/errors.js';
 
 type Decision = LabelChange['after'];
 
@@ -12,16 +13,17 @@ export interface ReviewScope {
 export function createReviewService({ store }: { store: Store }) {
   /** The collection of all images (which must share one), checking each exists. */
   function collectionOf(imageIds: number[]): number {
-    if (imageIds.length === 0) throw new Error('no images selected');
+    if (imageIds.length === 0) throw new InvalidRequestError('no images selected');
     const collections = new Set(imageIds.map((id) => store.images.require(id).collectionId));
-    if (collections.size > 1) throw new Error('the selected images belong to more than one collection');
+    if (collections.size > 1)
+      throw new InvalidRequestError('the selected images belong to more than one collection');
     return [...collections][0];
   }
 
   function checkClass(classSetId: number, classOrdinal: number): void {
     const classSet = store.classSets.require(classSetId);
     if (!Number.isInteger(classOrdinal) || classOrdinal < 0 || classOrdinal >= classSet.classes.length) {
-      throw new Error(
+      throw new InvalidRequestError(
         `class ${classOrdinal} is not in class set "${classSet.name}" (0-${classSet.classes.length - 1})`,
       );
     }
@@ -49,7 +51,8 @@ export function createReviewService({ store }: { store: Store }) {
       predicted: new Map(
         imageIds.map((imageId) => {
           const prediction = store.results.prediction(runId, imageId);
-          if (!prediction) throw new Error(`run ${runId} has no prediction for image ${imageId}`);
+          if (!prediction)
+            throw new InvalidRequestError(`run ${runId} has no prediction for image ${imageId}`);
           return [imageId, prediction.label];
         }),
       ),

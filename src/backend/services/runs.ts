@@ -14,6 +14,7 @@ import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
 import { zeroShotResult } from './zero-shot-scores.js';
 import type { RunInfo, SettingValue } from '../../shared/domain/runs.js';
+import { InvalidRequestError } from '../store/errors.js';
 
 export interface StartRunInput {
   collectionId: number;
@@ -79,10 +80,11 @@ export function createRunsService({
   }
 
   function create(input: StartRunInput): Run {
-    if (!methods.has(input.method)) throw new Error(`unknown method "${input.method}"`);
+    if (!methods.has(input.method)) throw new InvalidRequestError(`unknown method "${input.method}"`);
     store.collections.require(input.collectionId);
     store.classSets.require(input.classSetId);
-    if (!store.models.get(input.modelId)) throw new Error(`model ${input.modelId} is not registered`);
+    if (!store.models.get(input.modelId))
+      throw new InvalidRequestError(`model ${input.modelId} is not registered`);
     return store.runs.create({ ...input, params: input.params ?? {} });
   }
 
@@ -131,7 +133,7 @@ export function createRunsService({
     retryFailed(runId: number): number {
       const run = store.runs.require(runId);
       if (run.status === 'running' || run.status === 'queued')
-        throw new Error(`run ${runId} is still ${run.status}`);
+        throw new InvalidRequestError(`run ${runId} is still ${run.status}`);
       const requeued = store.runs.retryFailed(runId);
       if (requeued > 0) {
         store.runs.setStatus(runId, 'queued');

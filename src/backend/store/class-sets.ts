@@ -1,6 +1,7 @@
 import { classNameProblems, normaliseClassName } from '../../shared/domain/class-names.js';
 import type { Db } from './database.js';
 import type { ClassDefinition, ClassInfo, ClassSet } from '../../shared/domain/class-sets.js';
+import { InvalidRequestError } from './errors.js';
 
 export interface NewClassSet {
   name: string;
@@ -65,10 +66,13 @@ export function classSetsRepository(db: Db) {
   function writeClasses(id: number, given: ClassDefinition[]): void {
     const classes = given.map((c) => ({ ...c, name: normaliseClassName(c.name) }));
     const [problem] = classNameProblems(classes.map((c) => c.name));
-    if (problem) throw new Error(`class ${problem.index + 1} of the class set: ${problem.message}`);
+    if (problem)
+      throw new InvalidRequestError(`class ${problem.index + 1} of the class set: ${problem.message}`);
     const orphaned = labelsBeyond.get(id, classes.length)!.n;
     if (orphaned > 0) {
-      throw new Error(`cannot drop classes from position ${classes.length}: ${orphaned} labels use them`);
+      throw new InvalidRequestError(
+        `cannot drop classes from position ${classes.length}: ${orphaned} labels use them`,
+      );
     }
     dropTail.run(id, classes.length);
     parkNames.run(id);
@@ -77,7 +81,7 @@ export function classSetsRepository(db: Db) {
 
   return {
     create(spec: NewClassSet): ClassSet {
-      if (spec.classes.length === 0) throw new Error(`class set "${spec.name}" has no classes`);
+      if (spec.classes.length === 0) throw new InvalidRequestError(`class set "${spec.name}" has no classes`);
       return db.transaction(() => {
         const id = Number(insertSet.run({ ...spec, now: Date.now() }).lastInsertRowid);
         writeClasses(id, spec.classes);
@@ -110,7 +114,8 @@ export function classSetsRepository(db: Db) {
         if (!current) throw new Error(`class set ${id} does not exist`);
         const before = promptText(load(current));
         if (patch.classes) {
-          if (patch.classes.length === 0) throw new Error(`class set ${id} would have no classes`);
+          if (patch.classes.length === 0)
+            throw new InvalidRequestError(`class set ${id} would have no classes`);
           writeClasses(id, patch.classes);
         }
         const template = patch.template ?? current.template;
