@@ -63,8 +63,11 @@ export async function startEngineHost(
   };
 }
 
-/** The worker module next to this file, whichever form (source or bundle) is running. */
+/**
+ * The worker module next to this file, whichever form (source or bundle) is running. Two plain
+ * strings, not a template: Vite rewrites `new URL(template, import.meta.url)` into a glob lookup.
+ */
 export const ENGINE_WORKER_SCRIPT = new URL(
-  `./engine-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
+  import.meta.url.endsWith('.ts') ? './engine-worker.ts' : './engine-worker.js',
   import.meta.url,
 );
