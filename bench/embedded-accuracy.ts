@@ -12,7 +12,10 @@ import {
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
-import type { AdaptMethod } from '../src/shared/domain/adaptation.js';
+import type { AdaptMethod as AnyMethod } from '../src/shared/domain/adaptation.js';
+
+/** The per-image methods this benchmark compares (no learned prompt involved). */
+type AdaptMethod = Extract<AnyMethod, 'zeroshot' | 'tpt' | 'metatpt'>;
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
 import { Random } from '../src/engine/random.js';

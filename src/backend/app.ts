@@ -83,7 +83,13 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     openProcessor: processors.open,
     onProgress: (progress) => events.emit('run.progress', progress),
   });
-  const services = createServices({ store, executor, thumbnails, zeroShotText: processors.zeroShotText });
+  const services = createServices({
+    store,
+    executor,
+    thumbnails,
+    zeroShotText: processors.zeroShotText,
+    learn: processors.learn,
+  });
   // Background thumbnail filling after scans; aborted on close.
   const background = new AbortController();
   const fillThumbnails = (collectionId: number) => {

@@ -3,8 +3,16 @@
 // same model and classes (a zero-shot pass, then TPT on the uncertain images) skip the model load.
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { startEngineHost, type EngineHost } from './engine-host/host.js';
-import type { EngineWorkerInit } from './engine-host/protocol.js';
+import type { EngineWorkerInit, LearnJob, LearnJobResult } from './engine-host/protocol.js';
+import type { LearnProgress } from '../shared/domain/learned-prompts.js';
 import type { ImageProcessor, OpenProcessor, RunSpec, ZeroShotTextOf } from './jobs/types.js';
+
+export type LearnWith = (
+  spec: Pick<RunSpec, 'model' | 'classSet'>,
+  job: Omit<LearnJob, 'kind'>,
+  signal?: AbortSignal,
+  onProgress?: (progress: LearnProgress) => void,
+) => Promise<LearnJobResult>;
 
 export interface RunProcessorsOptions {
   provider: ExecutionProvider | 'auto';
@@ -21,6 +29,8 @@ export interface RunProcessors {
   open: OpenProcessor;
   /** A class set's zero-shot text features under a model, from the kept host where it matches. */
   zeroShotText: ZeroShotTextOf;
+  /** Learns a prompt for a class set under a model from labelled images (in an engine worker). */
+  learn: LearnWith;
   /** Frees the kept host, if any. */
   close(): Promise<void>;
 }
@@ -36,6 +46,7 @@ function workerInit(
     template: classSet.template,
     contextInit: classSet.contextInit,
     provider,
+    learnedPrompt: classSet.learnedPrompt ?? null,
   };
 }
 
@@ -133,6 +144,17 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
       const { host, release } = await borrow(workerInit(spec, provider));
       try {
         return await host.zeroShotText();
+      } finally {
+        await release();
+      }
+    },
+    async learn(spec, job, signal, onProgress) {
+      // Learning starts from the class set's words, not from an earlier learned prompt.
+      const { host, release } = await borrow(
+        workerInit({ ...spec, classSet: { ...spec.classSet, learnedPrompt: null } }, provider),
+      );
+      try {
+        return await host.learn(job, signal, onProgress);
       } finally {
         await release();
       }

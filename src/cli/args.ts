@@ -124,7 +124,7 @@ export function addAdaptOptions(command: Command): Command {
   command.addOption(
     new Option(
       '--method <m>',
-      'zero-shot CLIP, or adapt each image with TPT or MetaTPT (default zeroshot)',
+      'zero-shot CLIP, adapt each image with TPT or MetaTPT, or classify with a prompt learned by `metatpt learn` (coop, selftpt, selftpt-v) (default zeroshot)',
     ).choices(ADAPT_METHODS),
   );
   for (const name of SETTING_NAMES) {

@@ -6,6 +6,7 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { indexCommand } from './commands/index.js';
+import { learnCommand } from './commands/learn.js';
 import { statusCommand } from './commands/status.js';
 import { runCommand } from './commands/run.js';
 import { predictionsCommand } from './commands/predictions.js';
@@ -16,6 +17,7 @@ export const commands: CliCommand[] = [
   exportCommand,
   importCommand,
   indexCommand,
+  learnCommand,
   statusCommand,
   runCommand,
   predictionsCommand,

@@ -41,6 +41,7 @@ import {
   type RunProgress,
   type SettingValue,
 } from './domain/runs.js';
+import type { LearnedPromptSummary, LearnProgress } from './domain/learned-prompts.js';
 
 const id = z.number().int().positive();
 const imageIds = z.array(id).min(1).max(100_000);
@@ -62,6 +63,8 @@ const classSetInput = z
 const labelKind = z.enum(LABEL_KINDS);
 
 export const methodSchema = z.enum(ADAPT_METHODS);
+/** Methods whose prompt is learned from labels (and stored as a learned prompt). */
+export const learnMethodSchema = z.enum(['coop', 'selftpt']);
 
 /** Adaptation settings of a run; runs.start checks them against adaptParamsSchema (shared/domain). */
 const runParams = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
@@ -174,7 +177,15 @@ export const apiSchemas = {
     })
     .strict(),
   /** A zero-shot run scored at once from cached image features; uncached images are queued. */
-  'runs.rescore': z.object({ collectionId: id, classSetId: id, modelId: id }).strict(),
+  'runs.rescore': z
+    .object({
+      collectionId: id,
+      classSetId: id,
+      modelId: id,
+      method: z.enum(['zeroshot', 'coop', 'selftpt']).optional(),
+      params: runParams.optional(),
+    })
+    .strict(),
   'runs.pause': z.object({ runId: id }).strict(),
   'runs.resume': z.object({ runId: id }).strict(),
   'runs.cancel': z.object({ runId: id }).strict(),
@@ -192,6 +203,20 @@ export const apiSchemas = {
     .strict(),
   /** The run against labels of a kind (default 'all'), compared with its zero-shot predictions. */
   'runs.evaluate': z.object({ runId: id, against: labelKind.optional() }).strict(),
+
+  /** Learns a prompt from the class set's labelled images; progress arrives as 'prompts.learnProgress'. */
+  'prompts.learn': z
+    .object({
+      classSetId: id,
+      modelId: id,
+      method: learnMethodSchema,
+      settings: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    })
+    .strict(),
+  'prompts.cancelLearn': z.object({ classSetId: id }).strict(),
+  'prompts.list': z.object({ classSetId: id }).strict(),
+  /** How many labelled images "Learn" would use now. */
+  'prompts.labelCount': z.object({ classSetId: id, modelId: id }).strict(),
 
   'review.assign': z.object({ imageIds, classSetId: id, classOrdinal: z.number().int().min(0) }).strict(),
   'review.accept': z.object({ imageIds, runId: id }).strict(),
@@ -270,6 +295,10 @@ export interface ApiOutputs {
   'runs.get': RunInfo;
   'runs.items': RunItem[];
   'runs.evaluate': RunEvaluation;
+  'prompts.learn': LearnedPromptSummary;
+  'prompts.cancelLearn': boolean;
+  'prompts.list': LearnedPromptSummary[];
+  'prompts.labelCount': number;
   'review.assign': LabelAction | null;
   'review.accept': LabelAction | null;
   'review.reject': LabelAction | null;
@@ -302,6 +331,8 @@ export interface ApiEvents {
   'model.download': { repoId: string; file: string; receivedBytes: number; totalBytes: number | null };
   /** Labels changed (by review or import) — views showing them refresh. */
   'labels.changed': { collectionId: number; classSetId: number };
+  /** A prompt being learned: encoding the labelled images, then one report per epoch. */
+  'prompts.learnProgress': { classSetId: number; method: 'coop' | 'selftpt' } & LearnProgress;
   /** A command from the desktop shell's menu, for the renderer to carry out (never sent in a browser). */
   'app.command': { command: AppCommand };
 }
@@ -332,6 +363,7 @@ export type {
   GridQuery,
   ImageDetail,
   LabelAction,
+  LearnedPromptSummary,
   ModelRecord,
   Run,
   RunEvaluation,

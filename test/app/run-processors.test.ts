@@ -48,6 +48,7 @@ function countedHosts() {
     return {
       processImage: host.processImage,
       zeroShotText: host.zeroShotText,
+      learn: host.learn,
       get device() {
         return host.device;
       },

@@ -161,4 +161,64 @@ describe('headless commands', () => {
     expect(badViews.stderr).toMatch(/--views "0"/);
     expect(badViews.stderr).toMatch(/Usage: metatpt run/);
   });
+
+  it('learn stores a CoOp prompt from the labels; run and classify use it', async () => {
+    const store = openStore(db);
+    const classSet = store.classSets.list()[0];
+    const images = store.images.pageAfter(collectionId, 0, 100);
+    store.labels.apply(
+      { collectionId, classSetId: classSet.id },
+      'assign',
+      images.map((image, i) => ({
+        imageId: image.id,
+        after: {
+          decision: 'label',
+          classOrdinal: i % 4,
+          rejectedOrdinal: null,
+          source: 'human',
+          runId: null,
+        },
+      })),
+    );
+    store.close();
+    const learned = await metatpt([
+      'learn',
+      ...['--db', db, '--class-set', classSet.name, '--model', GOLDEN_MODEL_DIR, '--device', 'cpu'],
+      ...['--epochs', '3', '--json'],
+    ]);
+    expect(learned.code, learned.stderr).toBe(0);
+    const prompt = JSON.parse(learned.stdout) as { id: number; labelCount: number; method: string };
+    expect(prompt).toMatchObject({ method: 'coop', labelCount: 12 });
+
+    const ran = await metatpt([
+      'run',
+      ...['--db', db, '--collection', String(collectionId), '--model', GOLDEN_MODEL_DIR],
+      ...['--classes', classes, '--method', 'coop', '--device', 'cpu', '--json'],
+    ]);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ status: 'done', total: 12, done: 12 });
+
+    const classified = await metatpt([
+      'classify',
+      ...['--db', db, '--model', GOLDEN_MODEL_DIR, '--classes', classes, '--device', 'cpu'],
+      ...['--method', 'coop', '--learned-prompt', String(prompt.id), '--json', workspace.photos],
+    ]);
+    expect(classified.code, classified.stderr).toBe(0);
+    const lines = jsonLines(classified.stdout);
+    expect(lines).toHaveLength(12);
+    expect(lines[0]).toMatchObject({ method: 'coop', adapted: true });
+
+    const missing = await metatpt([
+      'classify',
+      '--model',
+      GOLDEN_MODEL_DIR,
+      '--classes',
+      classes,
+      '--method',
+      'coop',
+      workspace.photos,
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/give --learned-prompt ID/);
+  });
 });

@@ -345,7 +345,7 @@ describe('metatpt classify, the command line', () => {
   it('notes options that do nothing for zero-shot', async () => {
     const { code, stderr } = await classify([...BASE, '--views', '8', '--inner-steps', '2', folder.shapes]);
     expect(code).toBe(0);
-    expect(stderr).toMatch(/note: --views, --inner-steps only apply to --method tpt or metatpt/);
+    expect(stderr).toMatch(/note: --views, --inner-steps change nothing with --method zeroshot/);
   });
 
   it('stops after the image in flight when interrupted, exit 130', async () => {

@@ -78,7 +78,7 @@ function modelError(error: unknown): unknown {
 
 export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
   const { store, services, events, modelsRoot } = deps;
-  const { collections, classSets, runs, review, browse } = services;
+  const { collections, classSets, runs, review, browse, learnedPrompts } = services;
 
   /** Emits labels.changed when a review command changed something. */
   const labelsChanged = (collectionId: number, classSetId: number, action: LabelAction | null) => {
@@ -173,6 +173,21 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       return runs.start({ ...rest, method, params });
     }),
     'runs.rescore': checked(store, (input) => runs.rescore(input)),
+
+    'prompts.learn': checked(store, (input) =>
+      learnedPrompts.learn(input, (progress) =>
+        events.emit('prompts.learnProgress', {
+          classSetId: input.classSetId,
+          method: input.method,
+          ...progress,
+        }),
+      ),
+    ),
+    'prompts.cancelLearn': checked(store, ({ classSetId }) => learnedPrompts.cancel(classSetId)),
+    'prompts.list': checked(store, ({ classSetId }) => learnedPrompts.list(classSetId)),
+    'prompts.labelCount': checked(store, ({ classSetId, modelId }) =>
+      learnedPrompts.labelCount(classSetId, modelId),
+    ),
     'runs.pause': checked(store, async ({ runId }) => {
       await runs.pause(runId);
       return null;

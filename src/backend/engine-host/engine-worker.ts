@@ -1,27 +1,39 @@
-// The engine worker: loads a CLIP model and a class set once, then classifies images one at a time
-// off the main thread.
+// The engine worker: loads a CLIP model and a class set once (with its learned prompt, if the run
+// uses one), then classifies images one at a time off the main thread, or learns a prompt.
 import { adaptImage, adaptOptions, imageSeed, prepareImage } from '../../engine/adapt/adapt.js';
-import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
+import {
+  flatLearnSettings,
+  learnPrompt,
+  promptsWithLearnedContext,
+  resolveLearnSettings,
+} from '../../engine/adapt/learn.js';
+import { nearestTokens, normalizeRowsHost, PromptSet } from '../../engine/adapt/prompts.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
 import { ClipModel } from '../../engine/clip/model.js';
 import { Engine } from '../../engine/runtime.js';
 import { serveWorker } from '../jobs/worker-protocol.js';
-import type { EngineJob, EngineJobResult, EngineWorkerInit } from './protocol.js';
+import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
+import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
 
 let prompts: PromptSet | null = null;
 
 serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
-  async init({ modelDir, classNames, prompts: perClass, template, contextInit, provider }) {
+  async init({ modelDir, classNames, prompts: perClass, template, contextInit, provider, learnedPrompt }) {
     const engine = new Engine({ provider, log: (line) => process.stderr.write(`${line}\n`) });
     const encoder = new ClipEncoder(ClipModel.load(modelDir), engine);
-    prompts = await PromptSet.create(encoder, classNames, { template, prompts: perClass, contextInit });
+    const options = { template, prompts: perClass, contextInit };
+    prompts = learnedPrompt
+      ? (await promptsWithLearnedContext(encoder, classNames, options, learnedPrompt)).prompts
+      : await PromptSet.create(encoder, classNames, options);
   },
 
-  async process(job, signal) {
+  async process(job, signal, progress) {
     if (!prompts) throw new Error('engine worker used before init');
+    if (job.kind === 'learn') return learn(prompts, job, signal, progress);
     if (job.kind === 'zero-shot-text') {
       return {
         kind: job.kind,
+        learnedFeatures: prompts.learnedContext ? prompts.contextFeatures : null,
         textFeatures: prompts.textFeatures,
         width: prompts.encoder.projectionDim,
         logitScale: prompts.encoder.model.logitScale,
@@ -68,3 +80,54 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
         ]
       : [],
 });
+/** Encodes the items without cached features, then learns the prompt, reporting each step. */
+async function learn(
+  prompts: PromptSet,
+  job: LearnJob,
+  signal: AbortSignal,
+  report: (progress: LearnProgress) => void,
+): Promise<LearnJobResult> {
+  const { encoder } = prompts;
+  const width = encoder.projectionDim;
+  const options = resolveLearnSettings(job.settings, width);
+  const features = new Float32Array(job.items.length * width);
+  const encoded: LearnJobResult['encoded'] = [];
+  const missing = job.items.filter((item) => !item.features).length;
+  for (const [index, item] of job.items.entries()) {
+    if (item.features) {
+      features.set(item.features, index * width);
+      continue;
+    }
+    signal.throwIfAborted();
+    const image = await prepareImage(item.path, prompts);
+    const unit = normalizeRowsHost(await encoder.encodeImages(image.original, 1), width);
+    features.set(unit, index * width);
+    encoded.push({ item: index, features: unit });
+    report({ phase: 'encode', done: encoded.length, total: missing });
+  }
+  const labels = Int32Array.from(job.items, (item) => item.label);
+  const result = await learnPrompt(prompts, { features, labels }, job.method, options, {
+    signal,
+    onEpoch: (record, epochs) =>
+      report({
+        phase: 'train',
+        done: record.epoch,
+        total: epochs,
+        trainAccuracy: record.trainAccuracy,
+        validationAccuracy: record.validationAccuracy,
+      }),
+  });
+  return {
+    kind: 'learn',
+    ctx: result.ctx,
+    selfTpt: result.selfTpt,
+    accuracy: result.accuracy,
+    heldOut: result.fit.split.validation,
+    history: result.fit.history.map((h) => ({ ...h })),
+    bestEpoch: result.fit.bestEpoch,
+    adaptLosses: result.adaptLosses,
+    settings: flatLearnSettings(result.options),
+    nearestTokens: nearestTokens(encoder, result.ctx, 3).map((near) => near.map((n) => n.token)),
+    encoded,
+  };
+}

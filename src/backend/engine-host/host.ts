@@ -1,12 +1,19 @@
 // Runs the engine in worker threads and offers it to the job queue as a ProcessImage function.
 import { WorkerPool } from '../jobs/worker-pool.js';
 import type { ProcessImage, ZeroShotText } from '../jobs/types.js';
-import type { EngineJob, EngineJobResult, EngineWorkerInit } from './protocol.js';
+import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
+import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
 
 export interface EngineHost {
   processImage: ProcessImage;
-  /** The loaded class set's zero-shot text features. */
+  /** The loaded class set's zero-shot text features (and learned-prompt features, if one is loaded). */
   zeroShotText(): Promise<ZeroShotText>;
+  /** Learns a prompt for the loaded class set from labelled images. */
+  learn(
+    job: Omit<LearnJob, 'kind'>,
+    signal?: AbortSignal,
+    onProgress?: (progress: LearnProgress) => void,
+  ): Promise<LearnJobResult>;
   /** The execution provider in use, known after the first image. */
   readonly device: string | null;
   close(): Promise<void>;
@@ -40,8 +47,9 @@ export async function startEngineHost(
   async function ask<K extends EngineJob['kind']>(
     job: Extract<EngineJob, { kind: K }>,
     signal?: AbortSignal,
+    onProgress?: (data: unknown) => void,
   ): Promise<Extract<EngineJobResult, { kind: K }>> {
-    const result = await pool.run(job, signal);
+    const result = await pool.run(job, signal, onProgress);
     if (result.kind !== job.kind)
       throw new Error(`engine worker answered a ${job.kind} job with ${result.kind}`);
     return result as Extract<EngineJobResult, { kind: K }>;
@@ -53,9 +61,11 @@ export async function startEngineHost(
       return result;
     },
     zeroShotText: async () => {
-      const { textFeatures, width, logitScale } = await ask({ kind: 'zero-shot-text' });
-      return { textFeatures, width, logitScale };
+      const { textFeatures, width, logitScale, learnedFeatures } = await ask({ kind: 'zero-shot-text' });
+      return { textFeatures, width, logitScale, learnedFeatures };
     },
+    learn: (job, signal, onProgress) =>
+      ask({ kind: 'learn', ...job }, signal, onProgress && ((data) => onProgress(data as LearnProgress))),
     get device() {
       return device;
     },

@@ -1,4 +1,6 @@
 // What the engine host sends its worker threads and gets back.
+import type { LearnedContext, LearnMethod, LearnSettings } from '../../engine/adapt/learn.js';
+import type { ProjectionHead } from '../../engine/adapt/selftpt.js';
 import type { ExecutionProvider } from '../../engine/runtime.js';
 import type { AdaptSettings } from '../../shared/domain/adaptation.js';
 import type { ZeroShotText } from '../jobs/types.js';
@@ -13,10 +15,45 @@ export interface EngineWorkerInit {
   /** Words that initialise the learned context (default: the template's words before {}). */
   contextInit?: string | null;
   provider: ExecutionProvider | 'auto';
+  /** A learned prompt whose context the class set's prompts start from (methods coop, selftpt, CoOp init). */
+  learnedPrompt?: LearnedContext | null;
 }
 
-/** Classify one image, or give the class set's zero-shot text features (for re-scoring cached images). */
-export type EngineJob = ImageJob | { kind: 'zero-shot-text' };
+/**
+ * Classify one image, give the class set's text features (for re-scoring cached images), or learn a
+ * prompt from labelled images.
+ */
+export type EngineJob = ImageJob | { kind: 'zero-shot-text' } | LearnJob;
+
+export interface LearnJob {
+  kind: 'learn';
+  method: LearnMethod;
+  settings: LearnSettings;
+  /** Labelled images: cached unit features where there are some, else the file to encode. */
+  items: { path: string; features: Float32Array | null; label: number }[];
+}
+
+export interface LearnJobResult {
+  kind: 'learn';
+  ctx: Float32Array;
+  selfTpt: { sourceCtx: Float32Array; head: ProjectionHead } | null;
+  accuracy: {
+    trainBefore: number;
+    trainAfter: number;
+    validationBefore: number | null;
+    validationAfter: number | null;
+  };
+  /** Items (by index) held out for validation. */
+  heldOut: number[];
+  history: Record<string, unknown>[];
+  bestEpoch: number;
+  adaptLosses: number[];
+  /** The settings as resolved (defaults filled in). */
+  settings: Required<LearnSettings>;
+  nearestTokens: string[][];
+  /** Features of the items that had none, for the cache. */
+  encoded: { item: number; features: Float32Array }[];
+}
 
 export interface ImageJob {
   kind: 'image';
@@ -33,4 +70,4 @@ export interface ImageJobResult extends ImageResult {
   device: string;
 }
 
-export type EngineJobResult = ImageJobResult | ({ kind: 'zero-shot-text' } & ZeroShotText);
+export type EngineJobResult = ImageJobResult | ({ kind: 'zero-shot-text' } & ZeroShotText) | LearnJobResult;

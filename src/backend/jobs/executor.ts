@@ -382,13 +382,29 @@ class ProgressReporter {
 /** The run's settings, model and classes, read once when it starts. */
 export function runSpec(store: Store, runId: number): RunSpec {
   const run = store.runs.require(runId);
-  const model = store.models.get(run.modelId);
-  if (!model) throw new Error(`run ${runId}: model ${run.modelId} is not registered`);
-  const classSet = store.classSets.require(run.classSetId);
+  // The run's method decides, whatever the stored settings say; validated once, here.
+  const settings = parseAdaptSettings({ ...run.params, method: run.method });
   return {
     runId,
-    // The run's method decides, whatever the stored settings say; validated once, here.
-    settings: parseAdaptSettings({ ...run.params, method: run.method }),
+    settings,
+    ...runSpecOf(store, {
+      modelId: run.modelId,
+      classSetId: run.classSetId,
+      learnedPromptId: settings.learnedPrompt,
+    }),
+  };
+}
+
+/** The model and class set (with a learned prompt, if named) as the engine loads them. */
+export function runSpecOf(
+  store: Store,
+  ids: { modelId: number; classSetId: number; learnedPromptId?: number | null },
+): Pick<RunSpec, 'model' | 'classSet'> {
+  const model = store.models.get(ids.modelId);
+  if (!model) throw new Error(`model ${ids.modelId} is not registered`);
+  const classSet = store.classSets.require(ids.classSetId);
+  const learned = ids.learnedPromptId ? store.learnedPrompts.require(ids.learnedPromptId) : null;
+  return {
     model: { id: model.id, name: model.name, dir: model.dir },
     classSet: {
       id: classSet.id,
@@ -396,6 +412,13 @@ export function runSpec(store: Store, runId: number): RunSpec {
       template: classSet.template,
       contextInit: classSet.contextInit,
       classes: classSet.classes.map((c) => ({ name: c.name, prompt: c.prompt })),
+      learnedPrompt: learned && {
+        method: learned.method,
+        ctx: learned.ctx,
+        classNames: learned.classNames,
+        selfTpt: learned.selfTpt,
+        settings: learned.settings,
+      },
     },
   };
 }

@@ -1,4 +1,5 @@
 // The contract between the job queue and whatever classifies an image (the engine, in a worker).
+import type { LearnedContext } from '../../engine/adapt/learn.js';
 import type { AdaptSettings } from '../../shared/domain/adaptation.js';
 import type { ImageResult } from '../store/index.js';
 
@@ -14,6 +15,8 @@ export interface RunSpec {
     template: string;
     contextInit: string;
     classes: { name: string; prompt: string | null }[];
+    /** The learned prompt the run's settings name (settings.learnedPrompt), loaded. */
+    learnedPrompt?: LearnedContext | null;
   };
 }
 
@@ -40,6 +43,8 @@ export interface ZeroShotText {
   width: number;
   /** The model's logit scale (already exponentiated): logits = scale · image · textᵀ. */
   logitScale: number;
+  /** Unit text features [C, P] with the class set's learned prompt, when one was loaded. */
+  learnedFeatures?: Float32Array | null;
 }
 
 /** Computes a class set's zero-shot text features with a model (in an engine worker). */

@@ -24,6 +24,7 @@ interface Job<TInput, TOutput> {
   id: number;
   input: TInput;
   signal?: AbortSignal;
+  onProgress?: (data: unknown) => void;
   resolve(output: TOutput): void;
   reject(error: unknown): void;
 }
@@ -57,8 +58,11 @@ export class WorkerPool<TInit, TInput, TOutput> {
     await Promise.all(this.slots.map((slot) => slot.ready));
   }
 
-  /** Runs one job on the next free worker. Aborting the signal cancels it (queued or running). */
-  run(input: TInput, signal?: AbortSignal): Promise<TOutput> {
+  /**
+   * Runs one job on the next free worker. Aborting the signal cancels it (queued or running);
+   * `onProgress` receives the job's progress reports.
+   */
+  run(input: TInput, signal?: AbortSignal, onProgress?: (data: unknown) => void): Promise<TOutput> {
     if (this.closed) return Promise.reject(new Error(`worker pool for ${this.scriptName} is closed`));
     if (this.initError) return Promise.reject(this.initError);
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -70,6 +74,7 @@ export class WorkerPool<TInit, TInput, TOutput> {
         id: this.nextId++,
         input,
         signal,
+        onProgress,
         resolve: (output) => (settled(), resolve(output)),
         reject: (error) => (settled(), reject(error)),
       };
@@ -114,6 +119,8 @@ export class WorkerPool<TInit, TInput, TOutput> {
       } else if (message.type === 'init-error') {
         this.broken(new Error(`worker ${this.scriptName} failed to initialise: ${message.message}`));
         settleReady.reject(this.initError!);
+      } else if (message.type === 'progress') {
+        if (slot.job?.id === message.id) slot.job.onProgress?.(message.data);
       } else {
         this.finish(slot, message);
       }
@@ -124,7 +131,10 @@ export class WorkerPool<TInit, TInput, TOutput> {
     return slot;
   }
 
-  private finish(slot: Slot<TInput, TOutput>, message: Extract<FromWorker<TOutput>, { id: number }>): void {
+  private finish(
+    slot: Slot<TInput, TOutput>,
+    message: Extract<FromWorker<TOutput>, { type: 'result' | 'error' }>,
+  ): void {
     const job = slot.job;
     if (!job || job.id !== message.id) return; // a late answer to a job already given up on
     slot.job = null;

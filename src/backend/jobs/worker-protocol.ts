@@ -10,13 +10,15 @@ export type FromWorker<TOutput> =
   | { type: 'ready' }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; data: TOutput }
+  /** A long job's intermediate report (learning a prompt: one per epoch). */
+  | { type: 'progress'; id: number; data: unknown }
   | { type: 'error'; id: number; message: string; cancelled: boolean };
 
 export interface WorkerHandlers<TInit, TInput, TOutput> {
   /** Runs once per worker before any job (load the model here). */
   init(data: TInit): Promise<void> | void;
-  /** One job; should reject soon after signal aborts. */
-  process(input: TInput, signal: AbortSignal): Promise<TOutput>;
+  /** One job; should reject soon after signal aborts. `progress` reports along the way. */
+  process(input: TInput, signal: AbortSignal, progress: (data: unknown) => void): Promise<TOutput>;
   /** Objects inside the output to move rather than copy (e.g. large typed-array buffers). */
   transferList?(output: TOutput): ArrayBuffer[];
 }
@@ -43,7 +45,7 @@ export function serveWorker<TInit, TInput, TOutput>(handlers: WorkerHandlers<TIn
       const controller = new AbortController();
       running.set(message.id, controller);
       handlers
-        .process(message.data, controller.signal)
+        .process(message.data, controller.signal, (data) => send({ type: 'progress', id: message.id, data }))
         .then(
           (output) => send({ type: 'result', id: message.id, data: output }, handlers.transferList?.(output)),
           (error: unknown) =>

@@ -1,11 +1,13 @@
 // The backend services, wired over one store. Transports (Electron IPC, serve mode, CLI) call these.
 import type { RunExecutor } from '../jobs/executor.js';
 import type { ZeroShotTextOf } from '../jobs/types.js';
+import type { LearnWith } from '../run-processors.js';
 import type { ThumbnailCache } from '../library/thumbnails.js';
 import type { Store } from '../store/index.js';
 import { createBrowseService } from './browse.js';
 import { createClassSetsService } from './class-sets.js';
 import { createCollectionsService } from './collections.js';
+import { createLearnedPromptsService } from './learned-prompts.js';
 import { createReviewService } from './review.js';
 import { createRunsService } from './runs.js';
 
@@ -14,6 +16,7 @@ export function createServices(deps: {
   executor: RunExecutor;
   thumbnails: ThumbnailCache;
   zeroShotText: ZeroShotTextOf;
+  learn: LearnWith;
 }) {
   return {
     collections: createCollectionsService(deps),
@@ -21,6 +24,7 @@ export function createServices(deps: {
     runs: createRunsService(deps),
     review: createReviewService(deps),
     browse: createBrowseService(deps),
+    learnedPrompts: createLearnedPromptsService(deps),
   };
 }
 

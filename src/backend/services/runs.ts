@@ -5,6 +5,7 @@ import { runSpec, type RunExecutor } from '../jobs/executor.js';
 import type { ZeroShotTextOf } from '../jobs/types.js';
 import {
   ADAPT_METHODS,
+  learnedPromptKind,
   parseAdaptSettings,
   SETTING_NAMES,
   settingMethods,
@@ -12,7 +13,7 @@ import {
 } from '../../shared/domain/adaptation.js';
 import type { RunParams, RunScope } from '../../shared/domain/runs.js';
 import type { Run, RunItem, RunItemState, Store } from '../store/index.js';
-import { zeroShotResult } from './zero-shot-scores.js';
+import { scoresFromFeatures } from './zero-shot-scores.js';
 import type { RunInfo, SettingValue } from '../../shared/domain/runs.js';
 import { InvalidRequestError } from '../store/errors.js';
 
@@ -44,7 +45,11 @@ export function runSettings(method: AdaptMethod, params: RunParams): Record<stri
   return settings;
 }
 
-export type RescoreInput = Pick<StartRunInput, 'collectionId' | 'classSetId' | 'modelId'>;
+export type RescoreInput = Pick<StartRunInput, 'collectionId' | 'classSetId' | 'modelId'> & {
+  /** zeroshot (default), or a learned prompt's method: coop or selftpt. */
+  method?: 'zeroshot' | 'coop' | 'selftpt';
+  params?: RunParams;
+};
 
 const methods: ReadonlySet<string> = new Set(ADAPT_METHODS);
 
@@ -82,10 +87,41 @@ export function createRunsService({
   function create(input: StartRunInput): Run {
     if (!methods.has(input.method)) throw new InvalidRequestError(`unknown method "${input.method}"`);
     store.collections.require(input.collectionId);
-    store.classSets.require(input.classSetId);
+    const classSet = store.classSets.require(input.classSetId);
     if (!store.models.get(input.modelId))
       throw new InvalidRequestError(`model ${input.modelId} is not registered`);
-    return store.runs.create({ ...input, params: input.params ?? {} });
+    return store.runs.create({ ...input, params: withLearnedPrompt(input, classSet.name) });
+  }
+
+  /**
+   * The run's params with the learned prompt it uses written in (so the run records exactly which):
+   * the one named, else for coop/selftpt/selftpt-v the class set's newest of that kind under the model.
+   */
+  function withLearnedPrompt(input: StartRunInput, classSetName: string): RunParams {
+    const params = { ...(input.params ?? {}) };
+    const kind = learnedPromptKind(input.method);
+    if (params.learnedPrompt !== undefined && params.learnedPrompt !== null) {
+      const learned = store.learnedPrompts.get(Number(params.learnedPrompt));
+      if (!learned)
+        throw new InvalidRequestError(`learned prompt ${String(params.learnedPrompt)} does not exist`);
+      if (learned.modelId !== input.modelId)
+        throw new InvalidRequestError(
+          `learned prompt ${learned.id} was learned under model ${learned.modelId}, not ${input.modelId}`,
+        );
+      if (kind && learned.method !== kind)
+        throw new InvalidRequestError(
+          `method ${input.method} needs a ${kind} prompt; learned prompt ${learned.id} is ${learned.method}`,
+        );
+      return params;
+    }
+    if (!kind) return params;
+    const latest = store.learnedPrompts.latest(input.classSetId, input.modelId, kind);
+    if (!latest) {
+      throw new InvalidRequestError(
+        `class set "${classSetName}" has no ${kind === 'coop' ? 'CoOp' : 'Self-TPT'} prompt learned under this model: learn one from its reviewed labels first`,
+      );
+    }
+    return { ...params, learnedPrompt: latest.id };
   }
 
   /** Finishes a run with nothing left to do, or queues it for the executor. */
@@ -100,18 +136,20 @@ export function createRunsService({
     /** Creates the run with one work item per image in scope and queues it. */
     start: (input: StartRunInput): RunInfo => queueRest(create(input).id),
     /**
-     * A zero-shot run over the collection whose images with cached features (under the model) are
-     * scored at once from those features and the class set's current prompts; the other images are
-     * queued for the engine as in any run.
+     * A zero-shot run (or coop/selftpt, with a learned prompt) over the collection whose images with
+     * cached features (under the model) are scored at once from those features and the class set's
+     * current prompts; the other images are queued for the engine as in any run.
      */
     async rescore(input: RescoreInput): Promise<RunInfo> {
-      const run = create({ ...input, method: 'zeroshot', scope: { kind: 'collection' } });
+      const run = create({ ...input, method: input.method ?? 'zeroshot', scope: { kind: 'collection' } });
       try {
         const text = await zeroShotText(runSpec(store, run.id));
+        if (run.method !== 'zeroshot' && !text.learnedFeatures)
+          throw new Error(`the engine loaded no learned prompt for run ${run.id}`);
         for (let page = store.imageFeatures.pendingWithFeatures(run.id, 0, RESCORE_BATCH); page.length > 0;) {
           store.results.recordResults(
             run.id,
-            page.map(({ imageId, features }) => ({ imageId, result: zeroShotResult(features, text) })),
+            page.map(({ imageId, features }) => ({ imageId, result: scoresFromFeatures(features, text) })),
           );
           await nextTurn();
           page = store.imageFeatures.pendingWithFeatures(

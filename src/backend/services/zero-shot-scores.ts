@@ -1,28 +1,36 @@
-// Zero-shot scores of an image from its cached features and a class set's text features: the same
-// arithmetic the engine does on the original image (adaptImage), without the vision tower.
+// Scores of an image from its cached features and a class set's text features: the same arithmetic
+// the engine does on the original image (adaptImage), without the vision tower. With a learned prompt
+// loaded (coop, selftpt) the prediction is the learned prompt's and zero-shot stays the hand-written one.
 import { entropies, softmax } from '../../engine/adapt/losses.js';
 import { scaledSimilarities } from '../../engine/adapt/tpt.js';
 import type { ZeroShotText } from '../jobs/types.js';
 import type { ImageResult } from '../store/index.js';
 import { maxWithIndex } from '../store/float32.js';
 
-export function zeroShotResult(imageFeatures: Float32Array, text: ZeroShotText): ImageResult {
+export function scoresFromFeatures(imageFeatures: Float32Array, text: ZeroShotText): ImageResult {
   if (imageFeatures.length !== text.width) {
     throw new Error(
       `cached image features have ${imageFeatures.length} values; the model's width is ${text.width}`,
     );
   }
-  const logits = scaledSimilarities(imageFeatures, text.textFeatures, text.width, text.logitScale);
-  const exactProbs = softmax(logits);
-  const probs = Float32Array.from(exactProbs);
-  const [entropy] = entropies(logits, 1);
+  const score = (textFeatures: Float32Array) => {
+    const logits = scaledSimilarities(imageFeatures, textFeatures, text.width, text.logitScale);
+    const exact = softmax(logits);
+    return {
+      label: maxWithIndex(exact).index,
+      probs: Float32Array.from(exact),
+      entropy: entropies(logits, 1)[0],
+    };
+  };
+  const zeroShot = score(text.textFeatures);
+  const final = text.learnedFeatures ? score(text.learnedFeatures) : zeroShot;
   return {
-    label: maxWithIndex(exactProbs).index,
-    probs,
-    zeroShotProbs: probs,
-    entropy,
-    zeroShotEntropy: entropy,
-    adapted: false,
+    label: final.label,
+    probs: final.probs,
+    zeroShotProbs: zeroShot.probs,
+    entropy: final.entropy,
+    zeroShotEntropy: zeroShot.entropy,
+    adapted: Boolean(text.learnedFeatures),
     timings: {},
   };
 }

@@ -2,7 +2,7 @@
 // of running the vision tower again. The results repository writes them with an image's result (one
 // transaction); the schema drops them when the image's content changes.
 import type { Db } from './database.js';
-import { blobToFloat32 } from './float32.js';
+import { blobToFloat32, float32ToBlob } from './float32.js';
 
 /** A run's pending image whose features under the run's model are cached. */
 export interface CachedFeatures {
@@ -26,7 +26,15 @@ export function imageFeaturesRepository(db: Db) {
      ORDER BY ri.image_id LIMIT @limit`,
   );
 
+  const put = db.prepare<[number, number, Buffer]>(
+    'INSERT OR REPLACE INTO image_features (model_id, image_id, features) VALUES (?, ?, ?)',
+  );
+
   return {
+    /** Caches features computed outside a run (learning a prompt encodes labelled images). */
+    put(modelId: number, imageId: number, features: Float32Array): void {
+      put.run(modelId, imageId, float32ToBlob(features));
+    },
     get(modelId: number, imageId: number): Float32Array | undefined {
       const row = get.get(modelId, imageId);
       return row && blobToFloat32(row.features);

@@ -11,6 +11,7 @@ import { gridRepository } from './grid.js';
 import { exportsRepository } from './exports.js';
 import { imageFeaturesRepository } from './image-features.js';
 import { evaluationRepository } from './evaluation.js';
+import { learnedPromptsRepository } from './learned-prompts.js';
 
 export function openStore(path: string, options: OpenDatabaseOptions = {}) {
   const db = openDatabase(path, options);
@@ -39,6 +40,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     exports: exportsRepository(db),
     imageFeatures: imageFeaturesRepository(db),
     evaluation: evaluationRepository(db),
+    learnedPrompts: learnedPromptsRepository(db),
     /** The raw connection, for tests and diagnostics only. */
     db: db as Db,
   };
@@ -75,6 +77,8 @@ export type {
 export type { ExportRecord } from './exports.js';
 export type { CachedFeatures } from './image-features.js';
 export type { LabelledResult, ResultTiming } from './evaluation.js';
+export type { LearnedPrompt, LearnedFromLabel, NewLearnedPrompt } from './learned-prompts.js';
+export type { LearnedPromptMethod, LearnedPromptSummary } from '../../shared/domain/learned-prompts.js';
 export { float32ToBlob, blobToFloat32 } from './float32.js';
 export { migrations } from './migrations.js';
 export { InvalidRequestError } from './errors.js';

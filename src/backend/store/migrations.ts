@@ -280,6 +280,34 @@ BEGIN
 END;
 `;
 
+// Prompts learned from the expert's labels (CoOp, Self-TPT), versioned per class set. A record keeps
+// what it came from by value (the labels' image ids and classes, the settings, the class names), so
+// deleting those labels later does not delete or change it; deleting the class set or model does.
+const learnedPrompts = `
+CREATE TABLE learned_prompts (
+  id INTEGER PRIMARY KEY,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,            -- 1, 2, ... within the class set
+  method TEXT NOT NULL CHECK (method IN ('coop', 'selftpt')),
+  template TEXT NOT NULL,
+  class_names_json TEXT NOT NULL,      -- the classes the context was learned (or adapted) for, in order
+  ctx BLOB NOT NULL,                   -- float32 [n_ctx, D]: the context that classifies
+  n_ctx INTEGER NOT NULL,
+  source_ctx BLOB,                     -- Self-TPT: stage 1's context, where stage 2 starts for new names
+  head BLOB,                           -- Self-TPT: projection head w1, b1, w2, b2 end to end
+  head_sizes_json TEXT,                -- [P, hidden, out]
+  settings_json TEXT NOT NULL,
+  labels_json TEXT NOT NULL,           -- [[image_id, class_ordinal, held_out], ...]
+  accuracy_json TEXT NOT NULL,         -- train/validation accuracy before (hand-written) and after
+  history_json TEXT NOT NULL,          -- per-epoch losses and accuracies
+  nearest_tokens_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (class_set_id, version)
+);
+CREATE INDEX learned_prompts_by_model ON learned_prompts (model_id, method, created_at);
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -292,4 +320,5 @@ export const migrations: readonly Migration[] = [
     description: 'run layers, names, prompt versions, active time; stale results dropped',
     sql: runLayers,
   },
+  { version: 8, description: 'learned prompts', sql: learnedPrompts },
 ];

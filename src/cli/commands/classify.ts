@@ -1,12 +1,13 @@
-// `metatpt classify`: classifies image files and folders with CLIP, zero-shot or adapted per image
-// (TPT, MetaTPT), and prints a table or one JSON object per image.
+// `metatpt classify`: classifies image files and folders with CLIP, zero-shot, adapted per image
+// (TPT, MetaTPT) or with a learned prompt from the database (CoOp, Self-TPT), and prints a table or
+// one JSON object per image.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   addAdaptOptions,
   addClassOptions,
   addModelOptions,
-  adaptOptionsFromArgs,
+  adaptParamsFromArgs,
   classSpecFromArgs,
   ignoredAdaptOptions,
   parseDevice,
@@ -17,8 +18,13 @@ import {
 import { defineCommand, UsageError } from '../command.js';
 import { ProgressLine, tableRow, type Column, type CommandIo } from '../format.js';
 import { embeddedModelDir } from '../resources.js';
+import { promptsWithLearnedContext, type LearnedContext } from '../../engine/adapt/learn.js';
+import { LEARNED_PROMPT_METHODS, resolveSettings } from '../../shared/domain/adaptation.js';
+import { databasePath } from '../../backend/paths.js';
+import { openStore } from '../../backend/store/index.js';
 import {
   adaptImage,
+  adaptOptions,
   imageSeed,
   prepareImage,
   type AdaptOptions,
@@ -42,6 +48,7 @@ import {
 } from '../../shared/domain/image-types.js';
 
 interface ClassifyOptions extends ModelOptionValues, ClassOptionValues, AdaptOptionValues {
+  db?: string;
   dumpViews?: string;
   followLinks?: boolean;
   json?: boolean;
@@ -291,17 +298,37 @@ async function classifyAll(
   return { classified, interrupted: interrupt?.aborted ?? false };
 }
 
+/** A learned prompt read from the workbench database. */
+function learnedContextFromStore(db: string | undefined, id: number): LearnedContext {
+  const store = openStore(databasePath(db));
+  try {
+    const learned = store.learnedPrompts.get(id);
+    if (!learned) throw new UsageError(`--learned-prompt ${id}: no such learned prompt in ${store.path}`);
+    const { method, ctx, classNames, selfTpt, settings } = learned;
+    return { method, ctx, classNames, selfTpt, settings };
+  } finally {
+    store.close();
+  }
+}
+
 async function classify(values: ClassifyOptions, positionals: string[], io: CommandIo): Promise<number> {
   const modelDir = values.model ?? embeddedModelDir();
   const device = parseDevice(values.device);
-  const options = adaptOptionsFromArgs(values);
+  const params = adaptParamsFromArgs(values);
+  const options = adaptOptions(resolveSettings(params));
+  const learned = params.learnedPrompt ? learnedContextFromStore(values.db, params.learnedPrompt) : null;
+  if (LEARNED_PROMPT_METHODS.includes(options.method) && !learned) {
+    throw new UsageError(
+      `--method ${options.method} classifies with a learned prompt: give --learned-prompt ID (made by metatpt learn)`,
+    );
+  }
   const classSpec = await classSpecFromArgs(values);
   for (const warning of classSpec.warnings) io.stderr(`metatpt: warning: ${warning}\n`);
   if (positionals.length === 0) throw new UsageError('name at least one image file or folder');
   const ignored = ignoredAdaptOptions(values, options.method);
   if (values.dumpViews !== undefined && options.method === 'zeroshot') ignored.push('--dump-views');
   if (ignored.length > 0)
-    io.stderr(`metatpt: note: ${ignored.join(', ')} only apply to --method tpt or metatpt\n`);
+    io.stderr(`metatpt: note: ${ignored.join(', ')} change nothing with --method ${options.method}\n`);
 
   const model = ClipModel.load(modelDir);
   const inputs = await expandInputs(positionals, io, {
@@ -315,7 +342,9 @@ async function classify(values: ClassifyOptions, positionals: string[], io: Comm
   const engine = new Engine({ provider: device, log: (line) => io.stderr(`${line}\n`) });
   try {
     const encoder = new ClipEncoder(model, engine);
-    const prompts = await PromptSet.create(encoder, classSpec.names, classSpec);
+    const prompts = learned
+      ? (await promptsWithLearnedContext(encoder, classSpec.names, classSpec, learned)).prompts
+      : await PromptSet.create(encoder, classSpec.names, classSpec);
     if (options.method !== 'zeroshot' && prompts.nCtx === 0) {
       throw new UsageError(
         `--method ${options.method} tunes the words before {} in the template; "${classSpec.template}" has none`,
@@ -362,6 +391,7 @@ export const classifyCommand = defineCommand<ClassifyOptions>({
     command.usage('[--model DIR] (--classes "a,b" | --classes-file F) [options] IMAGE_OR_FOLDER...');
     command.argument('[IMAGE_OR_FOLDER...]', 'image files, and folders searched recursively');
     addAdaptOptions(addClassOptions(addModelOptions(command)))
+      .option('--db <file>', "the workbench database holding --learned-prompt (default: the desktop app's)")
       .option(
         '--dump-views <dir>',
         "write each adapted image's views as PNG to DIR/<image>/view-NN[-selected].png",

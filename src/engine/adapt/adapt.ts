@@ -1,15 +1,17 @@
-// Per-image ("episodic") classification: zero-shot, TPT and MetaTPT. The prompt, the views and the
-// optimiser state start afresh for every image.
+// Per-image classification: zero-shot, TPT and MetaTPT ("episodic": the prompt, the views and the
+// optimiser state start afresh for every image), and classification with a learned prompt (CoOp,
+// Self-TPT's stage 3, and Self-TPT-v, which averages over the image's views without a backward pass).
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { Random, seedFrom } from '../random.js';
-import { softmax } from './losses.js';
+import { entropies, softmax } from './losses.js';
 import { ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
 import { normalizeRowsHost, type PromptSet } from './prompts.js';
 import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
 import { IDENTITY_THETA, tptViewThetas, type Theta } from './views.js';
 import {
   DEFAULT_SETTINGS,
+  LEARNED_PROMPT_METHODS,
   type AdaptMethod,
   type AdaptSettings,
   type VisionPrecision,
@@ -134,6 +136,16 @@ const argmax = (xs: ArrayLike<number>): number => {
   return best;
 };
 
+/** The mean over rows of softmax(logits) for a host [rows, C] array. */
+function averageSoftmax(logits: Float32Array, rows: number): Float64Array {
+  const classes = logits.length / rows;
+  const mean = new Float64Array(classes);
+  for (let r = 0; r < rows; r++) {
+    softmax(logits.subarray(r * classes, (r + 1) * classes)).forEach((p, c) => (mean[c] += p / rows));
+  }
+  return mean;
+}
+
 const entropyOf = (p: Float64Array): number => -p.reduce((h, q) => (q > 0 ? h + q * Math.log(q) : h), 0);
 
 /** Wall-clock milliseconds spent in each named phase. */
@@ -174,13 +186,19 @@ export async function adaptImage(
   const skip =
     options.method === 'zeroshot' ||
     (options.minEntropy !== null && zeroShot.zeroShotEntropy <= options.minEntropy);
-  if (skip) {
+  if (skip || (LEARNED_PROMPT_METHODS.includes(options.method) && options.method !== 'selftpt-v')) {
+    const learned = !skip;
+    if (learned && !prompts.learnedContext)
+      throw new Error(`method '${options.method}' needs the class set's learned prompt`);
+    const probs = learned
+      ? softmax(scaledSimilarities(anchor, prompts.contextFeatures, width, scale))
+      : zeroShotProbs;
     return {
       method: options.method,
-      adapted: false,
-      label: zeroShot.zeroShotLabel,
-      probs: zeroShotProbs,
-      entropy: zeroShot.zeroShotEntropy,
+      adapted: learned,
+      label: argmax(probs),
+      probs,
+      entropy: entropyOf(probs),
       ...zeroShot,
       losses: { inner: [], outer: [] },
       timings: timer.timings,
@@ -201,6 +219,28 @@ export async function adaptImage(
     learner.features(signal, augmixRng, options.precision),
   );
   signal?.throwIfAborted();
+  if (options.method === 'selftpt-v') {
+    if (!prompts.learnedContext) throw new Error(`method 'selftpt-v' needs the class set's learned prompt`);
+    const viewLogits = scaledSimilarities(viewFeatures, prompts.contextFeatures, width, scale);
+    const viewProbs = averageSoftmax(viewLogits, options.views);
+    const viewEntropies = entropies(viewLogits, options.views);
+    return {
+      method: options.method,
+      adapted: true,
+      label: argmax(viewProbs),
+      probs: viewProbs,
+      entropy: entropyOf(viewProbs),
+      ...zeroShot,
+      views: [IDENTITY_THETA, ...learner.thetas].map((theta, v) => ({
+        theta,
+        entropy: viewEntropies[v],
+        selected: true,
+      })),
+      losses: { inner: [], outer: [] },
+      timings: timer.timings,
+      options,
+    };
+  }
   const tuned = await timer.time('tunePrompt', () =>
     meta.variant === 'two-stage'
       ? tuneContext(prompts, viewFeatures, options.tpt).then((t) => ({ ...t, thetas: learner.thetas }))

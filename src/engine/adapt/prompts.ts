@@ -14,6 +14,11 @@ export interface PromptSetOptions {
    * (same number of tokens).
    */
   contextInit?: string | null;
+  /**
+   * Learned context vectors [nCtx, D] (a CoOp or Self-TPT prompt) that start the context in place of
+   * any words; nCtx must be the number of tokens before {} in the template.
+   */
+  ctx?: Float32Array | null;
 }
 
 export class PromptSet {
@@ -25,13 +30,18 @@ export class PromptSet {
     readonly ids: Int32Array,
     readonly eot: Int32Array,
     readonly length: number,
-    /** Initial context vectors [nCtx, D]: the token embeddings of the template's prefix. */
+    /** Initial context vectors [nCtx, D]: a learned context, or the token embeddings of the prefix. */
     readonly ctxInit: Float32Array,
     readonly nCtx: number,
     /** Zero-shot text features [C, P], unit rows. */
     readonly textFeatures: Float32Array,
-    /** Text features with the initial context (the same array when it is the template's own words). */
+    /**
+     * Text features with the initial context (the same array when it is the template's own words);
+     * with a learned context these are the learned prompt's features.
+     */
     readonly contextFeatures: Float32Array,
+    /** Whether the context is a learned prompt (PromptSetOptions.ctx) rather than words. */
+    readonly learnedContext: boolean,
   ) {}
 
   static async create(
@@ -72,10 +82,16 @@ export class PromptSet {
         `the context init "${options.contextInit}" has ${initIds.length} tokens, but the words before {} in "${template}" have ${prefixIds.length}`,
       );
     }
-    const ctxInit = contextFromTokens(encoder, initIds);
+    const textWidth = encoder.model.config.text.hiddenSize;
+    if (options.ctx && options.ctx.length !== prefixIds.length * textWidth) {
+      throw new Error(
+        `the learned context has ${options.ctx.length / textWidth} vectors of width ${textWidth}, but the words before {} in "${template}" have ${prefixIds.length} tokens`,
+      );
+    }
+    const ctxInit = options.ctx ? Float32Array.from(options.ctx) : contextFromTokens(encoder, initIds);
     const width = encoder.projectionDim;
     const textFeatures = normalizeRowsHost(await encoder.encodeText(batch), width);
-    const ownWords = initIds.every((id, i) => id === prefixIds[i]);
+    const ownWords = !options.ctx && initIds.every((id, i) => id === prefixIds[i]);
     const contextFeatures = ownWords
       ? textFeatures
       : normalizeRowsHost(await encoder.encodeText(batch, { ctx: ctxInit }), width);
@@ -90,6 +106,7 @@ export class PromptSet {
       prefixIds.length,
       textFeatures,
       contextFeatures,
+      Boolean(options.ctx),
     );
   }
 

@@ -4,19 +4,36 @@
 // form and the CLI's method flags are all generated from the tables below.
 //
 // Sources: TPT (Shu et al., NeurIPS 2022) for views, steps, lr and the confident-view ratio;
-// MetaTPT (Lei et al., 2025) as reconstructed in DESIGN.md §4 for the inner loop on the views.
+// MetaTPT (Lei et al., 2025) as reconstructed in DESIGN.md §4 for the inner loop on the views;
+// CoOp (Zhou et al., 2022) and Self-TPT (Zhu et al., arXiv 2408.05775) classify with a prompt learned
+// from the expert's labels (docs/methods.md).
 import { z } from 'zod';
 import { describeIssues } from './issues.js';
 
-/** Per-image methods: CLIP zero-shot, TPT, and MetaTPT (TPT on learned views). */
-export const ADAPT_METHODS = ['zeroshot', 'tpt', 'metatpt'] as const;
+/**
+ * Per-image methods: CLIP zero-shot, TPT, and MetaTPT (TPT on learned views); and the methods that
+ * classify with a learned prompt of the class set: CoOp, Self-TPT, and Self-TPT-v (averaged over views).
+ */
+export const ADAPT_METHODS = ['zeroshot', 'tpt', 'metatpt', 'coop', 'selftpt', 'selftpt-v'] as const;
 export type AdaptMethod = (typeof ADAPT_METHODS)[number];
+
+/** Methods that classify with a learned prompt as it is (no tuning per image). */
+export const LEARNED_PROMPT_METHODS: readonly AdaptMethod[] = ['coop', 'selftpt', 'selftpt-v'];
+
+/** The kind of learned prompt a method classifies with; null where it needs none. */
+export function learnedPromptKind(method: AdaptMethod): 'coop' | 'selftpt' | null {
+  if (method === 'coop') return 'coop';
+  return method === 'selftpt' || method === 'selftpt-v' ? 'selftpt' : null;
+}
 
 /** How each method is named and described where a user picks one. */
 export const METHOD_INFO: Record<AdaptMethod, { label: string; hint: string }> = {
   zeroshot: { label: 'Zero-shot', hint: 'CLIP with your prompts; fast, every image' },
   tpt: { label: 'TPT', hint: 'Tunes the prompt per image on confident augmented views' },
   metatpt: { label: 'MetaTPT', hint: 'Also learns the views (reconstruction of the paper)' },
+  coop: { label: 'CoOp', hint: 'The prompt learned from your labels (Classes); zero-shot speed' },
+  selftpt: { label: 'Self-TPT', hint: 'Learned prompt adapted to the class names; zero-shot speed' },
+  'selftpt-v': { label: 'Self-TPT-v', hint: 'Self-TPT averaged over augmented views (no tuning)' },
 };
 
 /**
@@ -69,6 +86,8 @@ export interface NumberSetting {
 }
 
 const ADAPTIVE = ['tpt', 'metatpt'] as const;
+/** Methods that look at augmented views of each image (Self-TPT-v only averages over them). */
+const VIEWING = ['tpt', 'metatpt', 'selftpt-v'] as const;
 
 /** Every numeric setting, in the order the form and the CLI's help list them. */
 export const NUMBER_SETTINGS = {
@@ -80,7 +99,7 @@ export const NUMBER_SETTINGS = {
     integer: true,
     min: 1,
     max: 512,
-    methods: ADAPTIVE,
+    methods: VIEWING,
     inForm: true,
   },
   steps: {
@@ -157,7 +176,7 @@ export const NUMBER_SETTINGS = {
     valueName: 's',
     integer: true,
     min: 0,
-    methods: ADAPTIVE,
+    methods: VIEWING,
     inForm: true,
   },
   minEntropy: {
@@ -178,10 +197,22 @@ export const NUMBER_SETTINGS = {
     integer: true,
     min: 1,
     max: 256,
-    methods: ADAPTIVE,
+    methods: VIEWING,
+    inForm: false,
+  },
+  learnedPrompt: {
+    label: 'Learned prompt',
+    help: "id of the stored learned prompt to use (default for coop/selftpt: the class set's newest); with tpt/metatpt its context is where tuning starts (TPT + CoOp init)",
+    valueName: 'id',
+    integer: true,
+    min: 1,
+    methods: ['tpt', 'metatpt', 'coop', 'selftpt', 'selftpt-v'],
     inForm: false,
   },
 } as const satisfies Record<string, NumberSetting>;
+
+/** Settings whose absence is a value of its own (null): no entropy threshold, no learned prompt. */
+type NullableSetting = 'minEntropy' | 'learnedPrompt';
 
 export type NumberSettingName = keyof typeof NUMBER_SETTINGS;
 
@@ -202,7 +233,7 @@ export const OTHER_SETTINGS = {
     label: 'Preset',
     help: 'a named starting point (paper: 64 views, fast-cpu: 16); the other settings override it',
     choices: PRESET_NAMES,
-    methods: ADAPTIVE,
+    methods: VIEWING,
   },
   innerOptimizer: {
     label: 'View optimiser',
@@ -225,7 +256,7 @@ export const OTHER_SETTINGS = {
   augmix: {
     label: 'AugMix',
     help: 'AugMix on the views, as the official TPT code does on fine-grained sets',
-    methods: ADAPTIVE,
+    methods: VIEWING,
   },
 } as const satisfies Record<string, OtherSetting>;
 
@@ -248,7 +279,9 @@ export function settingMethods(name: SettingName): readonly AdaptMethod[] {
 }
 
 /** Every setting resolved: what the engine adapts an image with. */
-export type AdaptSettings = { [K in NumberSettingName]: K extends 'minEntropy' ? number | null : number } & {
+export type AdaptSettings = {
+  [K in NumberSettingName]: K extends NullableSetting ? number | null : number;
+} & {
   method: AdaptMethod;
   innerOptimizer: InnerOptimizer;
   variant: MetaVariant;
@@ -271,6 +304,7 @@ export const DEFAULT_SETTINGS: AdaptSettings = {
   seed: 0,
   minEntropy: null,
   chunk: 16,
+  learnedPrompt: null,
   innerOptimizer: 'sgd',
   variant: 'two-stage',
   augmix: false,
@@ -300,10 +334,13 @@ export function numberSchema(setting: NumberSetting): z.ZodNumber {
 const numberShape = Object.fromEntries(
   Object.entries(NUMBER_SETTINGS).map(([name, setting]) => {
     const schema = numberSchema(setting);
-    return [name, (name === 'minEntropy' ? schema.nullable() : schema).optional()];
+    const nullable = name === 'minEntropy' || name === 'learnedPrompt';
+    return [name, (nullable ? schema.nullable() : schema).optional()];
   }),
 ) as {
-  [K in NumberSettingName]: z.ZodOptional<K extends 'minEntropy' ? z.ZodNullable<z.ZodNumber> : z.ZodNumber>;
+  [K in NumberSettingName]: z.ZodOptional<
+    K extends NullableSetting ? z.ZodNullable<z.ZodNumber> : z.ZodNumber
+  >;
 };
 
 /**
