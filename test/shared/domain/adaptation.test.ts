@@ -54,9 +54,11 @@ describe('the settings table', () => {
   });
 
   it('says which methods a setting means something for', () => {
-    expect(settingMethods('views')).toEqual(['tpt', 'metatpt']);
+    expect(settingMethods('views')).toEqual(['tpt', 'metatpt', 'selftpt-v']);
+    expect(settingMethods('steps')).toEqual(['tpt', 'metatpt']);
     expect(settingMethods('innerSteps')).toEqual(['metatpt']);
     expect(settingMethods('variant')).toEqual(['metatpt']);
-    expect(settingMethods('preset')).toEqual(['tpt', 'metatpt']);
+    expect(settingMethods('preset')).toEqual(['tpt', 'metatpt', 'selftpt-v']);
+    expect(settingMethods('learnedPrompt')).not.toContain('zeroshot');
   });
 });
