@@ -38,8 +38,9 @@ export interface PromptTrainingOptions {
 
 /**
  * CoOp settings for our AdamW loop (CoOp itself: SGD, lr 0.002, 200 epochs, batch 32 on 16 shots).
- * Chosen on the demo split's validation labels (docs/methods.md): lr 5e-3 reaches the validation
- * optimum within ~20 epochs on 16 labels per class; early stopping makes the epoch cap a bound.
+ * Provisional: lr 5e-3 is TPT's AdamW rate; early stopping on the held-out labels makes the epoch cap
+ * a bound. `npm run bench -- prompt-learning --sweep` scores alternatives on validation labels; the
+ * sweep has not been run yet (docs/methods.md).
  */
 export const COOP_DEFAULTS: PromptTrainingOptions = {
   epochs: 60,

@@ -49,10 +49,10 @@ export interface SelfTptOptions {
 }
 
 /**
- * Settings the paper leaves open, chosen on the demo split's held-out labels (docs/methods.md has the
- * sweep). τ = 0.07 is the usual SupCon value; the head is sized from the feature width P by the
- * caller (hidden P, out P/4: the smallest that kept CPT's loss falling on the validation names);
- * β = 0.9 averages over roughly the last 10 batches, i.e. a few epochs of 16-shot labels.
+ * Settings the paper leaves open, provisional until the validation sweep is run (docs/methods.md):
+ * τ = 0.07 is the usual SupCon value; the head is sized from the feature width P by the caller
+ * (hidden P, out P/4, a small two-layer head); β = 0.9 averages over roughly the last 10 batches, a
+ * few epochs of 16-shot labels; 10 stage-2 steps at 2e-3 keep stage 2 a few text passes.
  */
 export const SELFTPT_DEFAULTS: Omit<SelfTptOptions, 'headHidden' | 'headOut'> = {
   training: COOP_DEFAULTS,
