@@ -29,7 +29,7 @@ import { scaledSimilarities } from '../../src/engine/adapt/tpt.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
-import { Engine } from '../../src/engine/runtime.js';
+import { Engine, traced, type Inputs } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
 import { expectClose } from '../helpers.js';
 
@@ -122,16 +122,19 @@ describe('Self-TPT on a CLIP model', () => {
     const width = encoder.model.config.text.hiddenSize;
     const ctx = new Random(4).normalArray(prompts.nCtx * width, 0.02);
     const { model } = encoder;
-    const fn = await encoder.engine.compile('test:end-arrangement', {
+    const endArrangement = traced(
+      'test:end-arrangement',
+      ({ ids, eot, ctx, index }: Inputs<'ids' | 'eot' | 'ctx' | 'index'>) => ({
+        features: model.encodeTextEmbeddings(arrangedEmbeddings(model.embedTokens(ids), ctx, index), eot),
+      }),
+    );
+    const fn = await encoder.engine.compile(endArrangement, {
       inputs: {
         ids: { shape: [CLASSES, prompts.length], dtype: 'int64' },
         eot: { shape: [CLASSES], dtype: 'int64' },
         ctx: { shape: [prompts.nCtx, width] },
         index: { shape: [CLASSES, prompts.length], dtype: 'int64' },
       },
-      build: ({ ids, eot, ctx, index }) => ({
-        features: model.encodeTextEmbeddings(arrangedEmbeddings(model.embedTokens(ids), ctx, index), eot),
-      }),
     });
     const index = cptArrangements(prompts.ids, prompts.eot, prompts.length, prompts.nCtx).subarray(
       0,

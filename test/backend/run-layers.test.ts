@@ -270,6 +270,9 @@ describe('the demo', () => {
       zeroShotText: async () => {
         throw new Error('unused');
       },
+      learn: async () => {
+        throw new Error('unused');
+      },
     });
     const deps = { store, collections: services.collections, classSets: services.classSets };
     const opened = await openDemo(deps, demo);

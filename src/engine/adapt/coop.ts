@@ -4,7 +4,8 @@
 // a step runs the text tower only. The training loop is shared with Self-TPT's stage 1 (selftpt.ts):
 // an objective supplies gradients, this file batches the labels, keeps a stratified held-out split
 // for early stopping, and reports accuracy before and after.
-import { clipLogits } from '../clip/model.js';
+import { clipLogits, type ClipModel } from '../clip/model.js';
+import { tracedFamily, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
 import { Random } from '../random.js';
@@ -285,6 +286,20 @@ export async function fitPrompt(
   };
 }
 
+/**
+ * CoOp's loss, the cross-entropy of the labelled images' logits over the class set (targets one-hot
+ * [N, C], images unit features [N, P]), and its gradient with respect to the context ctx [n_ctx, D].
+ */
+const coopStep = tracedFamily(
+  'coop-step',
+  (model: ClipModel) =>
+    ({ ids, eot, ctx, images, targets }: Inputs<'ids' | 'eot' | 'ctx' | 'images' | 'targets'>) => {
+      const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
+      const loss = crossEntropy(clipLogits(images, text, model.logitScale), targets);
+      return { loss, grad: grad(loss, [ctx])[0] };
+    },
+);
+
 /** CoOp's objective: cross-entropy over the class set of the labelled images, context only. */
 export function coopObjective(prompts: PromptSet): PromptObjective {
   const { encoder } = prompts;
@@ -294,18 +309,13 @@ export function coopObjective(prompts: PromptSet): PromptObjective {
   return {
     params,
     async step(batch) {
-      const step = await encoder.engine.compile(`${model.id}:coop-step`, {
+      const step = await encoder.engine.compile(coopStep(model), {
         inputs: {
           ids: { shape: [prompts.classCount, prompts.length], dtype: 'int64' },
           eot: { shape: [prompts.classCount], dtype: 'int64' },
           ctx: { shape: [prompts.nCtx, model.config.text.hiddenSize] },
           images: { shape: [batch.labels.length, encoder.projectionDim] },
           targets: { shape: [batch.labels.length, prompts.classCount] },
-        },
-        build: ({ ids, eot, ctx, images, targets }) => {
-          const text = model.encodeTextEmbeddings(model.embedPrompts(ids, ctx), eot);
-          const loss = crossEntropy(clipLogits(images, text, model.logitScale), targets);
-          return { loss, grad: grad(loss, [ctx])[0] };
         },
       });
       const out = await step.run({

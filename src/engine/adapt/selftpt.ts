@@ -12,6 +12,7 @@
 import { normalizeRows, type ClipModel } from '../clip/model.js';
 import { clipLogits } from '../clip/model.js';
 import { grad } from '../grad.js';
+import { tracedFamily, type Inputs } from '../runtime.js';
 import { AdamW } from '../optim.js';
 import { Random } from '../random.js';
 import { concat, constant, linear, type Tensor } from '../tensor.js';
@@ -205,6 +206,59 @@ function cptOnClasses(
   return { loss: contrastiveLoss([...features, t.hand], t.head, temperature), end: features[0] };
 }
 
+type ClassInputs = 'ids' | 'eot' | 'ctx' | 'arrangements' | 'hand' | 'w1' | 'b1' | 'w2' | 'b2';
+
+/**
+ * Stage 1's step at CPT temperature τ: CE + CPT + matchWeight·(1 − cos(∇ctx CPT, average)) and its
+ * gradients with respect to the context and the head (g0..g4), plus ∇ctx CE for the moving average.
+ */
+const selfTptStage1 = tracedFamily(
+  'selftpt-stage1',
+  (model: ClipModel, temperature: number) =>
+    ({
+      images,
+      targets,
+      average,
+      matchWeight,
+      w1,
+      b1,
+      w2,
+      b2,
+      ...t
+    }: Inputs<ClassInputs | 'images' | 'targets' | 'average' | 'matchWeight'>) => {
+      const headTensors = [w1, b1, w2, b2];
+      const cpt = cptOnClasses(model, { ...t, head: headTensors }, temperature);
+      const ce = crossEntropy(clipLogits(images, cpt.end, model.logitScale), targets);
+      const [ceGrad] = grad(ce, [t.ctx]);
+      const [cptGrad] = grad(cpt.loss, [t.ctx]);
+      const match = gradientMatchingLoss(cptGrad, average);
+      const loss = ce.add(cpt.loss).add(match.mul(matchWeight));
+      const grads = grad(loss, [t.ctx, ...headTensors]);
+      return {
+        loss,
+        ce,
+        cpt: cpt.loss,
+        match,
+        ceGrad,
+        g0: grads[0],
+        g1: grads[1],
+        g2: grads[2],
+        g3: grads[3],
+        g4: grads[4],
+      };
+    },
+);
+
+/** Stage 2's step at CPT temperature τ: CPT on the class names and its gradient w.r.t. the context. */
+const selfTptStage2 = tracedFamily(
+  'selftpt-stage2',
+  (model: ClipModel, temperature: number) =>
+    ({ w1, b1, w2, b2, ...t }: Inputs<ClassInputs>) => {
+      const { loss } = cptOnClasses(model, { ...t, head: [w1, b1, w2, b2] }, temperature);
+      return { loss, grad: grad(loss, [t.ctx])[0] };
+    },
+);
+
 function graphInputs(prompts: PromptSet, head: ProjectionHead) {
   const { model } = prompts.encoder;
   const [p, hidden, out] = head.sizes;
@@ -263,35 +317,13 @@ export async function trainSelfTpt(
   const objective: PromptObjective = {
     params,
     async step(batch) {
-      const fn = await encoder.engine.compile(`${model.id}:selftpt-stage1:τ=${options.temperature}`, {
+      const fn = await encoder.engine.compile(selfTptStage1(model, options.temperature), {
         inputs: {
           ...graphInputs(prompts, head),
           images: { shape: [batch.labels.length, encoder.projectionDim] },
           targets: { shape: [batch.labels.length, prompts.classCount] },
           average: { shape: [prompts.nCtx, model.config.text.hiddenSize] },
           matchWeight: { shape: [] },
-        },
-        build: ({ images, targets, average, matchWeight, w1, b1, w2, b2, ...t }) => {
-          const headTensors = [w1, b1, w2, b2];
-          const cpt = cptOnClasses(model, { ...t, head: headTensors }, options.temperature);
-          const ce = crossEntropy(clipLogits(images, cpt.end, model.logitScale), targets);
-          const [ceGrad] = grad(ce, [t.ctx]);
-          const [cptGrad] = grad(cpt.loss, [t.ctx]);
-          const match = gradientMatchingLoss(cptGrad, average);
-          const loss = ce.add(cpt.loss).add(match.mul(matchWeight));
-          const grads = grad(loss, [t.ctx, ...headTensors]);
-          return {
-            loss,
-            ce,
-            cpt: cpt.loss,
-            match,
-            ceGrad,
-            g0: grads[0],
-            g1: grads[1],
-            g2: grads[2],
-            g3: grads[3],
-            g4: grads[4],
-          };
         },
       });
       const out = await fn.run({
@@ -337,12 +369,8 @@ export async function adaptToClasses(
 ): Promise<{ ctx: Float32Array; losses: number[] }> {
   const { encoder } = prompts;
   const { model } = encoder;
-  const fn = await encoder.engine.compile(`${model.id}:selftpt-stage2:τ=${options.temperature}`, {
+  const fn = await encoder.engine.compile(selfTptStage2(model, options.temperature), {
     inputs: graphInputs(prompts, source.head),
-    build: ({ w1, b1, w2, b2, ...t }) => {
-      const { loss } = cptOnClasses(model, { ...t, head: [w1, b1, w2, b2] }, options.temperature);
-      return { loss, grad: grad(loss, [t.ctx])[0] };
-    },
   });
   const ctx = Float32Array.from(source.ctx);
   const optimizer = new AdamW([ctx.length], { lr: options.adaptLr });
