@@ -170,6 +170,15 @@ describe('learned prompts', () => {
     const before = await call(backend, 'prompts.list', { classSetId: ids.classSetId });
     const images = backend.store.images.pageAfter(ids.collectionId, 0, 100).map((i) => i.id);
     await call(backend, 'review.clear', { imageIds: images, classSetId: ids.classSetId });
+    // Imported labels are the ground truth runs are evaluated against: never learned from.
+    backend.store.labels.apply(
+      { collectionId: ids.collectionId, classSetId: ids.classSetId },
+      'import',
+      images.map((imageId) => ({
+        imageId,
+        after: { decision: 'label', classOrdinal: 0, rejectedOrdinal: null, source: 'imported', runId: null },
+      })),
+    );
     expect(
       await call(backend, 'prompts.labelCount', { classSetId: ids.classSetId, modelId: ids.modelId }),
     ).toBe(0);
@@ -181,6 +190,6 @@ describe('learned prompts', () => {
     expect(backend.store.learnedPrompts.require(coop.id).labels).toHaveLength(8);
     await expect(
       call(backend, 'prompts.learn', { classSetId: ids.classSetId, modelId: ids.modelId, method: 'coop' }),
-    ).rejects.toThrow(/has 0 labelled images/);
+    ).rejects.toThrow(/has 0 reviewed images/);
   });
 });

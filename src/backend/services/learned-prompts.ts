@@ -24,7 +24,7 @@ export function createLearnedPromptsService({ store, learn }: { store: Store; le
 
   return {
     /**
-     * Learns a prompt from every image labelled in the class set (any collection) and stores it as the
+     * Learns a prompt from every image reviewed in the class set (any collection; not imported labels) and stores it as the
      * class set's next version. Throws when there are too few labels or the class set is already
      * learning; rejects with the abort reason when cancelled.
      */
@@ -39,7 +39,7 @@ export function createLearnedPromptsService({ store, learn }: { store: Store; le
       const labelled = store.learnedPrompts.labelledImages(classSetId, modelId);
       if (labelled.length < MIN_LABELS) {
         throw new Error(
-          `class set "${classSet.name}" has ${labelled.length} labelled images; learning a prompt needs at least ${MIN_LABELS}`,
+          `class set "${classSet.name}" has ${labelled.length} reviewed images; learning a prompt needs at least ${MIN_LABELS} (imported labels are not learned from)`,
         );
       }
       const controller = new AbortController();
@@ -99,7 +99,7 @@ export function createLearnedPromptsService({ store, learn }: { store: Store; le
       return Boolean(controller);
     },
     list: (classSetId: number): LearnedPromptSummary[] => store.learnedPrompts.ofClassSet(classSetId),
-    /** How many labelled images learning would use now (for "Learn from N reviewed labels"). */
+    /** How many reviewed images learning would use now (for "Learn from N reviewed labels"). */
     labelCount: (classSetId: number, modelId: number): number =>
       store.learnedPrompts.labelledImages(classSetId, modelId).length,
   };

@@ -5,6 +5,7 @@ import type {
   LearnedPromptSummary,
 } from '../../shared/domain/learned-prompts.js';
 import type { Db } from './database.js';
+import { labelKindCondition } from './evaluation.js';
 import { blobToFloat32, float32ToBlob } from './float32.js';
 
 /** Self-TPT's stage-1 result, what stage 2 adapts to new class names. */
@@ -148,7 +149,7 @@ export function learnedPromptsRepository(db: Db) {
      JOIN images i ON i.id = l.image_id
      JOIN collections c ON c.id = i.collection_id
      LEFT JOIN image_features f ON f.model_id = ? AND f.image_id = l.image_id
-     WHERE l.class_set_id = ? AND l.decision = 'label' AND i.status = 'ok'
+     WHERE l.class_set_id = ? AND ${labelKindCondition.reviewed} AND i.status = 'ok'
      ORDER BY l.image_id`,
   );
 
@@ -203,7 +204,11 @@ export function learnedPromptsRepository(db: Db) {
     remove(id: number): void {
       remove.run(id);
     },
-    /** The class set's labelled images (any collection, files present), with features cached under the model. */
+    /**
+     * The class set's reviewed images (labelled by a person or accepted; any collection, files present),
+     * with features cached under the model. Imported labels are left out: they are the ground truth
+     * runs are evaluated against, and a prompt learned on them would be scored on its own training data.
+     */
     labelledImages(classSetId: number, modelId: number): LabelledImage[] {
       return labelled.all(modelId, classSetId).map((row) => ({
         ...row,

@@ -70,8 +70,8 @@ export function oneHot(labels: ArrayLike<number>, classes: number): Float32Array
 }
 
 /**
- * Stratified split of label rows: per class, round(fraction · n) rows (in a seeded random order) are
- * held out, but a class always keeps at least one training row.
+ * Stratified split of label rows: per class, round(fraction · n) rows (at least one when fraction > 0;
+ * in a seeded random order) are held out, but a class always keeps at least one training row.
  */
 export function splitLabels(
   labels: Int32Array,
@@ -85,7 +85,9 @@ export function splitLabels(
   const validation: number[] = [];
   for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
     const rows = shuffled(byClass.get(label)!, rng);
-    const held = Math.min(rows.length - 1, Math.round(fraction * rows.length));
+    // Few labels still hold one out (two labels: one each), so that a small set reports validation.
+    const wanted = fraction > 0 ? Math.max(1, Math.round(fraction * rows.length)) : 0;
+    const held = Math.min(rows.length - 1, wanted);
     validation.push(...rows.slice(0, held));
     train.push(...rows.slice(held));
   }
