@@ -5,7 +5,12 @@ import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
 import { runSpecOf } from '../jobs/executor.js';
 import { toAbsolute } from '../library/files.js';
 import type { LearnWith } from '../run-processors.js';
-import type { LearnedPromptMethod, LearnedPromptSummary, Store } from '../store/index.js';
+import {
+  InvalidRequestError,
+  type LearnedPromptMethod,
+  type LearnedPromptSummary,
+  type Store,
+} from '../store/index.js';
 import { summarize } from '../store/learned-prompts.js';
 
 export interface LearnInput {
@@ -35,10 +40,10 @@ export function createLearnedPromptsService({ store, learn }: { store: Store; le
       const { classSetId, modelId, method } = input;
       const classSet = store.classSets.require(classSetId);
       if (running.has(classSetId))
-        throw new Error(`class set "${classSet.name}" is already learning a prompt`);
+        throw new InvalidRequestError(`class set "${classSet.name}" is already learning a prompt`);
       const labelled = store.learnedPrompts.labelledImages(classSetId, modelId);
       if (labelled.length < MIN_LABELS) {
-        throw new Error(
+        throw new InvalidRequestError(
           `class set "${classSet.name}" has ${labelled.length} reviewed images; learning a prompt needs at least ${MIN_LABELS} (imported labels are not learned from)`,
         );
       }

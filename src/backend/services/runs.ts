@@ -143,7 +143,15 @@ export function createRunsService({
     async rescore(input: RescoreInput): Promise<RunInfo> {
       const run = create({ ...input, method: input.method ?? 'zeroshot', scope: { kind: 'collection' } });
       try {
-        const text = await zeroShotText(runSpec(store, run.id));
+        // The class set's prompts (and learned prompt) as the caller stored them: an engine that
+        // cannot load them (a context init of another length than the template's words, say) is the
+        // caller's to fix, as invalid input.
+        const text = await zeroShotText(runSpec(store, run.id)).catch((error: unknown) => {
+          throw new InvalidRequestError(
+            `the engine cannot load class set ${run.classSetId} under model ${run.modelId}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        });
         if (run.method !== 'zeroshot' && !text.learnedFeatures)
           throw new Error(`the engine loaded no learned prompt for run ${run.id}`);
         for (let page = store.imageFeatures.pendingWithFeatures(run.id, 0, RESCORE_BATCH); page.length > 0;) {
