@@ -23,20 +23,23 @@ export function runTitle(run: Pick<RunInfo, 'id' | 'method' | 'name'>): string {
   return run.name ?? `#${run.id} ${methodName(run.method)}`;
 }
 
-/** The settings that tell runs of a method apart, short: "fast-cpu · 16 views · 1 step · two-stage". */
+/**
+ * The settings that tell runs of a method apart, short: "fast-cpu · 16 views · 1 step · two-stage",
+ * "learned prompt #3". Only the settings the method has (the backend gives no others).
+ */
 export function settingsChips(run: Pick<RunInfo, 'method' | 'settings'>): string[] {
   const s = run.settings;
   // A precision other than fp32 changes every method's numbers, so it is always shown.
   const precision = typeof s.precision === 'string' && s.precision !== 'fp32' ? [s.precision] : [];
   if (run.method === 'zeroshot') return precision;
-  const chips = [
-    typeof s.preset === 'string' ? s.preset : 'custom',
-    `${s.views} views`,
-    `${s.steps} step${s.steps === 1 ? '' : 's'}`,
-  ];
+  const chips: string[] = [];
+  // Presets set views and steps: methods without either (CoOp, Self-TPT) have nothing they set.
+  if ('views' in s) chips.push(typeof s.preset === 'string' ? s.preset : 'custom', `${s.views} views`);
+  if ('steps' in s) chips.push(`${s.steps} step${s.steps === 1 ? '' : 's'}`);
   if (run.method === 'metatpt') chips.push(`${s.innerSteps} view step${s.innerSteps === 1 ? '' : 's'}`);
   if (run.method === 'metatpt' && s.variant !== 'two-stage') chips.push(String(s.variant));
   if (s.augmix === true) chips.push('AugMix');
+  if (typeof s.learnedPrompt === 'number') chips.push(`learned prompt #${s.learnedPrompt}`);
   return [...chips, ...precision];
 }
 
