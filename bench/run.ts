@@ -37,6 +37,11 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
     summary: 'int8 vs fp32 vision tower: s per view and per TPT image, deviation, demo agreement (issue 18)',
     load: () => import('./precision.js'),
   },
+  'prompt-learning': {
+    summary:
+      'CoOp / Self-TPT / TPT + CoOp init on the demo domain; Self-TPT stage 2 at 100 classes (issue 12)',
+    load: () => import('./prompt-learning.js'),
+  },
   'embedded-accuracy': {
     summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),

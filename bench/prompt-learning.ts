@@ -1,0 +1,340 @@
+// Prompts learned from labels (CoOp; Self-TPT, Zhu et al. 2024) measured in four parts, one command:
+//   stage2     Self-TPT's stage 2 (CPT steps on the class names, no images) for 100 ImageNet names on
+//              the ViT-B/16-shaped random model: the time a class-set edit costs (target < 20 s);
+//   learning   learning CoOp and Self-TPT from 160 labels (10 per class) on the embedded demo model,
+//              image features cached as in the product (target < 60 s);
+//   throughput images/s of Self-TPT (and CoOp) classification against zero-shot, interleaved in the
+//              same run, on the embedded model and the ViT-B/16-shaped one (target ≥ 0.9×);
+//   sweep      the learning settings the papers leave open, tried on the source labels' held-out split
+//              (chosen there, never on test);
+//   accuracy   zero-shot, CoOp, Self-TPT, Self-TPT-v, TPT, TPT + CoOp init and MetaTPT + CoOp init on
+//              the adaptation-value benchmark's test split (13 scenes per class in each of the five
+//              shifts), learned from 16 labelled source scenes per class of a disjoint stream (shifts
+//              in turn, as a user's reviewed images would be); accuracy with Wilson 95 % intervals and
+//              each method against zero-shot on the same images (fixed / broken, exact McNemar p),
+//              with src/shared/evaluation.ts.
+// `npm run bench -- prompt-learning [--only stage2,learning,throughput,sweep,accuracy] [--model DIR]
+//   [--per-class 16] [--test-per-class 13] [--views 32]`
+import { parseArgs } from 'node:util';
+import {
+  ADAPT_DEFAULTS,
+  adaptImage,
+  imageSeed,
+  prepareImage,
+  type PreparedImage,
+} from '../src/engine/adapt/adapt.js';
+import type { LabelledFeatures } from '../src/engine/adapt/coop.js';
+import { learnPrompt, resolveLearnSettings, type LearnSettings } from '../src/engine/adapt/learn.js';
+import { normalizeRowsHost, PromptSet } from '../src/engine/adapt/prompts.js';
+import { adaptToClasses, initProjectionHead, selfTptDefaults } from '../src/engine/adapt/selftpt.js';
+import { ClipEncoder } from '../src/engine/clip/encoder.js';
+import { ClipModel } from '../src/engine/clip/model.js';
+import { Random } from '../src/engine/random.js';
+import { Engine } from '../src/engine/runtime.js';
+import type { AdaptMethod } from '../src/shared/domain/adaptation.js';
+import { comparePaired, formatPValue, wilsonInterval } from '../src/shared/domain/evaluation.js';
+import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
+import { renderScene, SHIFTS } from '../tools/synthetic/render.js';
+import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
+import { positiveInt } from './lib/args.js';
+import { imagenetClassNames } from './lib/classes.js';
+import { interleaved, median, timed } from './lib/measure.js';
+import { ensureClipModel } from './lib/models.js';
+import { machineLine, markdownTable, ratio } from './lib/report.js';
+
+/** The adaptation-value benchmark's test stream; labelled source scenes come from its validation one. */
+const TEST_SCENES_SEED = 20_250_817;
+const SOURCE_SCENES_SEED = 20_261_129;
+const PARTS = ['stage2', 'learning', 'throughput', 'sweep', 'accuracy'] as const;
+type Part = (typeof PARTS)[number];
+
+interface Sample {
+  key: string;
+  label: number;
+  image: PreparedImage;
+}
+
+/**
+ * `perClass` scenes of every shape from the stream `seed`. With `allShifts` each scene is rendered in
+ * every shift (the test split); otherwise each in one shift, in turn (the labelled source images).
+ */
+async function renderSamples(
+  prompts: PromptSet,
+  seed: number,
+  perClass: number,
+  allShifts: boolean,
+): Promise<Sample[]> {
+  const side = 2 * prompts.encoder.model.config.vision.imageSize;
+  const samples: Sample[] = [];
+  for (const [index, scene] of balancedScenes(new Random(seed), perClass).entries()) {
+    for (const style of allShifts ? SHIFTS : [SHIFTS[index % SHIFTS.length]]) {
+      const decoded = await renderScene(scene, { side, style, noiseSeed: seed + index });
+      const image = await prepareImage(decoded, prompts);
+      samples.push({ key: `${style}/${index}`, label: SHAPES.indexOf(scene.shape), image });
+    }
+  }
+  return samples;
+}
+
+/** Unit image features of the samples with their labels: what the product's feature cache holds. */
+async function labelledFeatures(prompts: PromptSet, samples: Sample[]): Promise<LabelledFeatures> {
+  const { encoder } = prompts;
+  const width = encoder.projectionDim;
+  const features = new Float32Array(samples.length * width);
+  for (const [i, s] of samples.entries()) {
+    features.set(normalizeRowsHost(await encoder.encodeImages(s.image.original, 1), width), i * width);
+  }
+  return { features, labels: Int32Array.from(samples, (s) => s.label) };
+}
+
+/** The first `perClass` samples of each class. */
+function perClassSubset(samples: Sample[], perClass: number): Sample[] {
+  const taken = new Map<number, number>();
+  return samples.filter((s) => {
+    const n = taken.get(s.label) ?? 0;
+    taken.set(s.label, n + 1);
+    return n < perClass;
+  });
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const percentOf = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)} %`);
+
+async function stage2Part(engine: Engine, log: (line: string) => void): Promise<string> {
+  const encoder = new ClipEncoder(ClipModel.load(ensureClipModel('vit-b-16', log)), engine);
+  const target = await PromptSet.create(encoder, imagenetClassNames().slice(0, 100));
+  const options = selfTptDefaults(encoder.projectionDim);
+  const head = initProjectionHead([encoder.projectionDim, options.headHidden, options.headOut], 0);
+  const source = { ctx: target.ctxInit, head };
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push((await timed(() => adaptToClasses(target, source, options))).ms);
+  return (
+    `### Self-TPT stage 2: 100 ImageNet class names, ViT-B/16-shaped random model\n\n` +
+    `${options.adaptSteps} CPT steps (three class-token arrangements + the hand-written prompt through the ` +
+    `text tower, ${target.length} tokens per prompt, gradient w.r.t. the context): ` +
+    `${seconds(runs[0])} the first time (graphs compiled), then ${runs.slice(1).map(seconds).join(' and ')}; ` +
+    `target < 20 s.\n`
+  );
+}
+
+async function learningPart(prompts: PromptSet, source: Sample[]): Promise<string> {
+  const labelled = perClassSubset(source, 10);
+  const encode = await timed(() => labelledFeatures(prompts, labelled));
+  const settings = resolveLearnSettings({}, prompts.encoder.projectionDim);
+  const rows = [];
+  for (const method of ['coop', 'selftpt'] as const) {
+    const { ms, value } = await timed(() => learnPrompt(prompts, encode.value, method, settings));
+    rows.push([
+      method === 'coop' ? 'CoOp' : 'Self-TPT (stages 1 + 2)',
+      seconds(ms),
+      value.fit.history.length - 1,
+      value.fit.bestEpoch,
+      `${percentOf(value.accuracy.validationBefore)} → ${percentOf(value.accuracy.validationAfter)}`,
+    ]);
+  }
+  return (
+    `### Learning from ${labelled.length} labels (10 per class), embedded demo model\n\n` +
+    `Encoding the ${labelled.length} images once (what the feature cache saves): ${seconds(encode.ms)}. ` +
+    `Default settings; target < 60 s.\n\n` +
+    markdownTable(['method', 'learning time', 'epochs run', 'best epoch', 'held-out accuracy'], rows) +
+    '\n'
+  );
+}
+
+/** Median ms per image of zero-shot, CoOp-style and Self-TPT classification, interleaved. */
+async function throughputOf(prompts: PromptSet, images: PreparedImage[], rounds: number) {
+  // Any learned context costs the same at classification time: the image against fixed text features.
+  const learned = await PromptSet.create(prompts.encoder, prompts.classNames, { ctx: prompts.ctxInit });
+  let next = 0;
+  const image = () => images[next++ % images.length];
+  const classify = (p: PromptSet, method: AdaptMethod) => () =>
+    adaptImage(p, image(), { ...ADAPT_DEFAULTS, method });
+  const samples = await interleaved(
+    { zeroshot: classify(prompts, 'zeroshot'), selftpt: classify(learned, 'selftpt') },
+    { rounds, block: 5, warmupRounds: 2 },
+  );
+  return { zeroshot: median(samples.zeroshot), selftpt: median(samples.selftpt) };
+}
+
+async function throughputPart(
+  engine: Engine,
+  prompts: PromptSet,
+  test: Sample[],
+  log: (line: string) => void,
+): Promise<string> {
+  const embedded = await throughputOf(
+    prompts,
+    test.slice(0, 100).map((s) => s.image),
+    100,
+  );
+  const vitb = new ClipEncoder(ClipModel.load(ensureClipModel('vit-b-16', log)), engine);
+  const vitbPrompts = await PromptSet.create(vitb, imagenetClassNames().slice(0, 100));
+  const side = vitb.model.config.vision.imageSize;
+  const images = [];
+  for (const [index, scene] of balancedScenes(new Random(TEST_SCENES_SEED), 1).slice(0, 4).entries()) {
+    const decoded = await renderScene(scene, { side, noiseSeed: index });
+    images.push(await prepareImage(decoded, vitbPrompts));
+  }
+  const rows: [string, { zeroshot: number; selftpt: number }][] = [
+    ['embedded demo model (16 shapes)', embedded],
+    ['ViT-B/16-shaped (100 classes)', await throughputOf(vitbPrompts, images, 10)],
+  ];
+  return (
+    `### Classification throughput: Self-TPT against zero-shot, same run, interleaved\n\n` +
+    `Per image from the decoded, resized image (vision tower + class scores); medians of 5-image blocks.\n\n` +
+    markdownTable(
+      ['model', 'zero-shot images/s', 'Self-TPT images/s', 'Self-TPT / zero-shot'],
+      rows.map(([name, t]) => [name, 1000 / t.zeroshot, 1000 / t.selftpt, ratio(t.zeroshot, t.selftpt)]),
+    ) +
+    '\n'
+  );
+}
+
+/** Learning settings tried by --sweep, scored on the source labels' held-out split. */
+const SWEEP: { name: string; method: 'coop' | 'selftpt'; settings: LearnSettings }[] = [
+  ...[2e-3, 5e-3, 2e-2].map((lr) => ({ name: `CoOp lr ${lr}`, method: 'coop' as const, settings: { lr } })),
+  ...[0.07, 0.5].flatMap((temperature) =>
+    [0, 10, 30].map((adaptSteps) => ({
+      name: `Self-TPT τ ${temperature}, stage-2 steps ${adaptSteps}`,
+      method: 'selftpt' as const,
+      settings: { temperature, adaptSteps },
+    })),
+  ),
+];
+
+async function sweepPart(prompts: PromptSet, source: Sample[], log: (l: string) => void) {
+  const data = await labelledFeatures(prompts, source);
+  const rows = [];
+  for (const trial of SWEEP) {
+    const settings = resolveLearnSettings(trial.settings, prompts.encoder.projectionDim);
+    const { ms, value } = await timed(() => learnPrompt(prompts, data, trial.method, settings));
+    rows.push([
+      trial.name,
+      percentOf(value.accuracy.validationBefore),
+      percentOf(value.accuracy.validationAfter),
+      seconds(ms),
+    ]);
+    log(`sweep: ${rows.at(-1)!.join(' | ')}`);
+  }
+  return (
+    `### Settings sweep: ${source.length} labelled source images, their held-out split (chosen here, never on test)\n\n` +
+    markdownTable(['settings', 'held-out before', 'held-out after', 'time'], rows) +
+    '\n'
+  );
+}
+
+interface MethodCase {
+  name: string;
+  method: AdaptMethod;
+  prompts: PromptSet;
+}
+
+async function accuracyPart(
+  prompts: PromptSet,
+  source: Sample[],
+  test: Sample[],
+  views: number,
+  log: (line: string) => void,
+): Promise<string> {
+  const { encoder } = prompts;
+  const data = await labelledFeatures(prompts, source);
+  const out = [
+    `### Accuracy: ${source.length} labelled source images (${source.length / SHAPES.length} per class), ` +
+      `${test.length} test images\n`,
+  ];
+  const settings = resolveLearnSettings({}, encoder.projectionDim);
+  const coop = await learnPrompt(prompts, data, 'coop', settings);
+  const selftpt = await learnPrompt(prompts, data, 'selftpt', settings);
+  const coopPrompts = await PromptSet.create(encoder, SHAPES, { ctx: coop.ctx });
+  const selftptPrompts = await PromptSet.create(encoder, SHAPES, { ctx: selftpt.ctx });
+  const cases: MethodCase[] = [
+    { name: 'zero-shot', method: 'zeroshot', prompts },
+    { name: 'CoOp', method: 'coop', prompts: coopPrompts },
+    { name: 'Self-TPT', method: 'selftpt', prompts: selftptPrompts },
+    { name: 'Self-TPT-v', method: 'selftpt-v', prompts: selftptPrompts },
+    { name: 'TPT', method: 'tpt', prompts },
+    { name: 'TPT + CoOp init', method: 'tpt', prompts: coopPrompts },
+    { name: 'MetaTPT + CoOp init', method: 'metatpt', prompts: coopPrompts },
+  ];
+  const outcomes = cases.map(() => [] as { predicted: number; confidence: number; ms: number }[]);
+  // Interleaved per image, so that machine load drifts over all methods alike.
+  for (const [index, sample] of test.entries()) {
+    for (const [k, c] of cases.entries()) {
+      const adaptOptions = { ...ADAPT_DEFAULTS, method: c.method, views };
+      const seed = imageSeed(0, sample.key);
+      const { ms, value } = await timed(() => adaptImage(c.prompts, sample.image, { ...adaptOptions, seed }));
+      outcomes[k].push({ predicted: value.label, confidence: Math.max(...value.probs), ms });
+    }
+    if ((index + 1) % 100 === 0) log(`accuracy: ${index + 1}/${test.length} images`);
+  }
+  const rows = cases.map((c, k) => {
+    const correct = outcomes[k].filter((o, i) => o.predicted === test[i].label).length;
+    const ci = wilsonInterval(correct, test.length);
+    const paired = comparePaired(
+      test.map((s, i) => ({
+        truth: s.label,
+        predicted: outcomes[k][i].predicted,
+        confidence: outcomes[k][i].confidence,
+        baselinePredicted: outcomes[0][i].predicted,
+        baselineConfidence: outcomes[0][i].confidence,
+      })),
+    );
+    return [
+      c.name,
+      `${((100 * correct) / test.length).toFixed(1)} [${(100 * ci.low).toFixed(1)}, ${(100 * ci.high).toFixed(1)}]`,
+      k === 0 ? '–' : `${paired.fixed} / ${paired.broken}`,
+      k === 0 ? '–' : formatPValue(paired.mcnemarP),
+      1000 / median(outcomes[k].slice(1).map((o) => o.ms)),
+    ];
+  });
+  out.push(
+    markdownTable(
+      ['method', 'accuracy % [95 % CI]', 'fixed / broken vs zero-shot', 'McNemar p', 'images/s'],
+      rows,
+    ),
+  );
+  out.push(
+    `\nHeld-out accuracy of the source labels (20 % per class), hand-written prompt → learned: CoOp ` +
+      `${percentOf(coop.accuracy.validationBefore)} → ${percentOf(coop.accuracy.validationAfter)}, Self-TPT ` +
+      `${percentOf(selftpt.accuracy.validationBefore)} → ${percentOf(selftpt.accuracy.validationAfter)}. ` +
+      `${views} views per image for TPT, MetaTPT and Self-TPT-v (paper settings otherwise), view seed 0.\n`,
+  );
+  return out.join('\n');
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      only: { type: 'string', default: PARTS.join(',') },
+      model: { type: 'string', default: EMBEDDED_MODEL_DIR },
+      'per-class': { type: 'string' },
+      'test-per-class': { type: 'string' },
+      views: { type: 'string' },
+    },
+  });
+  const parts = values.only.split(',');
+  const unknown = parts.filter((p) => !PARTS.includes(p as Part));
+  if (unknown.length > 0) throw new Error(`--only: unknown part ${unknown.join(', ')} (${PARTS.join(', ')})`);
+  const perClass = positiveInt('per-class', values['per-class'], 16);
+  const testPerClass = positiveInt('test-per-class', values['test-per-class'], 13);
+  const views = positiveInt('views', values.views, 32);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  const engine = new Engine({ provider: 'cpu', log: () => {} });
+  const prompts = await PromptSet.create(new ClipEncoder(ClipModel.load(values.model), engine, 16), SHAPES);
+  const needs = (part: Part) => parts.includes(part);
+  const source = await renderSamples(prompts, SOURCE_SCENES_SEED, perClass, false);
+  const test =
+    needs('throughput') || needs('accuracy')
+      ? await renderSamples(prompts, TEST_SCENES_SEED, testPerClass, true)
+      : [];
+  const out = [`## prompt-learning (issue 12)\n`, machineLine(), `Model ${values.model}.\n`];
+  if (needs('stage2')) out.push(await stage2Part(engine, log));
+  if (needs('learning')) out.push(await learningPart(prompts, source));
+  if (needs('throughput')) out.push(await throughputPart(engine, prompts, test, log));
+  if (needs('sweep')) out.push(await sweepPart(prompts, source, log));
+  if (needs('accuracy')) out.push(await accuracyPart(prompts, source, test, views, log));
+  await engine.dispose();
+  console.log(out.join('\n'));
+}
