@@ -200,6 +200,13 @@ const SWEEP: { name: string; method: 'coop' | 'selftpt'; settings: LearnSettings
       settings: { temperature, adaptSteps },
     })),
   ),
+  // Adam moves every coordinate by about lr per step, and the context vectors are ~0.02 in size:
+  // smaller stage-2 rates keep the stage-1 prompt within reach.
+  ...[1e-4, 5e-4].map((adaptLr) => ({
+    name: `Self-TPT τ 0.5, stage-2 steps 10 at lr ${adaptLr}`,
+    method: 'selftpt' as const,
+    settings: { temperature: 0.5, adaptSteps: 10, adaptLr },
+  })),
 ];
 
 async function sweepPart(prompts: PromptSet, source: Sample[], log: (l: string) => void) {

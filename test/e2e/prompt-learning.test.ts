@@ -4,7 +4,7 @@
 // demo from the Runs view (scored from the cached image features), and compare it with zero-shot in
 // the Runs view's evaluation against the imported ground truth (which the reviewed images are not
 // part of). The inspector names the learned prompt a result came from. Any page error fails the test.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -17,7 +17,9 @@ import {
   ensureRendererBuild,
   openWorkbench,
   repoRoot,
+  screenshotFolder,
   skipReason,
+  waitForDoneRun,
   type Workbench,
 } from './serve-mode.js';
 
@@ -50,21 +52,12 @@ describe.skipIf(skipReason !== null)(
 
     const tab = (name: string) => page.click(`[data-testid="tab-${name}"]`);
     const shot = (name: string) => page.screenshot({ path: join(screenshotDir, `${name}.png`) });
-    const waitForRun = async (match: (run: RunInfo) => boolean) => {
-      for (;;) {
-        const run = (await api.call('runs.list', { collectionId: demoId })).find(match);
-        if (run?.status === 'done') return run;
-        await page.waitForTimeout(200);
-      }
-    };
+    const waitForRun = (match: (run: RunInfo) => boolean) => waitForDoneRun(workbench, demoId, match);
 
     beforeAll(async () => {
       ensureRendererBuild();
       workspace = mkdtempSync(join(tmpdir(), 'metatpt-e2e-learn-'));
-      screenshotDir = process.env.UPDATE_SCREENSHOTS
-        ? join(repoRoot, 'docs/screenshots')
-        : join(workspace, 'shots');
-      mkdirSync(screenshotDir, { recursive: true });
+      screenshotDir = screenshotFolder(workspace);
       workbench = await openWorkbench(join(workspace, 'workbench.db'), 'dark');
       ({ api, page } = workbench);
     });

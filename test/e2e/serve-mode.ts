@@ -1,10 +1,11 @@
 // What the end-to-end tests share: the renderer build that serve mode serves, `metatpt serve` as a
 // child process, and the machine's Chromium.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { RunInfo } from '../../src/shared/api.js';
 import { createHttpClient, type HttpClient } from '../../src/shared/client-http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -111,4 +112,26 @@ export async function closeWorkbench(workbench: Partial<Workbench> | undefined):
   await workbench?.browser?.close();
   workbench?.api?.close();
   await stopServe(workbench?.serve);
+}
+
+/** Where screenshots go: docs/screenshots with UPDATE_SCREENSHOTS=1, else `shots` in the workspace. */
+export function screenshotFolder(workspace: string): string {
+  const folder = process.env.UPDATE_SCREENSHOTS
+    ? join(repoRoot, 'docs/screenshots')
+    : join(workspace, 'shots');
+  mkdirSync(folder, { recursive: true });
+  return folder;
+}
+
+/** The first run of the collection that `match` accepts, once it is done (polled through the API). */
+export async function waitForDoneRun(
+  { api, page }: Pick<Workbench, 'api' | 'page'>,
+  collectionId: number,
+  match: (run: RunInfo) => boolean,
+): Promise<RunInfo> {
+  for (;;) {
+    const run = (await api.call('runs.list', { collectionId })).find(match);
+    if (run?.status === 'done') return run;
+    await page.waitForTimeout(200);
+  }
 }

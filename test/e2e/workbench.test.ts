@@ -23,8 +23,10 @@ import {
   ensureRendererBuild,
   openWorkbench,
   repoRoot,
+  screenshotFolder,
   skipReason,
   stopServe,
+  waitForDoneRun,
   type Workbench,
 } from './serve-mode.js';
 
@@ -99,21 +101,13 @@ describe.skipIf(skipReason !== null)(
     const imageCount = async () =>
       Number((await page.textContent('[data-testid="image-count"]'))!.replace(/\D/g, ''));
     const runsOf = (collectionId: number) => api.call('runs.list', { collectionId });
-    const waitForRun = async (collectionId: number, match: (run: RunInfo) => boolean) => {
-      for (;;) {
-        const run = (await runsOf(collectionId)).find(match);
-        if (run && run.status === 'done') return run;
-        await page.waitForTimeout(200);
-      }
-    };
+    const waitForRun = (collectionId: number, match: (run: RunInfo) => boolean) =>
+      waitForDoneRun(workbench, collectionId, match);
 
     beforeAll(async () => {
       ensureRendererBuild();
       workspace = mkdtempSync(join(tmpdir(), 'metatpt-e2e-'));
-      screenshotDir = process.env.UPDATE_SCREENSHOTS
-        ? join(repoRoot, 'docs/screenshots')
-        : join(workspace, 'shots');
-      mkdirSync(screenshotDir, { recursive: true });
+      screenshotDir = screenshotFolder(workspace);
       workbench = await openWorkbench(join(workspace, 'data', 'workbench.db'), 'dark');
       ({ api, page } = workbench);
     });
