@@ -2,13 +2,7 @@
 // a TPT baseline with the official code's structure (bench/tpt-baseline.ts) run in the same process on
 // the same images, and a check that the baseline predicts what our TPT predicts.
 import { parseArgs } from 'node:util';
-import {
-  ADAPT_DEFAULTS,
-  adaptImage,
-  imageSeed,
-  prepareImage,
-  type AdaptOptions,
-} from '../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS, imageSeed, type AdaptOptions } from '../src/engine/adapt/adapt.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
@@ -21,6 +15,7 @@ import { MemoryMonitor, type PeakMemory } from './lib/memory.js';
 import { ensureClipModel } from './lib/models.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
 import { baselineTpt } from './tpt-baseline.js';
+import { Classifier } from '../src/engine/adapt/classifier.js';
 
 export const METHODS = ['zeroshot', 'tpt', 'metatpt', 'baseline'] as const;
 export type Method = (typeof METHODS)[number];
@@ -113,8 +108,9 @@ export async function runAdaptBenchmark(
               new ClipEncoder(model, engine),
               options.classNames.slice(0, classes),
             );
+            const classifier = new Classifier(prompts);
             for (let i = 0; i < imageCount; i++) {
-              const image = await prepareImage(syntheticImage(i), prompts);
+              const image = await classifier.prepare(syntheticImage(i));
               const seed = imageSeed(0, `bench-image-${i}`);
               const adaptOptions: AdaptOptions = {
                 ...ADAPT_DEFAULTS,
@@ -132,7 +128,7 @@ export async function runAdaptBenchmark(
                       tpt: adaptOptions.tpt,
                       chunk: adaptOptions.chunk,
                     })
-                  : adaptImage(prompts, image, adaptOptions),
+                  : classifier.run(image, adaptOptions),
               );
               runs[method].push({ totalMs: ms, timings: value.timings, memory: monitor.peak() });
               outcomes[method].push(value);

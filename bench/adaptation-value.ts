@@ -15,16 +15,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ADAPT_DEFAULTS,
-  adaptImage,
   imageSeed,
-  prepareImage,
   type AdaptOptions,
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
-import { softmax } from '../src/engine/adapt/losses.js';
 import { META_DEFAULTS, ViewLearner, type MetaOptions } from '../src/engine/adapt/metatpt.js';
-import { normalizeRowsHost, PromptSet } from '../src/engine/adapt/prompts.js';
-import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from '../src/engine/adapt/tpt.js';
+import { PromptSet } from '../src/engine/adapt/prompts.js';
+import { TPT_DEFAULTS, tuneContext, type TptOptions } from '../src/engine/adapt/tpt.js';
 import { tptViewThetas } from '../src/engine/adapt/views.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
@@ -37,6 +34,8 @@ import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
 import { positiveInt, positiveInts } from './lib/args.js';
 import { median } from './lib/measure.js';
 import { machineLine, markdownTable } from './lib/report.js';
+import { argmax, normalizeRowsHost, scaledSimilarities, softmax } from '../src/engine/host-math.js';
+import { Classifier } from '../src/engine/adapt/classifier.js';
 
 /** Test scenes: the same stream as the embedded-accuracy benchmark; validation scenes: another one. */
 const TEST_SCENES_SEED = 20_250_817;
@@ -130,6 +129,7 @@ async function renderSamples(
   perClass: number,
   withClean: boolean,
 ): Promise<Sample[]> {
+  const classifier = new Classifier(prompts);
   const scenes = balancedScenes(new Random(scenesSeed), perClass);
   const side = 2 * prompts.encoder.model.config.vision.imageSize;
   const samples: Sample[] = [];
@@ -140,7 +140,7 @@ async function renderSamples(
         style,
         key: `${style}/${index}`,
         label: SHAPES.indexOf(scene.shape),
-        image: await prepareImage(decoded, prompts),
+        image: await classifier.prepare(decoded),
       });
     }
   }
@@ -181,12 +181,6 @@ class OutcomeLog {
   }
 }
 
-const argmax = (xs: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
-};
-
 const adaptOptions = (setting: Setting, views: number, seed: number, key: string): AdaptOptions => ({
   ...ADAPT_DEFAULTS,
   method: setting.method,
@@ -205,11 +199,12 @@ async function runSettings(
   seed: number,
   log: OutcomeLog,
 ): Promise<void> {
+  const classifier = new Classifier(prompts);
   for (const setting of settings) {
     for (const sample of samples) {
       if (log.has(setting.name, seed, sample.key)) continue;
       const started = performance.now();
-      const result = await adaptImage(prompts, sample.image, adaptOptions(setting, views, seed, sample.key));
+      const result = await classifier.run(sample.image, adaptOptions(setting, views, seed, sample.key));
       const ms = performance.now() - started;
       const { style, key, label } = sample;
       const confidence = result.probs[result.label];

@@ -5,9 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   ADAPT_DEFAULTS,
-  adaptImage,
   imageSeed,
-  prepareImage,
   type AdaptOptions,
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
@@ -26,6 +24,7 @@ import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
 import { positiveInt } from './lib/args.js';
 import { median } from './lib/measure.js';
 import { machineLine, markdownTable } from './lib/report.js';
+import { Classifier } from '../src/engine/adapt/classifier.js';
 
 /** Seeds the held-out scenes; training draws from a different stream (see scripts/train-embedded-model.ts). */
 const TEST_SCENES_SEED = 20_250_817;
@@ -57,6 +56,7 @@ function parseSeeds(text: string): number[] {
 
 /** The same held-out scenes in every style, rendered at twice the model's size so views have detail. */
 async function heldOutSamples(prompts: PromptSet, perClass: number): Promise<Sample[]> {
+  const classifier = new Classifier(prompts);
   const scenes = balancedScenes(new Random(TEST_SCENES_SEED), perClass);
   const side = 2 * prompts.encoder.model.config.vision.imageSize;
   const samples: Sample[] = [];
@@ -67,7 +67,7 @@ async function heldOutSamples(prompts: PromptSet, perClass: number): Promise<Sam
         style,
         key: `${style}/${index}`,
         label: SHAPES.indexOf(scene.shape),
-        image: await prepareImage(decoded, prompts),
+        image: await classifier.prepare(decoded),
       });
     }
   }
@@ -101,6 +101,7 @@ export async function runEmbeddedAccuracy(options: EmbeddedAccuracyOptions): Pro
   const engine = new Engine({ provider: 'cpu', log: () => {} });
   const encoder = new ClipEncoder(ClipModel.load(modelDir), engine, 16);
   const prompts = await PromptSet.create(encoder, SHAPES);
+  const classifier = new Classifier(prompts);
   const samples = await heldOutSamples(prompts, perClass);
   const adaptOptions = (method: AdaptMethod, seed: number, key: string): AdaptOptions => ({
     ...ADAPT_DEFAULTS,
@@ -120,8 +121,7 @@ export async function runEmbeddedAccuracy(options: EmbeddedAccuracyOptions): Pro
         const key = `${method}:${runSeed(method, seed)}:${sample.key}`;
         if (correct.has(key)) continue;
         const started = performance.now();
-        const result = await adaptImage(
-          prompts,
+        const result = await classifier.run(
           sample.image,
           adaptOptions(method, runSeed(method, seed), sample.key),
         );

@@ -8,16 +8,12 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ADAPT_DEFAULTS,
-  adaptImage,
   imageSeed,
-  prepareImage,
   type AdaptResult,
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
-import { softmax } from '../src/engine/adapt/losses.js';
 import { ViewGraphs } from '../src/engine/adapt/metatpt.js';
-import { normalizeRowsHost, PromptSet } from '../src/engine/adapt/prompts.js';
-import { scaledSimilarities } from '../src/engine/adapt/tpt.js';
+import { PromptSet } from '../src/engine/adapt/prompts.js';
 import { tptViewThetas } from '../src/engine/adapt/views.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
@@ -32,6 +28,8 @@ import { syntheticImage } from './lib/images.js';
 import { absDiffStats, interleaved, median } from './lib/measure.js';
 import { ensureClipModel } from './lib/models.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
+import { argmax, normalizeRowsHost, scaledSimilarities, softmax } from '../src/engine/host-math.js';
+import { Classifier } from '../src/engine/adapt/classifier.js';
 
 const DEMO_DIR = new URL('../resources/demo/', import.meta.url).pathname;
 
@@ -91,12 +89,6 @@ function deviationRow(
   };
 }
 
-const argmax = (xs: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
-};
-
 /** The golden model's pixels and prompts at both precisions. */
 async function goldenDeviation(): Promise<DeviationRow> {
   const model = ClipModel.load(GOLDEN_MODEL_DIR);
@@ -140,8 +132,9 @@ async function speed(
     new ClipEncoder(model, new Engine({ provider: 'cpu', log: () => {} })),
     classNames,
   );
+  const classifier = new Classifier(prompts);
   const width = prompts.encoder.projectionDim;
-  const image = await prepareImage(syntheticImage(0), prompts);
+  const image = await classifier.prepare(syntheticImage(0));
   const { chunk } = ADAPT_DEFAULTS;
   const thetas = tptViewThetas(new Random(1), chunk + 1, image.width, image.height)
     .slice(1)
@@ -158,7 +151,7 @@ async function speed(
 
   const tpt = {} as PerPrecision<AdaptResult>;
   const tptImage = (precision: VisionPrecision, prepared: PreparedImage) => async () => {
-    tpt[precision] = await adaptImage(prompts, prepared, {
+    tpt[precision] = await classifier.run(prepared, {
       ...ADAPT_DEFAULTS,
       method: 'tpt',
       views,
@@ -215,16 +208,17 @@ async function demo(tptImages: number, log: (line: string) => void): Promise<Dem
     new ClipEncoder(model, new Engine({ provider: 'cpu', log: () => {} })),
     classNames,
   );
+  const classifier = new Classifier(prompts);
   const samples = demoSamples();
   const empty = () => ({ fp32: { correct: 0, labels: [] }, int8: { correct: 0, labels: [] } });
   const result: DemoResult = { images: samples.length, zeroShot: empty(), tptImages, tpt: empty() };
   for (const [i, sample] of samples.entries()) {
-    const image = await prepareImage(sample.path, prompts);
+    const image = await classifier.prepare(sample.path);
     const truth = classNames.indexOf(sample.label);
     const methods = i < tptImages ? (['zeroshot', 'tpt'] as const) : (['zeroshot'] as const);
     for (const method of methods) {
       for (const precision of VISION_PRECISIONS) {
-        const { label } = await adaptImage(prompts, image, {
+        const { label } = await classifier.run(image, {
           ...ADAPT_DEFAULTS,
           method,
           seed: imageSeed(0, sample.path),

@@ -25,7 +25,7 @@ import {
 } from '../src/engine/adapt/adapt.js';
 import type { LabelledFeatures } from '../src/engine/adapt/coop.js';
 import { learnPrompt, resolveLearnSettings, type LearnSettings } from '../src/engine/adapt/learn.js';
-import { normalizeRowsHost, PromptSet } from '../src/engine/adapt/prompts.js';
+import { PromptSet } from '../src/engine/adapt/prompts.js';
 import { adaptToClasses, initProjectionHead, selfTptDefaults } from '../src/engine/adapt/selftpt.js';
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
@@ -41,6 +41,7 @@ import { imagenetClassNames } from './lib/classes.js';
 import { interleaved, median, timed } from './lib/measure.js';
 import { ensureClipModel } from './lib/models.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
+import { normalizeRowsHost } from '../src/engine/host-math.js';
 
 /** The adaptation-value benchmark's test stream; labelled source scenes come from its validation one. */
 const TEST_SCENES_SEED = 20_250_817;

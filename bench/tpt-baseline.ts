@@ -8,9 +8,9 @@
 // It must predict what our TPT predicts: same views, same selection, same update.
 import { ViewGraphs } from '../src/engine/adapt/metatpt.js';
 import type { PreparedImage } from '../src/engine/adapt/adapt.js';
-import { rowEntropy, softmax } from '../src/engine/adapt/losses.js';
-import { normalizeRowsHost, type PromptSet } from '../src/engine/adapt/prompts.js';
-import { scaledSimilarities, type TptOptions } from '../src/engine/adapt/tpt.js';
+import { rowEntropy } from '../src/engine/adapt/losses.js';
+import { type PromptSet } from '../src/engine/adapt/prompts.js';
+import { type TptOptions } from '../src/engine/adapt/tpt.js';
 import { tptViewThetas } from '../src/engine/adapt/views.js';
 import { clipLogits, type ClipModel } from '../src/engine/clip/model.js';
 import { grad } from '../src/engine/grad.js';
@@ -18,6 +18,7 @@ import { AdamW } from '../src/engine/optim.js';
 import { tracedFamily, type Inputs } from '../src/engine/runtime.js';
 import { Random } from '../src/engine/random.js';
 import { constant, equal, where, type Tensor } from '../src/engine/tensor.js';
+import { argmax, normalizeRowsHost, scaledSimilarities, softmax } from '../src/engine/host-math.js';
 
 /** The official code's TPT step: the loss over the `keep` most confident of all views, and its ctx-gradient. */
 const baselineTptStep = tracedFamily(
@@ -88,12 +89,6 @@ class Phases {
     }
   }
 }
-
-const argmax = (xs: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
-};
 
 export async function baselineTpt(
   prompts: PromptSet,

@@ -3,13 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADAPT_DEFAULTS,
-  adaptImage,
-  prepareImage,
-  type AdaptOptions,
-  type PreparedImage,
-} from '../../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS, type AdaptOptions, type PreparedImage } from '../../src/engine/adapt/adapt.js';
 import { ViewGraphs } from '../../src/engine/adapt/metatpt.js';
 import { nearestTokens, PromptSet } from '../../src/engine/adapt/prompts.js';
 import { boundTheta, tptViewThetas } from '../../src/engine/adapt/views.js';
@@ -18,8 +12,10 @@ import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
 import { Engine } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
+import { Classifier } from '../../src/engine/adapt/classifier.js';
 
 let prompts: PromptSet;
+let classifier: Classifier;
 let image: PreparedImage;
 
 const options = (
@@ -37,19 +33,19 @@ beforeAll(async () => {
     new Engine({ provider: 'cpu', log: () => {} }),
   );
   prompts = await PromptSet.create(encoder, goldenIndex.class_names.slice(0, 12));
+  classifier = new Classifier(prompts);
   const dir = mkdtempSync(join(tmpdir(), 'adapt-'));
   const path = join(dir, 'shapes.png');
   const svg =
     '<svg width="90" height="60"><rect width="90" height="60" fill="#c83"/><circle cx="30" cy="30" r="18" fill="#14c"/><rect x="55" y="10" width="25" height="40" fill="#eee"/></svg>';
   await sharp(Buffer.from(svg)).png().toFile(path);
-  image = await prepareImage(path, prompts);
+  image = await classifier.prepare(path);
 });
 
 describe('per-image adaptation', () => {
   it('MetaTPT with zero inner steps gives exactly the TPT result for the same seed', async () => {
-    const tpt = await adaptImage(prompts, image, options({ method: 'tpt', seed: 5 }));
-    const meta = await adaptImage(
-      prompts,
+    const tpt = await classifier.run(image, options({ method: 'tpt', seed: 5 }));
+    const meta = await classifier.run(
       image,
       options({ method: 'metatpt', seed: 5, meta: { innerSteps: 0 } }),
     );
@@ -61,10 +57,9 @@ describe('per-image adaptation', () => {
   });
 
   it('AugMix views: deterministic per seed, different from plain crops, still TPT == MetaTPT with K_in = 0', async () => {
-    const plain = await adaptImage(prompts, image, options({ method: 'tpt', seed: 2 }));
-    const mixed = await adaptImage(prompts, image, options({ method: 'tpt', seed: 2, augmix: true }));
-    const again = await adaptImage(
-      prompts,
+    const plain = await classifier.run(image, options({ method: 'tpt', seed: 2 }));
+    const mixed = await classifier.run(image, options({ method: 'tpt', seed: 2, augmix: true }));
+    const again = await classifier.run(
       image,
       options({ method: 'metatpt', seed: 2, augmix: true, meta: { innerSteps: 0 } }),
     );
@@ -74,8 +69,8 @@ describe('per-image adaptation', () => {
   });
 
   it('with one view the result is deterministic and independent of the seed', async () => {
-    const a = await adaptImage(prompts, image, options({ method: 'tpt', views: 1, seed: 1 }));
-    const b = await adaptImage(prompts, image, options({ method: 'tpt', views: 1, seed: 99 }));
+    const a = await classifier.run(image, options({ method: 'tpt', views: 1, seed: 1 }));
+    const b = await classifier.run(image, options({ method: 'tpt', views: 1, seed: 99 }));
     expect(a.views).toHaveLength(1);
     expect(a.views![0].selected).toBe(true);
     expect([...a.probs]).toEqual([...b.probs]);
@@ -83,7 +78,7 @@ describe('per-image adaptation', () => {
   });
 
   it('TPT changes the prediction distribution and keeps what a reviewer needs', async () => {
-    const result = await adaptImage(prompts, image, options({ method: 'tpt', views: 20 }));
+    const result = await classifier.run(image, options({ method: 'tpt', views: 20 }));
     expect(result.views).toHaveLength(20);
     expect(result.views!.filter((v) => v.selected)).toHaveLength(2);
     expect(result.views![0].theta).toEqual([1, 0, 0, 0, 1, 0]);
@@ -97,11 +92,7 @@ describe('per-image adaptation', () => {
 
   it('MetaTPT learns the views: θ moves from the TPT crops and stays a valid warp', async () => {
     const seed = 3;
-    const result = await adaptImage(
-      prompts,
-      image,
-      options({ method: 'metatpt', seed, meta: { innerSteps: 2 } }),
-    );
+    const result = await classifier.run(image, options({ method: 'metatpt', seed, meta: { innerSteps: 2 } }));
     const initial = tptViewThetas(new Random(seed), 16, image.width, image.height);
     expect(result.losses.inner).toHaveLength(2);
     const moved = result
@@ -118,9 +109,9 @@ describe('per-image adaptation', () => {
   });
 
   it('the one-stage and second-order variants run, tune the context, and differ from TPT', async () => {
-    const tpt = await adaptImage(prompts, image, options({ method: 'tpt' }));
+    const tpt = await classifier.run(image, options({ method: 'tpt' }));
     for (const variant of ['one-stage', 'second-order'] as const) {
-      const result = await adaptImage(prompts, image, options({ method: 'metatpt', meta: { variant } }));
+      const result = await classifier.run(image, options({ method: 'metatpt', meta: { variant } }));
       expect(result.losses.outer).toHaveLength(1);
       expect([...result.ctx!]).not.toEqual([...prompts.ctxInit]);
       // One-stage: θ's block step comes before the prompt's, so even one step uses the learned views.
@@ -129,17 +120,15 @@ describe('per-image adaptation', () => {
   });
 
   it('adapts only images whose zero-shot entropy is above the threshold', async () => {
-    const zeroShot = await adaptImage(prompts, image, options({ method: 'zeroshot' }));
+    const zeroShot = await classifier.run(image, options({ method: 'zeroshot' }));
     expect(zeroShot.adapted).toBe(false);
-    const skipped = await adaptImage(
-      prompts,
+    const skipped = await classifier.run(
       image,
       options({ method: 'tpt', minEntropy: zeroShot.zeroShotEntropy + 0.01 }),
     );
     expect(skipped.adapted).toBe(false);
     expect([...skipped.probs]).toEqual([...zeroShot.probs]);
-    const adapted = await adaptImage(
-      prompts,
+    const adapted = await classifier.run(
       image,
       options({ method: 'tpt', minEntropy: zeroShot.zeroShotEntropy - 0.01 }),
     );

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ADAPT_DEFAULTS, adaptImage, prepareImage } from '../../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS } from '../../src/engine/adapt/adapt.js';
 import type { MetaOptions } from '../../src/engine/adapt/metatpt.js';
 import { PromptSet } from '../../src/engine/adapt/prompts.js';
 import {
@@ -16,6 +16,7 @@ import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
 import { Engine, traced } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
+import { Classifier } from '../../src/engine/adapt/classifier.js';
 
 /** Tolerance of float32 arithmetic on θ. */
 const EPS = 1e-5;
@@ -87,7 +88,8 @@ describe('views learned by MetaTPT', () => {
     );
     const svg =
       '<svg width="80" height="64"><rect width="80" height="64" fill="#c83"/><circle cx="24" cy="30" r="16" fill="#14c"/></svg>';
-    const image = await prepareImage(
+    const classifier = new Classifier(prompts);
+    const image = await classifier.prepare(
       await sharp(Buffer.from(svg))
         .removeAlpha()
         .raw()
@@ -97,7 +99,6 @@ describe('views learned by MetaTPT', () => {
           height: info.height,
           data: new Uint8Array(data),
         })),
-      prompts,
     );
     // Second-order unrolls its steps inside one graph: two keep that graph small.
     const variants: Partial<MetaOptions>[] = [
@@ -107,7 +108,7 @@ describe('views learned by MetaTPT', () => {
       { variant: 'second-order', innerSteps: 2 },
     ];
     for (const meta of variants) {
-      const result = await adaptImage(prompts, image, {
+      const result = await classifier.run(image, {
         ...ADAPT_DEFAULTS,
         method: 'metatpt',
         views: 8,

@@ -16,8 +16,7 @@ import {
   splitLabels,
   type LabelledFeatures,
 } from '../../src/engine/adapt/coop.js';
-import { softmax } from '../../src/engine/adapt/losses.js';
-import { normalizeRowsHost, PromptSet } from '../../src/engine/adapt/prompts.js';
+import { PromptSet } from '../../src/engine/adapt/prompts.js';
 import {
   adaptToClasses,
   arrangedEmbeddings,
@@ -25,13 +24,13 @@ import {
   selfTptDefaults,
   trainSelfTpt,
 } from '../../src/engine/adapt/selftpt.js';
-import { scaledSimilarities } from '../../src/engine/adapt/tpt.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { Random } from '../../src/engine/random.js';
 import { Engine, traced, type Inputs } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
 import { expectClose } from '../helpers.js';
+import { normalizeRowsHost, scaledSimilarities, softmax } from '../../src/engine/host-math.js';
 
 let encoder: ClipEncoder;
 let prompts: PromptSet;

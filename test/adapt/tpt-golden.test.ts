@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { entropies } from '../../src/engine/adapt/losses.js';
-import { normalizeRowsHost, PromptSet } from '../../src/engine/adapt/prompts.js';
-import { scaledSimilarities, TPT_DEFAULTS, tuneContext } from '../../src/engine/adapt/tpt.js';
+import { PromptSet } from '../../src/engine/adapt/prompts.js';
+import { TPT_DEFAULTS, tuneContext } from '../../src/engine/adapt/tpt.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { Engine } from '../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex, loadGoldenTensor } from '../fixtures/golden/load.js';
 import { expectClose } from '../helpers.js';
+import { entropies, normalizeRowsHost, scaledSimilarities } from '../../src/engine/host-math.js';
 
 let prompts: PromptSet;
 let encoder: ClipEncoder;

@@ -2,7 +2,7 @@
 // running; no timing assertions. The checks the benchmarks print (traced == hand-written output,
 // trimmed == full-length text features, baseline TPT == our TPT) are asserted here.
 import { describe, expect, it } from 'vitest';
-import { entropies, marginalEntropy, selectConfident } from '../../src/engine/adapt/losses.js';
+import { marginalEntropy, selectConfident } from '../../src/engine/adapt/losses.js';
 import { grad } from '../../src/engine/grad.js';
 import { Random } from '../../src/engine/random.js';
 import { Engine, traced } from '../../src/engine/runtime.js';
@@ -18,6 +18,7 @@ import {
 } from '../../bench/session-memory.js';
 import { runZeroShotBenchmark, zeroShotReport } from '../../bench/zeroshot.js';
 import { GOLDEN_MODEL_DIR } from '../fixtures/golden/load.js';
+import { entropies } from '../../src/engine/host-math.js';
 
 const classNames = imagenetClassNames();
 

@@ -1,9 +1,6 @@
 // The int8 vision tower (dynamic quantisation of the linear layers) against fp32 on the golden model,
 // and fp32 left exactly as it was.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { softmax } from '../../src/engine/adapt/losses.js';
-import { normalizeRowsHost } from '../../src/engine/adapt/prompts.js';
-import { scaledSimilarities } from '../../src/engine/adapt/tpt.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../src/engine/clip/model.js';
 import { grad } from '../../src/engine/grad.js';
@@ -12,6 +9,7 @@ import { Engine } from '../../src/engine/runtime.js';
 import { input, quantizeWeight } from '../../src/engine/tensor.js';
 import { absDiffStats } from '../../bench/lib/measure.js';
 import { GOLDEN_MODEL_DIR, goldenIndex, loadGoldenTensor } from '../fixtures/golden/load.js';
+import { normalizeRowsHost, scaledSimilarities, softmax } from '../../src/engine/host-math.js';
 
 // Stated tolerances of the int8 tower on the golden model (measured: 8.9e-3 max, 1.9e-3 mean on
 // unit features; 0.024 max on probabilities at the model's logit scale): unit-feature entries

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adaptImage, adaptOptions, imageSeed, prepareImage } from '../../src/engine/adapt/adapt.js';
+import { adaptOptions } from '../../src/engine/adapt/adapt.js';
 import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
 import { PromptSet } from '../../src/engine/adapt/prompts.js';
 import { ClipEncoder } from '../../src/engine/clip/encoder.js';
@@ -15,6 +15,7 @@ import {
   type EngineHost,
 } from '../../src/backend/engine-host/host.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
+import { Classifier } from '../../src/engine/adapt/classifier.js';
 
 const classNames = goldenIndex.class_names.slice(0, 8);
 const dir = mkdtempSync(join(tmpdir(), 'engine-host-'));
@@ -45,12 +46,8 @@ describe('engine host (worker thread)', () => {
       ClipModel.load(GOLDEN_MODEL_DIR),
       new Engine({ provider: 'cpu', log: () => {} }),
     );
-    const prompts = await PromptSet.create(encoder, classNames);
-    const options = adaptOptions(settings);
-    const local = await adaptImage(prompts, await prepareImage(imagePath, prompts), {
-      ...options,
-      seed: imageSeed(4, imagePath),
-    });
+    const classifier = new Classifier(await PromptSet.create(encoder, classNames));
+    const { result: local } = await classifier.classify(imagePath, adaptOptions(settings));
 
     expect(fromWorker.label).toBe(local.label);
     expect([...fromWorker.probs]).toEqual([...Float32Array.from(local.probs)]);

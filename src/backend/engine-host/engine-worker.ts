@@ -1,13 +1,15 @@
 // The engine worker: loads a CLIP model and a class set once (with its learned prompt, if the run
 // uses one), then classifies images one at a time off the main thread, or learns a prompt.
-import { adaptImage, adaptOptions, imageSeed, prepareImage } from '../../engine/adapt/adapt.js';
+import { adaptOptions } from '../../engine/adapt/adapt.js';
+import { Classifier } from '../../engine/adapt/classifier.js';
 import {
   flatLearnSettings,
   learnPrompt,
   promptsWithLearnedContext,
   resolveLearnSettings,
 } from '../../engine/adapt/learn.js';
-import { nearestTokens, normalizeRowsHost, PromptSet } from '../../engine/adapt/prompts.js';
+import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
+import { normalizeRowsHost } from '../../engine/host-math.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
 import { ClipModel } from '../../engine/clip/model.js';
 import { Engine } from '../../engine/runtime.js';
@@ -15,21 +17,24 @@ import { serveWorker } from '../jobs/worker-protocol.js';
 import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
 import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
 
-let prompts: PromptSet | null = null;
+let classifier: Classifier | null = null;
 
 serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
   async init({ modelDir, classNames, prompts: perClass, template, contextInit, provider, learnedPrompt }) {
     const engine = new Engine({ provider, log: (line) => process.stderr.write(`${line}\n`) });
     const encoder = new ClipEncoder(ClipModel.load(modelDir), engine);
     const options = { template, prompts: perClass, contextInit };
-    prompts = learnedPrompt
-      ? (await promptsWithLearnedContext(encoder, classNames, options, learnedPrompt)).prompts
-      : await PromptSet.create(encoder, classNames, options);
+    classifier = new Classifier(
+      learnedPrompt
+        ? (await promptsWithLearnedContext(encoder, classNames, options, learnedPrompt)).prompts
+        : await PromptSet.create(encoder, classNames, options),
+    );
   },
 
   async process(job, signal, progress) {
-    if (!prompts) throw new Error('engine worker used before init');
-    if (job.kind === 'learn') return learn(prompts, job, signal, progress);
+    if (!classifier) throw new Error('engine worker used before init');
+    const { prompts } = classifier;
+    if (job.kind === 'learn') return learn(classifier, job, signal, progress);
     if (job.kind === 'zero-shot-text') {
       return {
         kind: job.kind,
@@ -40,15 +45,7 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
       };
     }
     const { path, settings, seedKey } = job;
-    const options = adaptOptions(settings);
-    const image = await prepareImage(path, prompts);
-    signal.throwIfAborted();
-    const result = await adaptImage(
-      prompts,
-      image,
-      { ...options, seed: imageSeed(options.seed, seedKey) },
-      signal,
-    );
+    const { result } = await classifier.classify(path, adaptOptions(settings), { signal, seedKey });
     const width = prompts.encoder.model.config.text.hiddenSize;
     return {
       kind: job.kind,
@@ -80,13 +77,15 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
         ]
       : [],
 });
+
 /** Encodes the items without cached features, then learns the prompt, reporting each step. */
 async function learn(
-  prompts: PromptSet,
+  classifier: Classifier,
   job: LearnJob,
   signal: AbortSignal,
   report: (progress: LearnProgress) => void,
 ): Promise<LearnJobResult> {
+  const { prompts } = classifier;
   const { encoder } = prompts;
   const width = encoder.projectionDim;
   const options = resolveLearnSettings(job.settings, width);
@@ -99,7 +98,7 @@ async function learn(
       continue;
     }
     signal.throwIfAborted();
-    const image = await prepareImage(item.path, prompts);
+    const image = await classifier.prepare(item.path);
     const unit = normalizeRowsHost(await encoder.encodeImages(image.original, 1), width);
     features.set(unit, index * width);
     encoded.push({ item: index, features: unit });

@@ -1,11 +1,9 @@
 // Scores of an image from its cached features and a class set's text features: the same arithmetic
 // the engine does on the original image (adaptImage), without the vision tower. With a learned prompt
 // loaded (coop, selftpt) the prediction is the learned prompt's and zero-shot stays the hand-written one.
-import { entropies, softmax } from '../../engine/adapt/losses.js';
-import { scaledSimilarities } from '../../engine/adapt/tpt.js';
 import type { ZeroShotText } from '../jobs/types.js';
 import type { ImageResult } from '../store/index.js';
-import { maxWithIndex } from '../store/float32.js';
+import { argmax, entropy, scaledSimilarities, softmax } from '../../engine/host-math.js';
 
 export function scoresFromFeatures(imageFeatures: Float32Array, text: ZeroShotText): ImageResult {
   if (imageFeatures.length !== text.width) {
@@ -17,9 +15,9 @@ export function scoresFromFeatures(imageFeatures: Float32Array, text: ZeroShotTe
     const logits = scaledSimilarities(imageFeatures, textFeatures, text.width, text.logitScale);
     const exact = softmax(logits);
     return {
-      label: maxWithIndex(exact).index,
+      label: argmax(exact),
       probs: Float32Array.from(exact),
-      entropy: entropies(logits, 1)[0],
+      entropy: entropy(exact),
     };
   };
   const zeroShot = score(text.textFeatures);

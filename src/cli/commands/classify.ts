@@ -23,15 +23,12 @@ import { LEARNED_PROMPT_METHODS, resolveSettings } from '../../shared/domain/ada
 import { databasePath } from '../../backend/paths.js';
 import { openStore } from '../../backend/store/index.js';
 import {
-  adaptImage,
   adaptOptions,
-  imageSeed,
-  prepareImage,
   type AdaptOptions,
-  type AdaptResult,
   type PreparedImage,
   type ViewRecord,
 } from '../../engine/adapt/adapt.js';
+import { Classifier, type Classification } from '../../engine/adapt/classifier.js';
 import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
 import { ViewGraphs } from '../../engine/adapt/metatpt.js';
 import { ClipEncoder } from '../../engine/clip/encoder.js';
@@ -117,12 +114,8 @@ function reportSkipped(folder: string, skipped: readonly SkippedEntry[], io: Com
     io.stderr(`  … and ${skipped.length - SKIPPED_NAMED} more (--json lists all)\n`);
 }
 
-interface Classified {
+interface Classified extends Omit<Classification, 'image'> {
   input: ImageInput;
-  result: AdaptResult;
-  /** The per-image seed of the random views. */
-  seed: number;
-  prepareMs: number;
 }
 
 /** How results and per-image errors are printed. */
@@ -257,7 +250,7 @@ class ViewDumper {
 }
 
 interface ClassifyRun {
-  prompts: PromptSet;
+  classifier: Classifier;
   options: AdaptOptions;
   printer: ResultPrinter;
   dumper?: ViewDumper;
@@ -270,21 +263,17 @@ async function classifyAll(
   inputs: readonly ImageInput[],
   run: ClassifyRun,
 ): Promise<{ classified: number; interrupted: boolean }> {
-  const { prompts, options, printer, dumper, progress, interrupt } = run;
+  const { classifier, options, printer, dumper, progress, interrupt } = run;
   let classified = 0;
   for (const [index, input] of inputs.entries()) {
     if (interrupt?.aborted) return { classified, interrupted: true };
     progress?.update(index, input.display);
     let item: Classified;
     try {
-      const started = performance.now();
-      const image = await prepareImage(input.file, prompts);
-      const prepareMs = performance.now() - started;
-      // The seed depends on the file, not on its position, so results do not depend on what else is classified.
-      const seed = imageSeed(options.seed, input.file);
-      const result = await adaptImage(prompts, image, { ...options, seed });
-      if (dumper && result.views) await dumper.write(input.file, image, result.views);
-      item = { input, result, seed, prepareMs };
+      // Seeded by the file, not its position: results do not depend on what else is classified.
+      const { image, ...outcome } = await classifier.classify(input.file, options);
+      if (dumper && outcome.result.views) await dumper.write(input.file, image, outcome.result.views);
+      item = { input, ...outcome };
     } catch (error) {
       if (!(error instanceof ImageDecodeError)) throw error;
       progress?.clear();
@@ -352,7 +341,7 @@ async function classify(values: ClassifyOptions, positionals: string[], io: Comm
     }
     const showProgress = values.progress || (io.stderrIsTTY && inputs.length > PROGRESS_MIN_IMAGES);
     const { classified, interrupted } = await classifyAll(inputs, {
-      prompts,
+      classifier: new Classifier(prompts),
       options,
       printer: values.json
         ? new JsonLinesPrinter(io, prompts)

@@ -4,10 +4,9 @@
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { clipPreprocess, imageToSquareSource } from '../image/preprocess.js';
 import { Random, seedFrom } from '../random.js';
-import { entropies, softmax } from './losses.js';
 import { ViewLearner, type MetaOptions, type ViewSource } from './metatpt.js';
-import { normalizeRowsHost, type PromptSet } from './prompts.js';
-import { scaledSimilarities, TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
+import type { PromptSet } from './prompts.js';
+import { TPT_DEFAULTS, tuneContext, type TptOptions } from './tpt.js';
 import { IDENTITY_THETA, tptViewThetas, type Theta } from './views.js';
 import {
   DEFAULT_SETTINGS,
@@ -16,6 +15,15 @@ import {
   type AdaptSettings,
   type VisionPrecision,
 } from '../../shared/domain/adaptation.js';
+import {
+  argmax,
+  averageSoftmax,
+  entropies,
+  entropy,
+  normalizeRowsHost,
+  scaledSimilarities,
+  softmax,
+} from '../host-math.js';
 
 export interface AdaptOptions {
   method: AdaptMethod;
@@ -130,24 +138,6 @@ export function imageSeed(seed: number, key: string): number {
   return seedFrom(seed, key);
 }
 
-const argmax = (xs: ArrayLike<number>): number => {
-  let best = 0;
-  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
-  return best;
-};
-
-/** The mean over rows of softmax(logits) for a host [rows, C] array. */
-function averageSoftmax(logits: Float32Array, rows: number): Float64Array {
-  const classes = logits.length / rows;
-  const mean = new Float64Array(classes);
-  for (let r = 0; r < rows; r++) {
-    softmax(logits.subarray(r * classes, (r + 1) * classes)).forEach((p, c) => (mean[c] += p / rows));
-  }
-  return mean;
-}
-
-const entropyOf = (p: Float64Array): number => -p.reduce((h, q) => (q > 0 ? h + q * Math.log(q) : h), 0);
-
 /** Wall-clock milliseconds spent in each named phase. */
 class PhaseTimer {
   readonly timings: Record<string, number> = {};
@@ -181,7 +171,7 @@ export async function adaptImage(
     imageFeatures: anchor,
     zeroShotLabel: argmax(zeroShotProbs),
     zeroShotProbs,
-    zeroShotEntropy: entropyOf(zeroShotProbs),
+    zeroShotEntropy: entropy(zeroShotProbs),
   };
   const skip =
     options.method === 'zeroshot' ||
@@ -198,7 +188,7 @@ export async function adaptImage(
       adapted: learned,
       label: argmax(probs),
       probs,
-      entropy: entropyOf(probs),
+      entropy: entropy(probs),
       ...zeroShot,
       losses: { inner: [], outer: [] },
       timings: timer.timings,
@@ -229,7 +219,7 @@ export async function adaptImage(
       adapted: true,
       label: argmax(viewProbs),
       probs: viewProbs,
-      entropy: entropyOf(viewProbs),
+      entropy: entropy(viewProbs),
       ...zeroShot,
       views: [IDENTITY_THETA, ...learner.thetas].map((theta, v) => ({
         theta,
@@ -255,7 +245,7 @@ export async function adaptImage(
     adapted: true,
     label: argmax(probs),
     probs,
-    entropy: entropyOf(probs),
+    entropy: entropy(probs),
     ...zeroShot,
     ctx: tuned.ctx,
     views: allThetas.map((theta, v) => ({

@@ -10,9 +10,8 @@ import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
 import { Random } from '../random.js';
 import type { Tensor } from '../tensor.js';
-import { softmax } from './losses.js';
-import { normalizeRowsHost, type PromptSet } from './prompts.js';
-import { scaledSimilarities } from './tpt.js';
+import { type PromptSet } from './prompts.js';
+import { normalizeRowsHost, scaledSimilarities, softmax } from '../host-math.js';
 
 /** Image features with the class each one is labelled with. */
 export interface LabelledFeatures {

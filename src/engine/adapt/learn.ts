@@ -12,7 +12,7 @@ import {
   type LabelledFeatures,
   type PromptFit,
 } from './coop.js';
-import { normalizeRowsHost, PromptSet, type PromptSetOptions } from './prompts.js';
+import { PromptSet, type PromptSetOptions } from './prompts.js';
 import {
   adaptToClasses,
   selfTptDefaults,
@@ -20,6 +20,7 @@ import {
   type ProjectionHead,
   type SelfTptOptions,
 } from './selftpt.js';
+import { normalizeRowsHost } from '../host-math.js';
 
 export type LearnMethod = 'coop' | 'selftpt';
 

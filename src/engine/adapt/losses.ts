@@ -1,4 +1,5 @@
-// The test-time objectives, traced (for gradients) and on the host (for selection and reporting).
+// The test-time objectives, traced (for gradients), and the confident-view selection on the host
+// (host arithmetic itself is in ../host-math.ts).
 import type { Tensor } from '../tensor.js';
 
 /** Entropy of softmax(logits) per row: −Σ p·log p. */
@@ -15,24 +16,6 @@ export function marginalEntropy(logits: Tensor): Tensor {
   const rows = logits.shape[0];
   const meanLogProbs = logits.logSoftmax(-1).logsumexp(0).sub(Math.log(rows));
   return meanLogProbs.exp().mul(meanLogProbs).sum().neg();
-}
-
-/** Softmax of one row of host logits, in float64. */
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const out = Float64Array.from(logits, (l) => Math.exp(l - max));
-  const sum = out.reduce((a, b) => a + b, 0);
-  return out.map((v) => v / sum);
-}
-
-/** Entropy of softmax(logits) for each of the `rows` rows of a host [rows, classes] array. */
-export function entropies(logits: Float32Array, rows: number): Float64Array {
-  const classes = logits.length / rows;
-  return Float64Array.from({ length: rows }, (_, r) => {
-    const p = softmax(logits.subarray(r * classes, (r + 1) * classes));
-    return -p.reduce((h, q) => (q > 0 ? h + q * Math.log(q) : h), 0);
-  });
 }
 
 /**

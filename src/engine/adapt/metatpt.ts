@@ -11,12 +11,13 @@ import { concat, type Tensor } from '../tensor.js';
 import { AdamW } from '../optim.js';
 import type { Random } from '../random.js';
 import { augmix } from './augmix.js';
-import { entropies, marginalEntropy, rowEntropy, selectConfident } from './losses.js';
-import { normalizeRowsHost, type PromptSet } from './prompts.js';
-import { scaledSimilarities, tuneContext, type ContextTuning, type TptOptions } from './tpt.js';
+import { marginalEntropy, rowEntropy, selectConfident } from './losses.js';
+import { type PromptSet } from './prompts.js';
+import { tuneContext, type ContextTuning, type TptOptions } from './tpt.js';
 import { boundTheta, boundThetaTensor, type Theta } from './views.js';
 import { normalizePixels, warpViews } from './warp.js';
 import { DEFAULT_SETTINGS, type InnerOptimizer, type MetaVariant } from '../../shared/domain/adaptation.js';
+import { entropies, normalizeRowsHost, scaledSimilarities } from '../host-math.js';
 
 export interface MetaOptions {
   /** K_in: steps on the views' θ before the prompt is tuned; 0 reproduces TPT exactly. */

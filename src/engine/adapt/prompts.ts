@@ -3,6 +3,7 @@
 import { trimTokens, type ClipEncoder } from '../clip/encoder.js';
 import { CLIP_CONTEXT_LENGTH, type EncodedBatch } from '../clip/tokenizer.js';
 import { DEFAULT_TEMPLATE } from '../../shared/domain/adaptation.js';
+import { normalizeRowsHost } from '../host-math.js';
 
 export interface PromptSetOptions {
   /** Template with `{}` for the class name; the words before `{}` initialise the learned context. */
@@ -127,17 +128,6 @@ function contextFromTokens(encoder: ClipEncoder, ids: readonly number[]): Float3
   const ctx = new Float32Array(ids.length * width);
   ids.forEach((id, i) => ctx.set(table.subarray(id * width, (id + 1) * width), i * width));
   return ctx;
-}
-
-/** Rows of a host [n, width] array scaled to unit length. */
-export function normalizeRowsHost(x: Float32Array, width: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < x.length / width; r++) {
-    const row = x.subarray(r * width, (r + 1) * width);
-    const norm = Math.sqrt(row.reduce((s, v) => s + v * v, 0));
-    for (let i = 0; i < width; i++) out[r * width + i] = row[i] / norm;
-  }
-  return out;
 }
 
 /**

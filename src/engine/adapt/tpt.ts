@@ -5,9 +5,10 @@ import { clipLogits, type ClipModel } from '../clip/model.js';
 import { tracedFamily, type Inputs } from '../runtime.js';
 import { grad } from '../grad.js';
 import { AdamW } from '../optim.js';
-import { entropies, marginalEntropy, selectConfident } from './losses.js';
-import { normalizeRowsHost, type PromptSet } from './prompts.js';
+import { marginalEntropy, selectConfident } from './losses.js';
+import { type PromptSet } from './prompts.js';
 import { DEFAULT_SETTINGS } from '../../shared/domain/adaptation.js';
+import { entropies, normalizeRowsHost, scaledSimilarities } from '../host-math.js';
 
 /**
  * TPT's loss, the marginal entropy of the selected views' predictions, and its gradient with respect
@@ -59,25 +60,6 @@ export interface ContextTuning {
   ctx: Float32Array;
   /** Text features [C, P] with the tuned context, unit rows. */
   textFeatures: Float32Array;
-}
-
-/** Host matmul of unit rows: logits [N, C] = scale · a [N, P] · b [C, P]ᵀ. */
-export function scaledSimilarities(
-  a: Float32Array,
-  b: Float32Array,
-  width: number,
-  scale: number,
-): Float32Array {
-  const [n, c] = [a.length / width, b.length / width];
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < c; j++) {
-      let dot = 0;
-      for (let k = 0; k < width; k++) dot += a[i * width + k] * b[j * width + k];
-      out[i * c + j] = scale * dot;
-    }
-  }
-  return out;
 }
 
 /**
