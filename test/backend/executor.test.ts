@@ -8,7 +8,7 @@ import { RunExecutor } from '../../src/backend/jobs/executor.js';
 import type { ImageProcessor, RunSpec } from '../../src/backend/jobs/types.js';
 import type { Store } from '../../src/backend/store/index.js';
 import { createCollectionRun, runOnDisk, seedCollection, tempStore } from './helpers.js';
-import { fakeResult } from './fake-results.js';
+import { fakeResult, namedPath } from './fake-results.js';
 import type { RunProgress } from '../../src/shared/domain/runs.js';
 
 /** A processor that takes `delayMs` per image, fails on the images named in `failOn`, and counts calls. */
@@ -57,6 +57,7 @@ describe('RunExecutor', () => {
     const processor = testProcessor();
     const events: RunProgress[] = [];
     const executor = new RunExecutor({
+      resolveImage: namedPath,
       store,
       openProcessor: processor.open,
       concurrency: 3,
@@ -87,7 +88,7 @@ describe('RunExecutor', () => {
     const store = tempStore();
     const { run, imageIds } = collectionRun(store, 6);
     const processor = testProcessor({ failOn: new Set([nameOf(1), nameOf(4)]) });
-    const executor = new RunExecutor({ store, openProcessor: processor.open });
+    const executor = new RunExecutor({ resolveImage: namedPath, store, openProcessor: processor.open });
     executor.enqueue(run.id);
     await executor.idle();
     expect(store.runs.require(run.id)).toMatchObject({ status: 'done', done: 4, failed: 2 });
@@ -98,7 +99,7 @@ describe('RunExecutor', () => {
     ]);
 
     expect(store.runs.retryFailed(run.id)).toBe(2);
-    const retry = new RunExecutor({ store, openProcessor: testProcessor().open });
+    const retry = new RunExecutor({ resolveImage: namedPath, store, openProcessor: testProcessor().open });
     store.runs.setStatus(run.id, 'queued');
     retry.enqueue(run.id);
     await retry.idle();
@@ -110,6 +111,7 @@ describe('RunExecutor', () => {
     const { run } = collectionRun(store, 10);
     const everything = new Set(Array.from({ length: 10 }, (_, i) => nameOf(i)));
     const executor = new RunExecutor({
+      resolveImage: namedPath,
       store,
       openProcessor: testProcessor({ failOn: everything }).open,
       maxConsecutiveFailures: 3,
@@ -127,7 +129,7 @@ describe('RunExecutor', () => {
     const seeded = seedCollection(store, 2);
     const run = createCollectionRun(store, seeded, 'tpt', { views: 0, bogus: 1 });
     const processor = testProcessor();
-    const executor = new RunExecutor({ store, openProcessor: processor.open });
+    const executor = new RunExecutor({ resolveImage: namedPath, store, openProcessor: processor.open });
     executor.enqueue(run.id);
     await executor.idle();
     expect(store.runs.require(run.id).status).toBe('failed');
@@ -141,6 +143,7 @@ describe('RunExecutor', () => {
     const store = tempStore();
     const { run } = collectionRun(store, 2);
     const executor = new RunExecutor({
+      resolveImage: namedPath,
       store,
       openProcessor: async () => {
         throw new Error('model.safetensors is missing');
@@ -164,7 +167,7 @@ describe('RunExecutor', () => {
         if (name === nameOf(3)) pausing ??= executor.pause(run.id);
       },
     });
-    const executor = new RunExecutor({ store, openProcessor: processor.open });
+    const executor = new RunExecutor({ resolveImage: namedPath, store, openProcessor: processor.open });
     executor.enqueue(run.id);
     await executor.idle();
     await pausing;
@@ -179,6 +182,7 @@ describe('RunExecutor', () => {
     const again = store.runs.create({ ...specOf(store, run.id), scope: { kind: 'collection' } });
     let cancelling: Promise<void> | null = null;
     const cancelled = new RunExecutor({
+      resolveImage: namedPath,
       store,
       openProcessor: testProcessor({
         delayMs: 20,
@@ -205,6 +209,7 @@ describe('RunExecutor', () => {
     });
     const order: number[] = [];
     const executor = new RunExecutor({
+      resolveImage: namedPath,
       store,
       openProcessor: async (spec) => {
         order.push(spec.runId);
@@ -226,7 +231,12 @@ describe('RunExecutor', () => {
     store.runs.setStatus(run.id, 'running'); // as a process that died would leave it
     for (let i = 0; i < 3; i++) store.runs.beginAttempt(run.id, imageIds[1]); // it killed the process 3 times
     const processor = testProcessor();
-    const executor = new RunExecutor({ store, openProcessor: processor.open, maxAttempts: 3 });
+    const executor = new RunExecutor({
+      resolveImage: namedPath,
+      store,
+      openProcessor: processor.open,
+      maxAttempts: 3,
+    });
     expect(executor.resumeInterruptedRuns()).toEqual([run.id]);
     await executor.idle();
     expect(store.runs.require(run.id)).toMatchObject({ status: 'done', done: 3, failed: 1 });

@@ -1,4 +1,5 @@
 // Results shaped like the engine's, for tests that exercise the store and the queue without a model.
+import { join } from 'node:path';
 import type { ImageResult } from '../../src/backend/store/index.js';
 
 /** A plausible result over three classes; `seed` varies the numbers. */
@@ -27,3 +28,9 @@ export function fakeResult(seed: number, views = 0): ImageResult {
     timings: { total: 12.5 },
   };
 }
+
+/**
+ * The executor's image resolver for seeded collections, whose rows name files that do not exist:
+ * the path the row names, unchecked (the real rule, resolveInsideRoot, has tests of its own).
+ */
+export const namedPath = async (root: string, relPath: string): Promise<string> => join(root, relPath);

@@ -13,7 +13,7 @@ import { RunExecutor } from '../../src/backend/jobs/executor.js';
 import { RunOwnedError } from '../../src/backend/jobs/leases.js';
 import type { ImageProcessor } from '../../src/backend/jobs/types.js';
 import type { Store } from '../../src/backend/store/index.js';
-import { fakeResult } from './fake-results.js';
+import { fakeResult, namedPath } from './fake-results.js';
 import { createCollectionRun, runOnDisk, seedCollection, tempStore } from './helpers.js';
 
 const childScript = fileURLToPath(new URL('./workers/run-child.ts', import.meta.url));
@@ -71,7 +71,11 @@ describe('run leases', () => {
 
     // What opening the app or `serve` on the database does at start, in this process and in another.
     const seen: string[] = [];
-    const bystander = new RunExecutor({ store, openProcessor: slowProcessor(1, seen) });
+    const bystander = new RunExecutor({
+      resolveImage: namedPath,
+      store,
+      openProcessor: slowProcessor(1, seen),
+    });
     expect(bystander.resumeInterruptedRuns()).toEqual([]);
     expect(() => bystander.enqueue(run.id)).toThrow(RunOwnedError);
     expect(() => bystander.enqueue(run.id)).toThrow(
@@ -115,7 +119,12 @@ describe('run leases', () => {
     const refuse = () => false;
     expect(store.runs.takeLease(run.id, foreign, now, refuse)).toBeNull();
 
-    const executor = new RunExecutor({ store, openProcessor: slowProcessor(1), leaseStaleMs: 60_000 });
+    const executor = new RunExecutor({
+      resolveImage: namedPath,
+      store,
+      openProcessor: slowProcessor(1),
+      leaseStaleMs: 60_000,
+    });
     expect(() => executor.enqueue(run.id)).toThrow(/process 4242 on gpu-box/);
     store.db.prepare('UPDATE runs SET lease_heartbeat = ? WHERE id = ?').run(now - 61_000, run.id);
     executor.enqueue(run.id);
@@ -140,7 +149,12 @@ describe('run leases', () => {
     const seeded = seedCollection(store, 300);
     const run = createCollectionRun(store, seeded, 'tpt', { steps: 1 });
     const seen: string[] = [];
-    const executor = new RunExecutor({ store, openProcessor: slowProcessor(2, seen), concurrency: 2 });
+    const executor = new RunExecutor({
+      resolveImage: namedPath,
+      store,
+      openProcessor: slowProcessor(2, seen),
+      concurrency: 2,
+    });
     executor.enqueue(run.id);
     while (store.runs.require(run.id).done < 3) await sleep(2);
     // The database may not grow any more: SQLite answers SQLITE_FULL, as on a full disk.
@@ -167,7 +181,12 @@ describe('run leases', () => {
     const store = tempStore();
     const seeded = seedCollection(store, 200);
     const run = createCollectionRun(store, seeded, 'zeroshot', {});
-    const executor = new RunExecutor({ store, openProcessor: slowProcessor(5), heartbeatMs: 20 });
+    const executor = new RunExecutor({
+      resolveImage: namedPath,
+      store,
+      openProcessor: slowProcessor(5),
+      heartbeatMs: 20,
+    });
     executor.enqueue(run.id);
     while (store.runs.require(run.id).done < 3) await sleep(5);
     // Another process pauses it (as the app's window would): the owner stops at its next heartbeat.

@@ -186,7 +186,9 @@ export async function exportRun(
   await checkExportTarget(store, options.outDir);
   const { items, provenance } = exportItemsFromStore(store, selection);
   const { app, ...exportOptions } = options;
-  const sourceRoot = store.collections.require(store.runs.require(selection.runId).collectionId).root;
+  const collection = store.collections.require(store.runs.require(selection.runId).collectionId);
+  // Sources must stay inside the collection, unless the user chose to follow links out of it.
+  const sourceRoot = collection.followLinks ? undefined : collection.root;
   const result = await exportDataset(
     items,
     { ...exportOptions, sourceRoot, manifest: { app, ...provenance } },

@@ -4,7 +4,7 @@
 // process at a time: the executor holds the lease of every run in its queue (leases.ts) and writes
 // a result only while it holds it.
 import { parseAdaptSettings } from '../../shared/domain/adaptation.js';
-import { toAbsolute } from '../library/files.js';
+import { resolveInsideRoot, type ResolveOptions } from '../library/paths.js';
 import type { WorkItem } from '../store/runs.js';
 import { isStale, LeaseLostError, newLeaseOwner, RunOwnedError } from './leases.js';
 import type { ImageResult, Store } from '../store/index.js';
@@ -28,6 +28,11 @@ export interface RunExecutorOptions {
   heartbeatMs?: number;
   /** A lease not renewed for this many milliseconds may be taken over (default 30 s). */
   leaseStaleMs?: number;
+  /**
+   * The file to read for an image (default resolveInsideRoot: the real path inside the collection,
+   * links out of it only where the collection follows them); refusals fail the image, named.
+   */
+  resolveImage?: (root: string, relPath: string, options: ResolveOptions) => Promise<string>;
 }
 
 const rateWindow = 50;
@@ -61,6 +66,7 @@ export class RunExecutor {
       progressIntervalMs: 250,
       heartbeatMs: 5000,
       leaseStaleMs: 30_000,
+      resolveImage: resolveInsideRoot,
       ...options,
     };
   }
@@ -263,7 +269,7 @@ export class RunExecutor {
     active: ActiveRun,
     progress: ProgressReporter,
   ): Promise<string | null> {
-    const { store, concurrency, maxAttempts, maxConsecutiveFailures } = this.options;
+    const { store, concurrency, maxAttempts, maxConsecutiveFailures, resolveImage } = this.options;
     const { runId } = spec;
     const { signal } = active.controller;
     let consecutiveFailures = 0;
@@ -297,7 +303,8 @@ export class RunExecutor {
         progress.report(item.relPath);
         let result: ImageResult;
         try {
-          result = await processor.processImage(toAbsolute(item.root, item.relPath), spec.settings, signal);
+          const path = await resolveImage(item.root, item.relPath, { followLinksOutside: item.followLinks });
+          result = await processor.processImage(path, spec.settings, signal);
           signal.throwIfAborted();
         } catch (error) {
           if (signal.aborted) break; // paused or cancelled: the item stays pending

@@ -11,6 +11,10 @@ import type { ScanCounts, ScanProgress, ScanSummary } from '../../shared/domain/
 /** Skipped entries named in a scan summary; the rest are only counted. */
 export const SKIPPED_LISTED = 1000;
 
+/**
+ * followLinksOutside, when given, is the collection's new choice (stored: runs, thumbnails and exports
+ * follow it too); when absent, the collection's stored choice applies.
+ */
 export interface ScanOptions extends Pick<WalkOptions, 'followLinksOutside' | 'excludedFolders'> {
   signal?: AbortSignal;
   onProgress?: (progress: ScanProgress) => void;
@@ -36,6 +40,8 @@ export async function scanCollection(
   options: ScanOptions = {},
 ): Promise<ScanSummary> {
   const { signal, onProgress, concurrency = 4, batchSize = 500, progressIntervalMs = 200 } = options;
+  if (options.followLinksOutside !== undefined)
+    store.collections.setFollowLinks(collectionId, options.followLinksOutside);
   const collection = store.collections.require(collectionId);
   const started = Date.now();
   // Later scans must stamp strictly later times: removal and move detection compare them.
@@ -97,7 +103,7 @@ export async function scanCollection(
   try {
     const files = walkImageFiles(collection.root, {
       signal,
-      followLinksOutside: options.followLinksOutside,
+      followLinksOutside: collection.followLinks,
       excludedFolders: options.excludedFolders,
       onSkip: (entry) => {
         if (entry.reason === 'unreadable') counts.errors++;

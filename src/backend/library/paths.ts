@@ -47,12 +47,22 @@ function checkedSegments(relPath: string): string[] {
   return relPath.split(/[\\/]/).filter((segment) => segment !== '' && segment !== '.');
 }
 
+export interface ResolveOptions {
+  /** Accept a file whose links lead out of the root (a collection the user added with that choice). */
+  followLinksOutside?: boolean;
+}
+
 /**
  * The absolute real path of relPath below `root`, if it names an existing regular file inside the
- * root after resolving symlinks; otherwise throws PathRefusedError. The one path rule of the image
- * routes, runs and exports: a file swapped for a link out of the folder is not read.
+ * root after resolving symlinks (or anywhere, with followLinksOutside); otherwise throws
+ * PathRefusedError. The one path rule of the image routes, runs, thumbnails and exports: a file
+ * swapped for a link out of the folder is not read.
  */
-export async function resolveInsideRoot(root: string, relPath: string): Promise<string> {
+export async function resolveInsideRoot(
+  root: string,
+  relPath: string,
+  options: ResolveOptions = {},
+): Promise<string> {
   const segments = checkedSegments(relPath);
   const realRoot = await realpath(root);
   let target: string;
@@ -61,16 +71,18 @@ export async function resolveInsideRoot(root: string, relPath: string): Promise<
   } catch {
     throw new PathRefusedError(relPath, 'no such file in the collection');
   }
-  if (!isInside(realRoot, target)) throw new PathRefusedError(relPath, 'leads outside the collection');
+  if (!options.followLinksOutside && !isInside(realRoot, target))
+    throw new PathRefusedError(relPath, `leads outside the collection (to ${target})`);
   if (!(await stat(target)).isFile()) throw new PathRefusedError(relPath, 'not a file');
   return target;
 }
 
-/** resolveInsideRoot in the root of collection `collectionId` (which must exist). */
+/** resolveInsideRoot in the root of collection `collectionId` (which must exist), by its link choice. */
 export async function resolveCollectionFile(
   store: Store,
   collectionId: number,
   relPath: string,
 ): Promise<string> {
-  return resolveInsideRoot(store.collections.require(collectionId).root, relPath);
+  const { root, followLinks } = store.collections.require(collectionId);
+  return resolveInsideRoot(root, relPath, { followLinksOutside: followLinks });
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Store } from '../store/index.js';
 import { explainDecodeFailure } from '../../shared/domain/image-types.js';
-import { CACHEDIR_TAG, CACHEDIR_TAG_CONTENT, toAbsolute } from './files.js';
+import { CACHEDIR_TAG, CACHEDIR_TAG_CONTENT } from './files.js';
+import { resolveCollectionFile } from './paths.js';
 import type { ImageRecord } from '../../shared/domain/library.js';
 
 export interface ThumbnailCacheOptions {
@@ -47,7 +48,8 @@ export function createThumbnailCache({ store, cacheDir, size = 256 }: ThumbnailC
   async function render(image: ImageRecord, hash: string): Promise<string> {
     const target = pathForHash(hash);
     if (await exists(target)) return target;
-    const source = toAbsolute(store.collections.require(image.collectionId).root, image.relPath);
+    // The one path rule: a file swapped for a link out of the collection is not read.
+    const source = await resolveCollectionFile(store, image.collectionId, image.relPath);
     await tagCacheDir();
     await mkdir(join(cacheDir, hash.slice(0, 2)), { recursive: true });
     // Write then rename, so a reader never sees half a file and a crash leaves no broken thumbnail.

@@ -7,6 +7,7 @@ interface CollectionRow {
   name: string;
   created_at: number;
   last_scan_at: number | null;
+  follow_links: number;
 }
 
 const toCollection = (r: CollectionRow): Collection => ({
@@ -15,6 +16,7 @@ const toCollection = (r: CollectionRow): Collection => ({
   name: r.name,
   createdAt: r.created_at,
   lastScanAt: r.last_scan_at,
+  followLinks: r.follow_links === 1,
 });
 
 export function collectionsRepository(db: Db) {
@@ -24,6 +26,7 @@ export function collectionsRepository(db: Db) {
   const insert = db.prepare<{ root: string; name: string; now: number }>(
     'INSERT INTO collections (root, name, created_at) VALUES (@root, @name, @now)',
   );
+  const followLinks = db.prepare<[number, number]>('UPDATE collections SET follow_links = ? WHERE id = ?');
   const scanned = db.prepare<[number, number]>('UPDATE collections SET last_scan_at = ? WHERE id = ?');
   const rename = db.prepare<[string, number]>('UPDATE collections SET name = ? WHERE id = ?');
   const remove = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
@@ -55,6 +58,9 @@ export function collectionsRepository(db: Db) {
     },
     rename(id: number, name: string): void {
       rename.run(name, id);
+    },
+    setFollowLinks(id: number, follow: boolean): void {
+      followLinks.run(follow ? 1 : 0, id);
     },
     /** Deletes the collection and, by cascade, its images, runs, results and labels. */
     remove(id: number): boolean {

@@ -308,6 +308,11 @@ CREATE TABLE learned_prompts (
 CREATE INDEX learned_prompts_by_model ON learned_prompts (model_id, method, created_at);
 `;
 
+/** Whether a collection's scans, runs, thumbnails and exports follow links that leave its folder. */
+const collectionFollowLinks = `
+ALTER TABLE collections ADD COLUMN follow_links INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -321,4 +326,9 @@ export const migrations: readonly Migration[] = [
     sql: runLayers,
   },
   { version: 8, description: 'learned prompts', sql: learnedPrompts },
+  {
+    version: 9,
+    description: 'per-collection choice to follow links out of the folder',
+    sql: collectionFollowLinks,
+  },
 ];

@@ -33,6 +33,8 @@ export interface WorkItem {
   imageId: number;
   relPath: string;
   root: string;
+  /** The collection follows links out of its folder (Collection.followLinks). */
+  followLinks: boolean;
   attempts: number;
 }
 
@@ -137,9 +139,10 @@ export function runsRepository(db: Db) {
   const setDevice = db.prepare<[string, number]>('UPDATE runs SET device = ? WHERE id = ?');
   const pending = db.prepare<
     [number, number, number],
-    { imageId: number; relPath: string; root: string; attempts: number }
+    Omit<WorkItem, 'followLinks'> & { followLinks: 0 | 1 }
   >(
-    `SELECT ri.image_id AS imageId, i.rel_path AS relPath, c.root AS root, ri.attempts AS attempts
+    `SELECT ri.image_id AS imageId, i.rel_path AS relPath, c.root AS root, c.follow_links AS followLinks,
+            ri.attempts AS attempts
      FROM run_items ri JOIN images i ON i.id = ri.image_id JOIN collections c ON c.id = i.collection_id
      WHERE ri.run_id = ? AND ri.state = 'pending' AND ri.image_id > ?
      ORDER BY ri.image_id LIMIT ?`,
@@ -309,7 +312,9 @@ export function runsRepository(db: Db) {
     },
     /** Pending items in image-id order after afterImageId. */
     nextPending(runId: number, afterImageId: number, limit: number): WorkItem[] {
-      return pending.all(runId, afterImageId, limit);
+      return pending
+        .all(runId, afterImageId, limit)
+        .map((item) => ({ ...item, followLinks: item.followLinks === 1 }));
     },
     /** Counts an attempt before processing starts, so an image that kills the process is noticed. */
     beginAttempt(runId: number, imageId: number): void {

@@ -9,6 +9,12 @@ export interface Collection {
   name: string;
   createdAt: number;
   lastScanAt: number | null;
+  /**
+   * Symbolic links that lead out of the folder are followed (by scans, runs, thumbnails, the image
+   * routes and exports) only when the user chose so for this collection; otherwise they are skipped
+   * by scans and refused everywhere else.
+   */
+  followLinks: boolean;
 }
 
 export interface CollectionSummary extends Collection {

@@ -6,11 +6,12 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../../../src/backend/store/index.js';
 import { RunExecutor } from '../../../src/backend/jobs/executor.js';
-import { fakeResult } from '../fake-results.js';
+import { fakeResult, namedPath } from '../fake-results.js';
 
 const [dbPath, logPath, delayMs, gate] = process.argv.slice(2);
 const store = openStore(dbPath);
 const executor = new RunExecutor({
+  resolveImage: namedPath,
   store,
   concurrency: 2,
   openProcessor: async () => ({
