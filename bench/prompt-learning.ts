@@ -14,7 +14,8 @@
 //              each method against zero-shot on the same images (fixed / broken, exact McNemar p),
 //              with src/shared/evaluation.ts.
 // `npm run bench -- prompt-learning [--only stage2,learning,throughput,sweep,accuracy] [--model DIR]
-//   [--per-class 16] [--test-per-class 13] [--views 32]`
+//   [--per-class 16] [--test-per-class 13] [--views 32] [--cases zeroshot-v,selftpt-v,...]`
+// --cases: the accuracy part's methods by key (zero-shot, the baseline, always runs).
 import { parseArgs } from 'node:util';
 import {
   ADAPT_DEFAULTS,
@@ -232,6 +233,8 @@ async function sweepPart(prompts: PromptSet, source: Sample[], log: (l: string) 
 }
 
 interface MethodCase {
+  /** For --cases. */
+  key: string;
   name: string;
   method: AdaptMethod;
   prompts: PromptSet;
@@ -242,6 +245,7 @@ async function accuracyPart(
   source: Sample[],
   test: Sample[],
   views: number,
+  only: string[] | null,
   log: (line: string) => void,
 ): Promise<string> {
   const { encoder } = prompts;
@@ -255,15 +259,24 @@ async function accuracyPart(
   const selftpt = await learnPrompt(prompts, data, 'selftpt', settings);
   const coopPrompts = await PromptSet.create(encoder, SHAPES, { ctx: coop.ctx });
   const selftptPrompts = await PromptSet.create(encoder, SHAPES, { ctx: selftpt.ctx });
-  const cases: MethodCase[] = [
-    { name: 'zero-shot', method: 'zeroshot', prompts },
-    { name: 'CoOp', method: 'coop', prompts: coopPrompts },
-    { name: 'Self-TPT', method: 'selftpt', prompts: selftptPrompts },
-    { name: 'Self-TPT-v', method: 'selftpt-v', prompts: selftptPrompts },
-    { name: 'TPT', method: 'tpt', prompts },
-    { name: 'TPT + CoOp init', method: 'tpt', prompts: coopPrompts },
-    { name: 'MetaTPT + CoOp init', method: 'metatpt', prompts: coopPrompts },
+  // The hand-written prompt as a "learned" context: Self-TPT-v's view averaging without learning.
+  const handWritten = await PromptSet.create(encoder, SHAPES, { ctx: prompts.ctxInit });
+  const all: MethodCase[] = [
+    { key: 'zeroshot', name: 'zero-shot', method: 'zeroshot', prompts },
+    { key: 'coop', name: 'CoOp', method: 'coop', prompts: coopPrompts },
+    { key: 'selftpt', name: 'Self-TPT', method: 'selftpt', prompts: selftptPrompts },
+    { key: 'selftpt-v', name: 'Self-TPT-v', method: 'selftpt-v', prompts: selftptPrompts },
+    {
+      key: 'zeroshot-v',
+      name: 'zero-shot averaged over views (control)',
+      method: 'selftpt-v',
+      prompts: handWritten,
+    },
+    { key: 'tpt', name: 'TPT', method: 'tpt', prompts },
+    { key: 'tpt-coop', name: 'TPT + CoOp init', method: 'tpt', prompts: coopPrompts },
+    { key: 'metatpt-coop', name: 'MetaTPT + CoOp init', method: 'metatpt', prompts: coopPrompts },
   ];
+  const cases = all.filter((c) => c.key === 'zeroshot' || !only || only.includes(c.key));
   const outcomes = cases.map(() => [] as { predicted: number; confidence: number; ms: number }[]);
   // Interleaved per image, so that machine load drifts over all methods alike.
   for (const [index, sample] of test.entries()) {
@@ -319,6 +332,7 @@ export async function main(args: string[]): Promise<void> {
       'per-class': { type: 'string' },
       'test-per-class': { type: 'string' },
       views: { type: 'string' },
+      cases: { type: 'string' },
     },
   });
   const parts = values.only.split(',');
@@ -342,7 +356,8 @@ export async function main(args: string[]): Promise<void> {
   if (needs('learning')) out.push(await learningPart(prompts, source));
   if (needs('throughput')) out.push(await throughputPart(engine, prompts, test, log));
   if (needs('sweep')) out.push(await sweepPart(prompts, source, log));
-  if (needs('accuracy')) out.push(await accuracyPart(prompts, source, test, views, log));
+  const only = values.cases?.split(',') ?? null;
+  if (needs('accuracy')) out.push(await accuracyPart(prompts, source, test, views, only, log));
   await engine.dispose();
   console.log(out.join('\n'));
 }
