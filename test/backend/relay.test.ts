@@ -14,7 +14,7 @@ import {
   type RemoteBackend,
 } from '../../src/backend/relay.js';
 import { ApiError, type ApiEventName } from '../../src/shared/api.js';
-import { makeWorkspace, type Workspace } from '../app/fixtures.js';
+import { makeWorkspace, type Workspace } from './app-fixtures.js';
 
 const asRelayPort = (port: MessagePort): RelayPort => ({
   postMessage: (message) => port.postMessage(message),

@@ -1,6 +1,6 @@
 // The Runs view's evaluation in Chromium against real serve mode: a folder indexed by the CLI, a TPT
 // and a zero-shot run whose results and labels are the hand-computed case of the backend tests
-// (test/backend/evaluation-fixture.ts), the table and chart, and the one-click "fixed" and "broken"
+// (test/backend/services/evaluation-fixture.ts), the table and chart, and the one-click "fixed" and "broken"
 // filters in the library.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { openStore } from '../../src/backend/store/index.js';
 import { runCli } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands.js';
 import type { HttpClient } from '../../src/shared/client-http.js';
-import { EVALUATION_CASES, recordEvaluatedRuns } from '../backend/evaluation-fixture.js';
+import { EVALUATION_CASES, recordEvaluatedRuns } from '../backend/services/evaluation-fixture.js';
 import { seedClassSetAndModel } from '../backend/helpers.js';
 import {
   closeWorkbench,

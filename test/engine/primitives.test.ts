@@ -284,7 +284,7 @@ describe('gradient rules against central finite differences (float64)', () => {
     const covered = new Set(cases.map((c) => c.primitive));
     const noRule = ['input', 'param', 'constant'];
     const comparisons = ['equal', 'less', 'greater', 'lessOrEqual', 'greaterOrEqual', 'and'];
-    // Inference only: grad() through it throws (test/clip/precision.test.ts).
+    // Inference only: grad() through it throws (test/engine/clip/precision.test.ts).
     const inferenceOnly = ['quantizedLinear'];
     const missing = Object.keys(primitives).filter(
       (p) => !covered.has(p) && ![...noRule, ...comparisons, ...inferenceOnly].includes(p),

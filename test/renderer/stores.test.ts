@@ -28,7 +28,7 @@ import {
   nextEvent,
   startBackend,
   type Workspace,
-} from '../app/fixtures.js';
+} from '../backend/app-fixtures.js';
 import { inProcessApi, piniaWith } from './in-process-api.js';
 
 const imageCount = 12;
