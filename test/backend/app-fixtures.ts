@@ -75,3 +75,25 @@ export function nextEvent<E extends ApiEventName>(
     });
   });
 }
+
+/**
+ * Creates the class set of the golden model's CLASS_NAMES and scores collection `collectionId`
+ * zero-shot with the embedded model; resolves once the run is done.
+ */
+export async function scoreZeroShot(backend: Backend, collectionId: number) {
+  const classSet = await call(backend, 'classSets.create', {
+    name: 'golden',
+    classes: CLASS_NAMES.map((name) => ({ name })),
+  });
+  const [model] = await call(backend, 'models.list', {});
+  const finished = nextEvent(backend, 'run.progress', (p) => p.status === 'done');
+  const run = await call(backend, 'runs.start', {
+    collectionId,
+    classSetId: classSet.id,
+    modelId: model.id,
+    method: 'zeroshot',
+    scope: { kind: 'collection' },
+  });
+  await finished;
+  return { classSet, model, run };
+}

@@ -14,7 +14,7 @@ import {
   CLASS_NAMES,
   call,
   makeWorkspace,
-  nextEvent,
+  scoreZeroShot,
   startBackend,
   type Workspace,
 } from '../app-fixtures.js';
@@ -187,20 +187,7 @@ beforeAll(async () => {
   writeFileSync(join(out, 'classes.txt'), CLASS_NAMES.join('\n'));
   writeFileSync(join(out, 'not-json.txt'), 'this is not JSON, CSV, YAML or a class list {');
   const { collection } = await call(backend, 'collections.add', { folder: workspace.photos });
-  const classSet = await call(backend, 'classSets.create', {
-    name: 'golden',
-    classes: CLASS_NAMES.map((name) => ({ name })),
-  });
-  const [model] = await call(backend, 'models.list', {});
-  const finished = nextEvent(backend, 'run.progress', (p) => p.status === 'done');
-  const run = await call(backend, 'runs.start', {
-    collectionId: collection.id,
-    classSetId: classSet.id,
-    modelId: model.id,
-    method: 'zeroshot',
-    scope: { kind: 'collection' },
-  });
-  await finished;
+  const { classSet, model, run } = await scoreZeroShot(backend, collection.id);
   const [item] = await call(backend, 'runs.items', { runId: run.id });
   writeFileSync(
     join(out, 'labels.csv'),

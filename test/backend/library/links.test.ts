@@ -5,14 +5,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/backend/app.js';
-import {
-  CLASS_NAMES,
-  call,
-  makeWorkspace,
-  nextEvent,
-  startBackend,
-  type Workspace,
-} from '../app-fixtures.js';
+import { call, makeWorkspace, scoreZeroShot, startBackend, type Workspace } from '../app-fixtures.js';
 
 let workspace: Workspace;
 let backend: Backend;
@@ -34,23 +27,10 @@ async function swappedCollection(followLinks: boolean | undefined) {
   copyFileSync(join(folder, first), join(outside, first));
   rmSync(join(folder, first));
   symlinkSync(join(outside, first), join(folder, first));
-  const classSet = await call(backend, 'classSets.create', {
-    name: 'golden',
-    classes: CLASS_NAMES.map((name) => ({ name })),
-  });
-  const [model] = await call(backend, 'models.list', {});
   const image = (await call(backend, 'browse.grid', { collectionId: collection.id, limit: 10 })).items.find(
     (i) => i.relPath.endsWith(first),
   )!;
-  const finished = nextEvent(backend, 'run.progress', (p) => p.status === 'done');
-  const run = await call(backend, 'runs.start', {
-    collectionId: collection.id,
-    classSetId: classSet.id,
-    modelId: model.id,
-    method: 'zeroshot',
-    scope: { kind: 'collection' },
-  });
-  await finished;
+  const { run } = await scoreZeroShot(backend, collection.id);
   const items = await call(backend, 'runs.items', { runId: run.id });
   return { collection, image, items: new Map(items.map((item) => [item.imageId, item])) };
 }
