@@ -221,4 +221,27 @@ describe('headless commands', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/give --learned-prompt ID/);
   });
+
+  it('two runs started together with new classes create one class set between them, and both finish', async () => {
+    // The probe's race (issue 17): 1 of 6 such pairs failed with "exists already".
+    const newClasses = CLASS_NAMES.slice(0, 3).reverse();
+    const args = [
+      'run',
+      ...['--db', db, '--collection', String(collectionId), '--model', GOLDEN_MODEL_DIR],
+      ...['--classes', newClasses.join(','), '--device', 'cpu', '--json'],
+    ];
+    for (let trial = 0; trial < 3; trial++) {
+      const both = await Promise.all([metatpt(args), metatpt(args)]);
+      for (const run of both) expect(run.code, run.stderr).toBe(0);
+    }
+    const store = openStore(db);
+    try {
+      const sets = store.classSets
+        .list()
+        .filter((set) => set.classes.map((c) => c.name).join() === newClasses.join());
+      expect(sets).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  });
 });
