@@ -42,6 +42,10 @@ const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmar
       'CoOp / Self-TPT / TPT + CoOp init on the demo domain; Self-TPT stage 2 at 100 classes (issue 12)',
     load: () => import('./prompt-learning.js'),
   },
+  'scale-out': {
+    summary: 'TPT through BullMQ with 1/2/3 local workers vs the local pool; queue cost per image (issue 16)',
+    load: () => import('./scale-out.js'),
+  },
   'embedded-accuracy': {
     summary: 'embedded model: zero-shot / TPT / MetaTPT accuracy per domain shift, over seeds',
     load: () => import('./embedded-accuracy.js'),

@@ -6,6 +6,7 @@ import { mkdir, realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { Engine } from '../engine/runtime.js';
+import { CLIP_MODEL_FILES } from '../engine/clip/model-files.js';
 import { ApiError, type AppInfo } from '../shared/api.js';
 import { imageTypeOf } from '../shared/domain/image-types.js';
 import { createDispatcher, type Dispatch } from './api/dispatch.js';
@@ -18,6 +19,11 @@ import { registerModelsIn } from './model-registry.js';
 import type { DownloadOptions } from './models/download.js';
 import { DATABASE_FILE } from './paths.js';
 import { createRunProcessors } from './run-processors.js';
+import {
+  createQueueProcessors,
+  type QueueProcessors,
+  type ScaleOutOptions,
+} from './scale-out/queue-processors.js';
 import { createServices, type Services } from './services/index.js';
 import { openStore, type Store } from './store/index.js';
 
@@ -46,6 +52,11 @@ export interface BackendOptions {
   download?: Pick<DownloadOptions, 'baseUrl' | 'fetch'>;
   /** Notes for the log (broken model folders and the like); default stderr. */
   log?: (line: string) => void;
+  /**
+   * Scale-out: runs' images go as jobs to `metatpt worker` processes through a BullMQ queue on this
+   * Redis instead of the local engine workers (re-scoring's text features stay local).
+   */
+  scaleOut?: ScaleOutOptions | null;
 }
 
 export interface ImageFile {
@@ -62,9 +73,13 @@ export interface Backend {
   info(): Promise<AppInfo>;
   /** The file to serve for an image or its thumbnail; only files inside a registered collection. */
   imageFile(imageId: number, kind: 'full' | 'thumb'): Promise<ImageFile>;
+  /** One file of a registered model (config, weights, tokenizer, preprocessor) for a scale-out worker. */
+  modelFile(modelId: number, name: string): Promise<ImageFile>;
   /** Stops the runs (they stay queued and resume at the next start), the workers and the store. */
   close(): Promise<void>;
 }
+
+const MODEL_FILE_NAMES: ReadonlySet<string> = new Set(Object.values(CLIP_MODEL_FILES));
 
 export async function createBackend(options: BackendOptions): Promise<Backend> {
   const { dataDir, resourcesDir = null, provider = 'auto', shell, version } = options;
@@ -78,9 +93,16 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
   const events = createEventHub();
   const thumbnails = createThumbnailCache({ store, cacheDir: join(dataDir, 'thumbnails') });
   const processors = createRunProcessors({ provider, workerScript: options.workerScript, log });
+  let queueProcessors: QueueProcessors | null;
+  try {
+    queueProcessors = options.scaleOut ? await createQueueProcessors(options.scaleOut) : null;
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const executor = new RunExecutor({
     store,
-    openProcessor: processors.open,
+    openProcessor: queueProcessors?.open ?? processors.open,
     onProgress: (progress) => events.emit('run.progress', progress),
   });
   const services = createServices({
@@ -108,6 +130,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
       for (const problem of await registerModelsIn(store, root, origin)) log(problem);
     }
   } catch (error) {
+    await queueProcessors?.close();
     store.close();
     throw error;
   }
@@ -140,6 +163,13 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     const type = imageTypeOf(path);
     if (!type) throw new ApiError(`image ${imageId} is not of a type that can be shown`, 'not-found');
     return { path, contentType: type.mediaType };
+  }
+
+  async function modelFile(modelId: number, name: string): Promise<ImageFile> {
+    const model = store.models.get(modelId);
+    if (!model) throw new ApiError(`model ${modelId} is not registered`, 'not-found');
+    if (!MODEL_FILE_NAMES.has(name)) throw new ApiError(`"${name}" is not a file of a model`, 'not-found');
+    return { path: join(model.dir, name), contentType: 'application/octet-stream' };
   }
 
   const dispatch = createDispatcher(
@@ -176,6 +206,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     // Paused by the shutdown, not by the user: queued again, they resume at the next start.
     for (const runId of interrupted) store.runs.setStatus(runId, 'queued');
     await processors.close();
+    await queueProcessors?.close();
     store.close();
   }
 
@@ -187,6 +218,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     executor,
     info,
     imageFile,
+    modelFile,
     close: () => (closing ??= shutdown()),
   };
 }

@@ -133,7 +133,8 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
     async open(spec): Promise<ImageProcessor> {
       const { host, release } = await borrow(workerInit(spec, provider));
       return {
-        processImage: host.processImage,
+        processImage: ({ path, seedKey }, settings, signal) =>
+          host.processImage(path, settings, signal, seedKey),
         get device() {
           return host.device;
         },

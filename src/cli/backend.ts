@@ -11,7 +11,9 @@ export const RENDERER_BUILD_DIR = fromRoot('out/renderer');
 
 export async function openCliBackend(
   databaseFile: string,
-  options: Pick<BackendOptions, 'provider' | 'resumeRuns' | 'log'> & { shell?: BackendOptions['shell'] },
+  options: Pick<BackendOptions, 'provider' | 'resumeRuns' | 'log' | 'scaleOut'> & {
+    shell?: BackendOptions['shell'];
+  },
 ): Promise<Backend> {
   return createBackend({
     dataDir: dirname(databaseFile),

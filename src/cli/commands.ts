@@ -11,6 +11,7 @@ import { statusCommand } from './commands/status.js';
 import { runCommand } from './commands/run.js';
 import { predictionsCommand } from './commands/predictions.js';
 import { serveCommand } from './commands/serve.js';
+import { workerCommand } from './commands/worker.js';
 export const commands: CliCommand[] = [
   classifyCommand,
   evaluateCommand,
@@ -22,4 +23,5 @@ export const commands: CliCommand[] = [
   runCommand,
   predictionsCommand,
   serveCommand,
+  workerCommand,
 ];

@@ -3,6 +3,7 @@
 // a scan or a native crash in an execution provider stays out of the process that owns the window.
 import { createBackend } from '../backend/app.js';
 import { serveBackendRelay, type RelayMessage } from '../backend/relay.js';
+import { readScaleOutSettings } from '../backend/scale-out/settings.js';
 
 const parent = process.parentPort;
 serveBackendRelay(
@@ -10,5 +11,7 @@ serveBackendRelay(
     postMessage: (message) => parent.postMessage(message),
     onMessage: (listener) => parent.on('message', (event) => listener(event.data as RelayMessage)),
   },
-  createBackend,
+  // Runs go to `metatpt worker` processes through the user's Redis when the data folder's
+  // scale-out.json says so (read at every start of this process).
+  async (options) => createBackend({ ...options, scaleOut: await readScaleOutSettings(options.dataDir) }),
 );

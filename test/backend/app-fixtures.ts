@@ -97,3 +97,30 @@ export async function scoreZeroShot(backend: Backend, collectionId: number) {
   await finished;
   return { classSet, model, run };
 }
+
+/**
+ * Starts a run over the first collection with the first model and the first class set (a class set
+ * of CLASS_NAMES is made if there is none); resolves with the queued run.
+ */
+export async function startCollectionRun(
+  backend: Backend,
+  method: ApiInput<'runs.start'>['method'],
+  params: ApiInput<'runs.start'>['params'] = {},
+): Promise<ApiOutput<'runs.start'>> {
+  const [collection] = await call(backend, 'collections.list', {});
+  const [model] = await call(backend, 'models.list', {});
+  const classSet =
+    (await call(backend, 'classSets.list', {}))[0] ??
+    (await call(backend, 'classSets.create', {
+      name: 'golden',
+      classes: CLASS_NAMES.map((name) => ({ name })),
+    }));
+  return call(backend, 'runs.start', {
+    collectionId: collection.id,
+    classSetId: classSet.id,
+    modelId: model.id,
+    method,
+    params,
+    scope: { kind: 'collection' },
+  });
+}

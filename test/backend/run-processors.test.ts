@@ -7,16 +7,17 @@ import {
   type EngineHost,
 } from '../../src/backend/engine-host/host.js';
 import type { EngineWorkerInit } from '../../src/backend/engine-host/protocol.js';
-import type { RunSpec } from '../../src/backend/jobs/types.js';
+import type { ImageTask, RunSpec } from '../../src/backend/jobs/types.js';
 import { createRunProcessors } from '../../src/backend/run-processors.js';
 import { CLASS_NAMES, GOLDEN_MODEL_DIR, makeWorkspace, type Workspace } from './app-fixtures.js';
 
 let workspace: Workspace;
-let image: string;
+let task: ImageTask;
 
 beforeAll(async () => {
   workspace = await makeWorkspace(0);
-  image = `${workspace.root}/one.png`;
+  const image = `${workspace.root}/one.png`;
+  task = { imageId: 1, path: image, seedKey: image, contentHash: null };
   await sharp({ create: { width: 48, height: 40, channels: 3, background: '#a63' } })
     .png()
     .toFile(image);
@@ -69,13 +70,13 @@ describe('run processors', () => {
     const some = CLASS_NAMES.slice(0, 3);
 
     const zeroShot = await processors.open(spec('zeroshot', some));
-    const first = await zeroShot.processImage(image, settings('zeroshot'), signal);
+    const first = await zeroShot.processImage(task, settings('zeroshot'), signal);
     expect(first.adapted).toBe(false);
     expect(zeroShot.device).toBe('cpu');
     await zeroShot.close();
 
     const tpt = await processors.open(spec('tpt', some));
-    const second = await tpt.processImage(image, settings('tpt'), signal);
+    const second = await tpt.processImage(task, settings('tpt'), signal);
     expect(second.adapted).toBe(true);
     expect(second.ctx).toBeDefined();
     await tpt.close();
@@ -85,7 +86,7 @@ describe('run processors', () => {
     const other = await processors.open(spec('zeroshot', CLASS_NAMES));
     expect(started).toEqual([some, CLASS_NAMES]);
     expect(closed).toEqual([some]);
-    expect((await other.processImage(image, settings('zeroshot'), signal)).probs).toHaveLength(
+    expect((await other.processImage(task, settings('zeroshot'), signal)).probs).toHaveLength(
       CLASS_NAMES.length,
     );
     await other.close();
@@ -99,7 +100,7 @@ describe('run processors', () => {
     const some = CLASS_NAMES.slice(0, 3);
 
     const run = await processors.open(spec('zeroshot', some));
-    const image1 = await run.processImage(image, settings('zeroshot'), signal);
+    const image1 = await run.processImage(task, settings('zeroshot'), signal);
     const text = await processors.zeroShotText(spec('zeroshot', some));
     expect(started).toEqual([some]);
     expect(text.textFeatures).toHaveLength(some.length * text.width);
@@ -117,7 +118,7 @@ describe('run processors', () => {
     expect(other.textFeatures).toHaveLength(CLASS_NAMES.length * other.width);
     expect(started).toEqual([some, CLASS_NAMES]);
     expect(closed).toEqual([CLASS_NAMES]);
-    expect((await run.processImage(image, settings('zeroshot'), signal)).label).toBe(image1.label);
+    expect((await run.processImage(task, settings('zeroshot'), signal)).label).toBe(image1.label);
     await run.close();
     await processors.close();
     expect(closed).toEqual([CLASS_NAMES, some]);

@@ -1,11 +1,22 @@
-// Runs the engine in worker threads and offers it to the job queue as a ProcessImage function.
+// Runs the engine in worker threads: one image (or the class set's text features) per job.
 import { WorkerPool } from '../jobs/worker-pool.js';
-import type { ProcessImage, ZeroShotText } from '../jobs/types.js';
+import type { AdaptSettings } from '../../shared/domain/adaptation.js';
+import type { ImageResult } from '../store/results.js';
+import type { ZeroShotText } from '../jobs/types.js';
 import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
 import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
 
 export interface EngineHost {
-  processImage: ProcessImage;
+  /**
+   * Classifies the image file at `path`; `seedKey` (default: the path) with the run's seed fixes its
+   * random views. Rejects soon after `signal` aborts.
+   */
+  processImage(
+    path: string,
+    settings: AdaptSettings,
+    signal: AbortSignal,
+    seedKey?: string,
+  ): Promise<ImageResult>;
   /** The loaded class set's zero-shot text features (and learned-prompt features, if one is loaded). */
   zeroShotText(): Promise<ZeroShotText>;
   /** Learns a prompt for the loaded class set from labelled images. */
@@ -55,8 +66,8 @@ export async function startEngineHost(
     return result as Extract<EngineJobResult, { kind: K }>;
   }
   return {
-    processImage: async (path, settings, signal) => {
-      const result = await ask({ kind: 'image', path, settings, seedKey: path }, signal);
+    processImage: async (path, settings, signal, seedKey = path) => {
+      const result = await ask({ kind: 'image', path, settings, seedKey }, signal);
       device = result.device;
       return result;
     },

@@ -9,7 +9,7 @@ import type { WorkItem } from '../store/runs.js';
 import { isStale, LeaseLostError, newLeaseOwner, RunOwnedError } from './leases.js';
 import type { ImageResult, Store } from '../store/index.js';
 import type { ImageProcessor, OpenProcessor, RunSpec } from './types.js';
-import type { Run, RunProgress, RunStatus } from '../../shared/domain/runs.js';
+import type { Run, RunProgress, RunStatus, WorkerProgress } from '../../shared/domain/runs.js';
 
 export interface RunExecutorOptions {
   store: Store;
@@ -269,7 +269,8 @@ export class RunExecutor {
     active: ActiveRun,
     progress: ProgressReporter,
   ): Promise<string | null> {
-    const { store, concurrency, maxAttempts, maxConsecutiveFailures, resolveImage } = this.options;
+    const { store, maxAttempts, maxConsecutiveFailures, resolveImage } = this.options;
+    const concurrency = processor.concurrency ?? this.options.concurrency;
     const { runId } = spec;
     const { signal } = active.controller;
     let consecutiveFailures = 0;
@@ -277,6 +278,7 @@ export class RunExecutor {
     // Stored with the first result, when the processor has certainly settled on a device.
     let device: string | null = null;
     progress.device = processor.device;
+    progress.workers = processor.workers?.bind(processor) ?? null;
 
     // Items are handed out in image-id order from small pages; each lane holds one at a time.
     let cursor = 0;
@@ -292,7 +294,7 @@ export class RunExecutor {
     const lane = async () => {
       for (let item = nextItem(); item && !signal.aborted && !fatal; item = nextItem()) {
         if (item.attempts >= maxAttempts) {
-          store.results.recordFailure(
+          store.results.recordFailureOnce(
             runId,
             item.imageId,
             `gave up after ${item.attempts} attempts that never finished`,
@@ -304,12 +306,13 @@ export class RunExecutor {
         let result: ImageResult;
         try {
           const path = await resolveImage(item.root, item.relPath, { followLinksOutside: item.followLinks });
-          result = await processor.processImage(path, spec.settings, signal);
-          signal.throwIfAborted();
+          const image = { imageId: item.imageId, path, seedKey: path, contentHash: item.contentHash };
+          // A result that arrives after a pause (a worker's image in flight) is still recorded.
+          result = await processor.processImage(image, spec.settings, signal);
         } catch (error) {
           if (signal.aborted) break; // paused or cancelled: the item stays pending
           const message = error instanceof Error ? error.message : String(error);
-          this.whileLeased(runId, () => store.results.recordFailure(runId, item.imageId, message));
+          this.whileLeased(runId, () => store.results.recordFailureOnce(runId, item.imageId, message));
           if (++consecutiveFailures >= maxConsecutiveFailures) {
             fatal = `stopped after ${consecutiveFailures} failures in a row; the last: ${message}`;
           }
@@ -318,7 +321,8 @@ export class RunExecutor {
           continue;
         }
         // Outside the try: a store that cannot write (disk full) stops the run, not the image.
-        this.whileLeased(runId, () => store.results.recordResult(runId, item.imageId, result));
+        // Once per (run, image): a result that arrives twice is not written again.
+        this.whileLeased(runId, () => store.results.recordResultOnce(runId, item.imageId, result));
         consecutiveFailures = 0;
         if (processor.device !== device) {
           device = progress.device = processor.device;
@@ -348,6 +352,7 @@ export class RunExecutor {
 /** Turns completions into throttled progress events with a rate over the recent ones. */
 class ProgressReporter {
   device: string | null = null;
+  workers: (() => WorkerProgress[]) | null = null;
   private readonly completions: number[] = [];
   private lastReportAt = 0;
 
@@ -382,6 +387,7 @@ class ProgressReporter {
       etaSeconds: remaining === 0 ? 0 : rate > 0 ? remaining / rate : null,
       currentImage,
       device: this.device,
+      ...(this.workers && { workers: this.workers() }),
     });
   }
 }

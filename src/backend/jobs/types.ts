@@ -1,6 +1,7 @@
 // The contract between the job queue and whatever classifies an image (the engine, in a worker).
 import type { LearnedContext } from '../../engine/adapt/learn.js';
 import type { AdaptSettings } from '../../shared/domain/adaptation.js';
+import type { WorkerProgress } from '../../shared/domain/runs.js';
 import type { ImageResult } from '../store/index.js';
 
 /** Everything about a run that processing one of its images needs; plain data, so it crosses to a worker. */
@@ -20,9 +21,27 @@ export interface RunSpec {
   };
 }
 
-/** Classifies one image with a run's settings. Must reject promptly (with any error) when signal aborts. */
+/** One image of a run, as the executor hands it to a processor. */
+export interface ImageTask {
+  imageId: number;
+  /** The file, absolute, on the machine that owns the store. */
+  path: string;
+  /**
+   * With the run's seed it fixes the image's random views: the workbench's absolute path, also where
+   * the file is read from another path (a mapped mount or a downloaded copy), so results match.
+   */
+  seedKey: string;
+  /** SHA-1 of the file's bytes when it was indexed (null when it could not be read then). */
+  contentHash: string | null;
+}
+
+/**
+ * Classifies one image with a run's settings. Should reject promptly (with any error) when signal
+ * aborts; a processor may instead resolve with the result of work already under way (a remote
+ * worker's image in flight), which is then recorded.
+ */
 export type ProcessImage = (
-  imageAbsPath: string,
+  image: ImageTask,
   settings: AdaptSettings,
   signal: AbortSignal,
 ) => Promise<ImageResult>;
@@ -32,6 +51,10 @@ export interface ImageProcessor {
   processImage: ProcessImage;
   /** The device in use ('CPU', 'CUDA: ...'), once known. */
   readonly device: string | null;
+  /** Images to keep in flight; default: the executor's concurrency. */
+  readonly concurrency?: number;
+  /** The workers behind a queue, where images are processed by separate worker processes. */
+  workers?(): WorkerProgress[];
   close(): Promise<void>;
 }
 

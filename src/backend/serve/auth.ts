@@ -37,7 +37,7 @@ export function same(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-function bearerOf(headers: IncomingHttpHeaders): string | null {
+export function bearerOf(headers: IncomingHttpHeaders): string | null {
   return /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1] ?? null;
 }
 

@@ -23,6 +23,7 @@ import type { Backend } from '../app.js';
 import {
   allowedHostNames,
   assetCookie,
+  bearerOf,
   fromOwnOrigin,
   hasApiToken,
   hasAssetKey,
@@ -35,7 +36,7 @@ import { guardConnections } from './connections.js';
 import { resolveStaticFile } from './static-files.js';
 
 export interface ServeOptions {
-  backend: Pick<Backend, 'dispatch' | 'events' | 'imageFile'>;
+  backend: Pick<Backend, 'dispatch' | 'events' | 'imageFile' | 'modelFile'>;
   /** Default 127.0.0.1: only this machine can connect. */
   host?: string;
   /** Default 0: a free port. */
@@ -50,6 +51,12 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Plain HTTP connections kept open at most; the longest-idle are closed past it (default 256). */
   maxConnections?: number;
+  /**
+   * Scale-out workers' credential: with it, GET /scale-out/images/<id> and
+   * /scale-out/models/<id>/<file> serve image and model files to `Authorization: Bearer WORKER_TOKEN`
+   * (and to nothing else; the API token does not open them). Without it those routes do not exist.
+   */
+  workerToken?: string | null;
 }
 
 export interface ServeHandle {
@@ -226,6 +233,37 @@ export async function startServer(options: ServeOptions): Promise<ServeHandle> {
     }
     return sendFile(reply, file.path, file.contentType, { 'cache-control': 'private, max-age=300' });
   });
+
+  if (options.workerToken) {
+    const workerToken = options.workerToken;
+    /** Scale-out downloads: a worker program, with the worker token as a header and nothing else. */
+    const workerFile = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      find: () => Promise<{ path: string; contentType: string }>,
+    ) => {
+      const bearer = bearerOf(request.headers);
+      if (!bearer || !same(bearer, workerToken))
+        return refuse(request, reply, 401, 'this needs the worker token');
+      let file;
+      try {
+        file = await find();
+      } catch (error) {
+        return refuse(request, reply, 404, errorPayload(error).message);
+      }
+      return sendFile(reply, file.path, file.contentType);
+    };
+    app.get<{ Params: { imageId: string } }>('/scale-out/images/:imageId', (request, reply) =>
+      workerFile(request, reply, () => backend.imageFile(Number(request.params.imageId), 'full')),
+    );
+    app.get<{ Params: { modelId: string; file: string } }>(
+      '/scale-out/models/:modelId/:file',
+      (request, reply) =>
+        workerFile(request, reply, () =>
+          backend.modelFile(Number(request.params.modelId), request.params.file),
+        ),
+    );
+  }
 
   app.get('/*', async (request, reply) => {
     if (!rendererDir) return refuse(request, reply, 404, 'this server has no user interface (API only)');

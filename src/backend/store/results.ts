@@ -120,6 +120,11 @@ export function resultsRepository(db: Db) {
     'SELECT view_index, theta, entropy, selected FROM views WHERE run_id = ? AND image_id = ? ORDER BY view_index',
   );
 
+  const itemState = db.prepare<[number, number], { state: string }>(
+    'SELECT state FROM run_items WHERE run_id = ? AND image_id = ?',
+  );
+  const isPending = (runId: number, imageId: number) => itemState.get(runId, imageId)?.state === 'pending';
+
   const closePending = (runId: number, imageId: number, state: 'done' | 'failed', error: string | null) => {
     if (closeItem.run(state, error, runId, imageId).changes !== 1) {
       throw new Error(`run ${runId} has no pending item for image ${imageId}`);
@@ -167,6 +172,11 @@ export function resultsRepository(db: Db) {
     countDone.run(runId);
   };
 
+  const writeFailure = (runId: number, imageId: number, error: string) => {
+    closePending(runId, imageId, 'failed', error);
+    countFailed.run(runId);
+  };
+
   return {
     /** Stores one image's result (and its image features) and marks its work item done, atomically. */
     recordResult(runId: number, imageId: number, result: ImageResult): void {
@@ -178,12 +188,29 @@ export function resultsRepository(db: Db) {
         for (const { imageId, result } of results) writeResult(runId, imageId, result);
       })();
     },
+    /**
+     * recordResult, unless the image's item is already closed (its result or failure recorded): then
+     * nothing is written and the answer is false. For results that can arrive twice (a queue delivers
+     * at least once).
+     */
+    recordResultOnce(runId: number, imageId: number, result: ImageResult): boolean {
+      return db.transaction(() => {
+        if (!isPending(runId, imageId)) return false;
+        writeResult(runId, imageId, result);
+        return true;
+      })();
+    },
+    /** recordFailure, unless the image's item is already closed; false then, and nothing is written. */
+    recordFailureOnce(runId: number, imageId: number, error: string): boolean {
+      return db.transaction(() => {
+        if (!isPending(runId, imageId)) return false;
+        writeFailure(runId, imageId, error);
+        return true;
+      })();
+    },
     /** Marks an image's work item failed with the reason; the run goes on. */
     recordFailure(runId: number, imageId: number, error: string): void {
-      db.transaction(() => {
-        closePending(runId, imageId, 'failed', error);
-        countFailed.run(runId);
-      })();
+      db.transaction(() => writeFailure(runId, imageId, error))();
     },
     prediction(runId: number, imageId: number): Prediction | undefined {
       const row = prediction.get(runId, imageId);

@@ -35,6 +35,8 @@ export interface WorkItem {
   root: string;
   /** The collection follows links out of its folder (Collection.followLinks). */
   followLinks: boolean;
+  /** SHA-1 of the file when indexed. */
+  contentHash: string | null;
   attempts: number;
 }
 
@@ -142,7 +144,7 @@ export function runsRepository(db: Db) {
     Omit<WorkItem, 'followLinks'> & { followLinks: 0 | 1 }
   >(
     `SELECT ri.image_id AS imageId, i.rel_path AS relPath, c.root AS root, c.follow_links AS followLinks,
-            ri.attempts AS attempts
+            i.content_hash AS contentHash, ri.attempts AS attempts
      FROM run_items ri JOIN images i ON i.id = ri.image_id JOIN collections c ON c.id = i.collection_id
      WHERE ri.run_id = ? AND ri.state = 'pending' AND ri.image_id > ?
      ORDER BY ri.image_id LIMIT ?`,

@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { databasePath } from '../../backend/paths.js';
+import { checkRedisUrl, DEFAULT_QUEUE } from '../../backend/scale-out/redis.js';
+import { makeToken } from '../../backend/serve/auth.js';
 import { keptTokenPath, loadKeptToken, saveKeptToken } from '../../backend/serve/kept-token.js';
 import { startServer } from '../../backend/serve/server.js';
 import { parseDevice, parseNumber } from '../args.js';
@@ -20,6 +22,23 @@ interface ServeOptions {
   allowHost: string[];
   device: string;
   json?: boolean;
+  redis?: string;
+  queue: string;
+  workerDownloads?: string;
+}
+
+/** --worker-downloads: the base URL workers download from (no trailing slash), and its port. */
+function downloadUrl(value: string): { baseUrl: string; port: number | undefined } {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--worker-downloads must be a URL such as http://10.0.0.5:8417, not "${value}"`);
+  }
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search || url.username) {
+    throw new UsageError(`--worker-downloads must be http://HOST:PORT of this server, not "${value}"`);
+  }
+  return { baseUrl: url.origin, port: url.port === '' ? undefined : Number(url.port) };
 }
 
 function parsePort(value: string | undefined): number | undefined {
@@ -32,12 +51,33 @@ function parsePort(value: string | undefined): number | undefined {
 
 async function serve(values: ServeOptions, _args: string[], io: CommandIo): Promise<number> {
   const provider = parseDevice(values.device);
+  if (values.redis !== undefined) {
+    try {
+      checkRedisUrl(values.redis);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const downloads = values.workerDownloads === undefined ? null : downloadUrl(values.workerDownloads);
+  if (downloads && values.redis === undefined) throw new UsageError('--worker-downloads needs --redis');
+  // Workers download with a credential of their own, which opens image and model files only.
+  const workerToken = downloads ? makeToken() : null;
   const database = databasePath(values.db);
   const keepToken = values.keepToken || values.newToken;
   const keptFile = keptTokenPath(database);
   const kept = values.keepToken && !values.newToken ? await loadKeptToken(keptFile) : null;
-  const port = parsePort(values.port) ?? kept?.port;
-  const backend = await openCliBackend(database, { provider });
+  const port = parsePort(values.port) ?? downloads?.port ?? kept?.port;
+  const backend = await openCliBackend(database, {
+    provider,
+    scaleOut:
+      values.redis === undefined
+        ? null
+        : {
+            redisUrl: values.redis,
+            queue: values.queue,
+            download: downloads && { baseUrl: downloads.baseUrl, token: workerToken! },
+          },
+  });
   try {
     if (!existsSync(join(RENDERER_BUILD_DIR, 'index.html'))) {
       io.stderr(
@@ -51,6 +91,7 @@ async function serve(values: ServeOptions, _args: string[], io: CommandIo): Prom
       token: kept?.token,
       allowedHosts: values.allowHost,
       rendererDir: RENDERER_BUILD_DIR,
+      workerToken,
     });
     const announce = async () => {
       const { url, host, token } = server;
@@ -107,6 +148,17 @@ export const serveCommand = defineCommand<ServeOptions>({
         [] as string[],
       )
       .option('--device <d>', 'auto | cpu | cuda | dml | coreml', 'auto')
-      .option('--json', 'print {"url","host","port","token"} instead of the URL'),
+      .option('--json', 'print {"url","host","port","token"} instead of the URL')
+      .option(
+        '--redis <url>',
+        "scale out: runs' images go to `metatpt worker` processes through this Redis " +
+          '(redis://[:password@]host:port[/db], or rediss:// for TLS)',
+      )
+      .option('--queue <name>', 'the queue on that Redis (workers name the same one)', DEFAULT_QUEUE)
+      .option(
+        '--worker-downloads <url>',
+        'workers without the shared files download images and models from this server at this URL ' +
+          '(http://HOST:PORT that workers can reach; its port is the default --port)',
+      ),
   run: serve,
 });

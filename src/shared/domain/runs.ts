@@ -69,6 +69,19 @@ export interface RunProgress {
   currentImage: string | null;
   /** The device the images are processed on, as the processor reports it; null until known. */
   device: string | null;
+  /** Scale-out: the worker processes that returned results in this session, each with its rate. */
+  workers?: WorkerProgress[];
+}
+
+/** Throughput of one worker in a run (scale-out): who it is and what it did in this session. */
+export interface WorkerProgress {
+  /** host:pid of the worker process. */
+  id: string;
+  host: string;
+  device: string;
+  done: number;
+  /** Images per second over its recent completions. */
+  rate: number;
 }
 
 /** A setting as a run used it: the preset's and defaults' values filled in. */

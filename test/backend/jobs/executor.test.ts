@@ -23,7 +23,7 @@ function testProcessor(
     return {
       device: 'test-cpu',
       close: async () => void closed++,
-      async processImage(path, _params, signal) {
+      async processImage({ path }, _params, signal) {
         const name = basename(path);
         calls.push(name);
         options.onCall?.(name);

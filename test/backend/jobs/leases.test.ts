@@ -53,7 +53,7 @@ function slowProcessor(delayMs: number, seen: string[] = []) {
   return async (): Promise<ImageProcessor> => ({
     device: 'test-cpu',
     close: async () => {},
-    async processImage(path, _params, signal) {
+    async processImage({ path }, _params, signal) {
       seen.push(basename(path));
       await sleep(delayMs, undefined, { signal });
       return fakeResult(seen.length, 3);

@@ -17,7 +17,7 @@ const executor = new RunExecutor({
   openProcessor: async () => ({
     device: 'test-cpu',
     close: async () => {},
-    async processImage(path, _params, signal) {
+    async processImage({ path }, _params, signal) {
       while (gate && existsSync(gate)) await sleep(5, undefined, { signal });
       await sleep(Number(delayMs), undefined, { signal });
       // Logged when processing ends, before the result is committed: a kill can fall in between.

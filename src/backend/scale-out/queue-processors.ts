@@ -1,0 +1,237 @@
+// The workbench side of scale-out: a run's images go as BullMQ jobs to `metatpt worker` processes on
+// the user's Redis instead of the local engine workers. The executor drives this like any processor
+// (one job per image, a bounded number in flight) and stays the only writer of the database.
+//
+// A job's id is fixed by (run, settings, image), so a workbench that restarts finds the jobs it left
+// in the queue (waiting, running or finished) instead of adding them again. Its outcome is read from
+// the job's state whenever QueueEvents says something finished (and by a periodic sweep in case an
+// event was missed), then the job is removed. BullMQ re-hands a job whose worker died (a stalled
+// job) and gives up after a bounded number of attempts; the executor records each image once.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { CLIP_MODEL_FILES } from '../../engine/clip/model-files.js';
+import type { WorkerProgress } from '../../shared/domain/runs.js';
+import type { ImageProcessor, OpenProcessor, RunSpec } from '../jobs/types.js';
+import { DEFAULT_QUEUE, redisClient } from './redis.js';
+import {
+  WIRE_VERSION,
+  decodeResult,
+  type DownloadSource,
+  type EncodedResult,
+  type ImageJobData,
+  type ModelFileRef,
+} from './wire.js';
+
+export interface ScaleOutOptions {
+  /** redis://[:password@]host:port[/db], or rediss:// for TLS. */
+  redisUrl: string;
+  /** The BullMQ queue; workers must name the same one (default "metatpt-images"). */
+  queue?: string;
+  /** Image jobs of a run in the queue at once, waiting or in a worker (default 64). */
+  inFlight?: number;
+  /** Tries per image before it fails with its last error (default 3). */
+  attempts?: number;
+  /** Serve mode: where workers without the shared files download images and models. */
+  download?: DownloadSource | null;
+  /** How often jobs are checked in case a finished event was missed (default 10 s). */
+  sweepMs?: number;
+}
+
+export interface QueueProcessors {
+  open: OpenProcessor;
+  close(): Promise<void>;
+}
+
+/** How a job ended: 'removed' is a waiting job taken out by a pause or cancel. */
+type Outcome =
+  { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'removed' };
+
+interface Waiter {
+  /** Reads the job's state and settles the wait if it has finished. */
+  check(): void;
+  settle(outcome: Outcome): void;
+}
+
+/** Finished jobs are removed once read; these bounds only catch jobs orphaned by a crash. */
+const KEEP_FINISHED = { age: 7 * 24 * 3600 };
+const rateWindow = 50;
+
+/** SHA-256 of each model file, for workers that download the model (cached while files are unchanged). */
+const manifestCache = new Map<string, { key: string; files: ModelFileRef[] }>();
+
+async function modelManifest(dir: string): Promise<ModelFileRef[]> {
+  const names = Object.values(CLIP_MODEL_FILES);
+  const stats = await Promise.all(names.map((name) => stat(join(dir, name))));
+  const key = stats.map((s) => `${s.size}:${s.mtimeMs}`).join(',');
+  const cached = manifestCache.get(dir);
+  if (cached?.key === key) return cached.files;
+  const files = await Promise.all(
+    names.map(async (name, i) => {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(join(dir, name))) hash.update(chunk as Buffer);
+      return { name, size: stats[i].size, sha256: hash.digest('hex') };
+    }),
+  );
+  manifestCache.set(dir, { key, files });
+  return files;
+}
+
+/** A friendlier reason for BullMQ's message about a job whose worker died on every try. */
+function failureMessage(reason: string): string {
+  return /stalled more than allowable limit/i.test(reason)
+    ? `the worker processing it stopped (crashed or was killed) on every try (${reason})`
+    : reason;
+}
+
+/** Completions per worker process, for the run's page. */
+class WorkerStats {
+  private readonly byId = new Map<string, WorkerProgress & { times: number[] }>();
+
+  record(worker: Pick<WorkerProgress, 'id' | 'host' | 'device'>): void {
+    const entry = this.byId.get(worker.id) ?? { ...worker, done: 0, rate: 0, times: [] };
+    this.byId.set(worker.id, entry);
+    entry.done++;
+    entry.times.push(Date.now());
+    if (entry.times.length > rateWindow) entry.times.shift();
+  }
+
+  list(): WorkerProgress[] {
+    return [...this.byId.values()].map(({ times, ...worker }) => {
+      const span = times.length > 1 ? (times[times.length - 1] - times[0]) / 1000 : 0;
+      return { ...worker, rate: span > 0 ? (times.length - 1) / span : 0 };
+    });
+  }
+
+  /** e.g. "2 workers: CPU ×1, cuda ×1"; null before the first result. */
+  device(): string | null {
+    const workers = [...this.byId.values()];
+    if (workers.length === 0) return null;
+    const counts = new Map<string, number>();
+    for (const { device } of workers) counts.set(device, (counts.get(device) ?? 0) + 1);
+    const devices = [...counts].map(([device, n]) => `${device} ×${n}`).join(', ');
+    return `${workers.length} worker${workers.length === 1 ? '' : 's'}: ${devices}`;
+  }
+}
+
+/** Connects to the queue; throws when Redis cannot be reached. */
+export async function createQueueProcessors(options: ScaleOutOptions): Promise<QueueProcessors> {
+  const { redisUrl, inFlight: lanes = 64, attempts = 3, download = null, sweepMs = 10_000 } = options;
+  const name = options.queue ?? DEFAULT_QUEUE;
+  const client = `metatpt-workbench@${hostname()}`;
+  const connections = [redisClient(redisUrl, client), redisClient(redisUrl, `${client}-events`)];
+  const queue = new Queue<ImageJobData, EncodedResult>(name, { connection: connections[0] });
+  const events = new QueueEvents(name, { connection: connections[1] });
+  // BullMQ leaves connections it was given open.
+  const closeAll = async () => {
+    await Promise.allSettled([events.close(), queue.close()]);
+    for (const connection of connections) connection.disconnect();
+  };
+  /** Jobs being waited for. */
+  const waiters = new Map<string, Waiter>();
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  } catch (error) {
+    await closeAll();
+    throw new Error(`cannot use the Redis queue "${name}": ${(error as Error).message}`);
+  }
+  const onFinished = ({ jobId }: { jobId: string }) => waiters.get(jobId)?.check();
+  events.on('completed', onFinished);
+  events.on('failed', onFinished);
+  const sweep = setInterval(() => waiters.forEach((waiter) => waiter.check()), sweepMs);
+  sweep.unref();
+
+  /** Resolves with the job's outcome once it has finished; rejects when the job is gone. */
+  function outcomeOf(jobId: string): Promise<Outcome> {
+    return new Promise<Outcome>((resolve, reject) => {
+      const check = () => {
+        Job.fromId<ImageJobData, EncodedResult>(queue, jobId)
+          .then(async (job) => {
+            if (!job) throw new Error(`job ${jobId} is no longer in the queue "${name}"`);
+            const state = await job.getState();
+            if (state === 'completed') resolve({ state, value: job.returnvalue });
+            else if (state === 'failed') resolve({ state, reason: job.failedReason });
+          })
+          .catch(reject);
+      };
+      waiters.set(jobId, { check, settle: resolve });
+    });
+  }
+
+  async function open(spec: RunSpec): Promise<ImageProcessor> {
+    const stats = new WorkerStats();
+    const runKey = createHash('sha1').update(JSON.stringify(spec)).digest('hex').slice(0, 12);
+    const jobDownload = download && { ...download, modelFiles: await modelManifest(spec.model.dir) };
+    const inFlight = new Set<string>();
+    // Pausing or cancelling takes out the jobs no worker has yet; those in a worker are waited for
+    // (the queue drains) and their results recorded.
+    const takeOut = (jobId: string) => {
+      queue.remove(jobId).then(
+        (removed) => removed === 1 && waiters.get(jobId)?.settle({ state: 'removed' }),
+        () => {},
+      );
+    };
+    /** The run's signal, listened to once for all its jobs. */
+    let watched: AbortSignal | null = null;
+    const watch = (signal: AbortSignal) => {
+      if (watched === signal) return;
+      watched = signal;
+      signal.addEventListener('abort', () => inFlight.forEach(takeOut), { once: true });
+    };
+
+    return {
+      concurrency: lanes,
+      get device() {
+        return stats.device();
+      },
+      workers: () => stats.list(),
+      async processImage(image, settings, signal) {
+        signal.throwIfAborted();
+        const jobId = `r${spec.runId}-${runKey}-${image.imageId}`;
+        try {
+          const data: ImageJobData = {
+            v: WIRE_VERSION,
+            spec: { ...spec, settings },
+            image,
+            ...(jobDownload && { download: jobDownload }),
+          };
+          // An existing job of this id (left by an earlier session) is kept as it is.
+          await queue.add('image', data, {
+            jobId,
+            attempts,
+            backoff: { type: 'fixed', delay: 1000 },
+            removeOnComplete: KEEP_FINISHED,
+            removeOnFail: KEEP_FINISHED,
+          });
+          const outcome = outcomeOf(jobId);
+          inFlight.add(jobId);
+          watch(signal);
+          if (signal.aborted) takeOut(jobId);
+          waiters.get(jobId)!.check(); // it may have finished before anyone listened
+          const ended = await outcome;
+          if (ended.state === 'removed') throw signal.reason;
+          await queue.remove(jobId).catch(() => 0);
+          if (ended.state === 'failed') throw new Error(failureMessage(ended.reason));
+          const { result, worker } = decodeResult(ended.value);
+          stats.record(worker);
+          return result;
+        } finally {
+          inFlight.delete(jobId);
+          waiters.delete(jobId);
+        }
+      },
+      close: async () => {},
+    };
+  }
+
+  return {
+    open,
+    async close() {
+      clearInterval(sweep);
+      await closeAll();
+    },
+  };
+}
