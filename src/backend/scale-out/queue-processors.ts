@@ -147,13 +147,22 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
   /** Resolves with the job's outcome once it has finished; rejects when the job is gone. */
   function outcomeOf(jobId: string): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
+      const gone = () => new Error(`job ${jobId} is no longer in the queue "${name}"`);
       const check = () => {
-        Job.fromId<ImageJobData, EncodedResult>(queue, jobId)
-          .then(async (job) => {
-            if (!job) throw new Error(`job ${jobId} is no longer in the queue "${name}"`);
-            const state = await job.getState();
-            if (state === 'completed') resolve({ state, value: job.returnvalue });
-            else if (state === 'failed') resolve({ state, reason: job.failedReason });
+        // The state first, then the job: a job read while it was still active has no return value
+        // yet, even when its state, read a moment later, is completed. A worker's Lua script writes
+        // the value and moves the job to completed (or failed) at once, so a job read after that
+        // state carries its outcome.
+        queue
+          .getJobState(jobId)
+          .then(async (state) => {
+            if (state === 'unknown') throw gone();
+            if (state !== 'completed' && state !== 'failed') return;
+            const job = await Job.fromId<ImageJobData, EncodedResult>(queue, jobId);
+            if (!job) throw gone();
+            resolve(
+              state === 'completed' ? { state, value: job.returnvalue } : { state, reason: job.failedReason },
+            );
           })
           .catch(reject);
       };

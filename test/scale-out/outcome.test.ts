@@ -1,0 +1,81 @@
+// The workbench reads each job's outcome from the queue while workers finish jobs at the same moment:
+// a real redis-server and a BullMQ worker that answers at once, so jobs complete while the workbench
+// is still reading them. Every image must get its own result (a job read while active has no return
+// value yet, even when its state a moment later is completed).
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
+import type { RunSpec } from '../../src/backend/jobs/types.js';
+import { createQueueProcessors, type QueueProcessors } from '../../src/backend/scale-out/queue-processors.js';
+import { redisClient } from '../../src/backend/scale-out/redis.js';
+import { encodeResult, type ImageJobData } from '../../src/backend/scale-out/wire.js';
+import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
+import { fakeResult } from '../backend/fake-results.js';
+
+const QUEUE = 'outcome-test';
+const IMAGES = 1000;
+const identity = { id: 'test:1', host: 'test', device: 'cpu' };
+
+let redis: TestRedis;
+let processors: QueueProcessors;
+let worker: Worker<ImageJobData>;
+let connection: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  processors = await createQueueProcessors({ redisUrl: redis.url, queue: QUEUE, inFlight: 32 });
+  connection = redisClient(redis.url, 'test-worker');
+  // The result is the image id's fake result: a mix-up between jobs shows.
+  worker = new Worker<ImageJobData>(
+    QUEUE,
+    async (job) => encodeResult(fakeResult(job.data.image.imageId), identity),
+    { connection, concurrency: 16 },
+  );
+  await worker.waitUntilReady();
+});
+afterAll(async () => {
+  await worker?.close();
+  connection?.disconnect();
+  await processors?.close();
+  await redis?.stop();
+});
+
+describe('reading job outcomes', () => {
+  it('returns each image its own result while workers complete jobs during the reads', async () => {
+    const settings = parseAdaptSettings({ method: 'zeroshot' });
+    const spec: RunSpec = {
+      runId: 1,
+      settings,
+      model: { id: 1, name: 'tiny', dir: '/models/tiny' },
+      classSet: {
+        id: 1,
+        name: 'abc',
+        template: '{}',
+        contextInit: 'a photo of a',
+        classes: [{ name: 'a', prompt: null }],
+      },
+    };
+    const processor = await processors.open(spec);
+    const signal = new AbortController().signal;
+    const ids = Array.from({ length: IMAGES }, (_, i) => i + 1);
+    const lanes = Array.from({ length: processor.concurrency! }, async (_, lane) => {
+      let done = 0;
+      for (let k = lane; k < ids.length; k += processor.concurrency!) {
+        const imageId = ids[k];
+        const image = {
+          imageId,
+          path: `/photos/${imageId}.png`,
+          seedKey: `/photos/${imageId}.png`,
+          contentHash: null,
+        };
+        const result = await processor.processImage(image, settings, signal);
+        expect(Array.from(result.probs)).toEqual(Array.from(fakeResult(imageId).probs));
+        done++;
+      }
+      return done;
+    });
+    expect((await Promise.all(lanes)).reduce((a, b) => a + b)).toBe(IMAGES);
+    expect(processor.workers!()).toEqual([expect.objectContaining({ ...identity, done: IMAGES })]);
+  });
+});
