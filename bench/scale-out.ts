@@ -4,7 +4,7 @@
 //   npm run bench -- scale-out [--images N] [--workers 1,2,3] [--rounds R]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +15,13 @@ import { createBackend, type Backend } from '../src/backend/app.js';
 import { ENGINE_WORKER_SCRIPT } from '../src/backend/engine-host/host.js';
 import { redisClient } from '../src/backend/scale-out/redis.js';
 import { encodeResult, type EncodedResult } from '../src/backend/scale-out/wire.js';
+import { DEMO_COLLECTION_DIR, EMBEDDED_MODEL_DIR, readClassesFile } from '../tools/synthetic/embedded.js';
 import { positiveInt, positiveInts } from './lib/args.js';
 import { median } from './lib/measure.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = join(ROOT, 'bin', 'metatpt.mjs');
-export const DEMO_MODEL_DIR = join(ROOT, 'resources', 'models', 'shapes-clip-v1');
-const DEMO_DIR = join(ROOT, 'resources', 'demo');
 const PARAMS = { preset: 'fast-cpu', seed: 0 };
 
 export interface ScaleOutBenchOptions {
@@ -74,10 +73,7 @@ async function openCase(
     scaleOut,
   });
   const added = await backend.dispatch('collections.add', { folder: images });
-  const classes = readFileSync(join(DEMO_DIR, 'classes.txt'), 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
+  const classes = readClassesFile(join(DEMO_COLLECTION_DIR, 'classes.txt'));
   const classSet = backend.services.classSets.create({
     name: 'demo',
     classes: classes.map((className) => ({ name: className })),
@@ -162,8 +158,8 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
     cpSync(options.modelDir, join(root, 'resources', 'models', 'demo'), { recursive: true });
     const images = join(root, 'images');
     mkdirSync(images);
-    for (const name of readdirSync(join(DEMO_DIR, 'images')).sort().slice(0, options.images)) {
-      cpSync(join(DEMO_DIR, 'images', name), join(images, name));
+    for (const name of readdirSync(join(DEMO_COLLECTION_DIR, 'images')).sort().slice(0, options.images)) {
+      cpSync(join(DEMO_COLLECTION_DIR, 'images', name), join(images, name));
     }
 
     cases.local = await openCase(root, 'local', images, null);
@@ -285,7 +281,7 @@ export async function main(args: string[]): Promise<void> {
     options: { images: { type: 'string' }, workers: { type: 'string' }, rounds: { type: 'string' } },
   });
   const result = await runScaleOutBenchmark({
-    modelDir: DEMO_MODEL_DIR,
+    modelDir: EMBEDDED_MODEL_DIR,
     images: positiveInt('images', values.images, 48),
     workerCounts: positiveInts('workers', values.workers, [1, 2, 3]),
     rounds: positiveInt('rounds', values.rounds, 3),

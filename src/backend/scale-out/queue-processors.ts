@@ -83,7 +83,7 @@ async function modelManifest(dir: string): Promise<ModelFileRef[]> {
 /** A friendlier reason for BullMQ's message about a job whose worker died on every try. */
 function failureMessage(reason: string): string {
   return /stalled more than allowable limit/i.test(reason)
-    ? `the worker processing it stopped (crashed or was killed) on every try (${reason})`
+    ? `every worker that took it stopped renewing its lock: it crashed, was killed, or got no CPU for longer than --stall-seconds (${reason})`
     : reason;
 }
 

@@ -27,8 +27,11 @@ interface ServeOptions {
   workerDownloads?: string;
 }
 
-/** --worker-downloads: the base URL workers download from (no trailing slash), and its port. */
-function downloadUrl(value: string): { baseUrl: string; port: number | undefined } {
+/**
+ * --worker-downloads: the base URL workers download from (no trailing slash), its port, and the host
+ * name workers send in their Host header (without an IPv6 address's brackets).
+ */
+function downloadUrl(value: string): { baseUrl: string; port: number | undefined; hostName: string } {
   let url: URL;
   try {
     url = new URL(value);
@@ -38,7 +41,11 @@ function downloadUrl(value: string): { baseUrl: string; port: number | undefined
   if (url.protocol !== 'http:' || url.pathname !== '/' || url.search || url.username) {
     throw new UsageError(`--worker-downloads must be http://HOST:PORT of this server, not "${value}"`);
   }
-  return { baseUrl: url.origin, port: url.port === '' ? undefined : Number(url.port) };
+  return {
+    baseUrl: url.origin,
+    port: url.port === '' ? undefined : Number(url.port),
+    hostName: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+  };
 }
 
 function parsePort(value: string | undefined): number | undefined {
@@ -89,7 +96,7 @@ async function serve(values: ServeOptions, _args: string[], io: CommandIo): Prom
       host: values.host,
       port,
       token: kept?.token,
-      allowedHosts: values.allowHost,
+      allowedHosts: downloads ? [...values.allowHost, downloads.hostName] : values.allowHost,
       rendererDir: RENDERER_BUILD_DIR,
       workerToken,
     });
