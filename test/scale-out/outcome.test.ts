@@ -9,7 +9,7 @@ import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
 import type { RunSpec } from '../../src/backend/jobs/types.js';
 import { createQueueProcessors, type QueueProcessors } from '../../src/backend/scale-out/queue-processors.js';
 import { redisClient } from '../../src/backend/scale-out/redis.js';
-import { encodeResult, type ImageJobData } from '../../src/backend/scale-out/wire.js';
+import { encodeResult, type EncodedImageJob } from '../../src/backend/scale-out/wire.js';
 import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
 import { fakeResult } from '../backend/fake-results.js';
 
@@ -19,7 +19,7 @@ const identity = { id: 'test:1', host: 'test', device: 'cpu' };
 
 let redis: TestRedis;
 let processors: QueueProcessors;
-let worker: Worker<ImageJobData>;
+let worker: Worker<EncodedImageJob>;
 let connection: Redis;
 
 beforeAll(async () => {
@@ -27,7 +27,7 @@ beforeAll(async () => {
   processors = await createQueueProcessors({ redisUrl: redis.url, queue: QUEUE, inFlight: 32 });
   connection = redisClient(redis.url, 'test-worker');
   // The result is the image id's fake result: a mix-up between jobs shows.
-  worker = new Worker<ImageJobData>(
+  worker = new Worker<EncodedImageJob>(
     QUEUE,
     async (job) => encodeResult(fakeResult(job.data.image.imageId), identity),
     { connection, concurrency: 16 },

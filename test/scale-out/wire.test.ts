@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkRedisUrl, redactRedisUrl } from '../../src/backend/scale-out/redis.js';
 import { readScaleOutSettings, SCALE_OUT_FILE } from '../../src/backend/scale-out/settings.js';
-import { decodeResult, encodeResult } from '../../src/backend/scale-out/wire.js';
+import {
+  decodeResult,
+  encodeImageJob,
+  encodeResult,
+  imageJobDataSchema,
+  WIRE_VERSION,
+  type ImageJobData,
+} from '../../src/backend/scale-out/wire.js';
+import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
 import { mapPath, parsePathMapping } from '../../src/backend/scale-out/worker-files.js';
 import { fakeResult } from '../backend/fake-results.js';
 import { createCollectionRun, seedCollection, tempStore } from '../backend/helpers.js';
@@ -32,6 +40,41 @@ describe('scale-out wire format', () => {
       /malformed result[\s\S]*probs/,
     );
     expect(() => decodeResult({ result: encoded.result })).toThrow(/worker/);
+  });
+});
+
+describe('scale-out image jobs', () => {
+  it('carries a run with a learned Self-TPT prompt through JSON exactly', () => {
+    const f = (...values: number[]) => new Float32Array(values);
+    const job: ImageJobData = {
+      v: WIRE_VERSION,
+      spec: {
+        runId: 3,
+        settings: parseAdaptSettings({ method: 'zeroshot' }),
+        model: { id: 1, name: 'tiny', dir: '/models/tiny' },
+        classSet: {
+          id: 2,
+          name: 'shapes',
+          template: 'a photo of a {}.',
+          contextInit: 'a photo of a',
+          classes: [{ name: 'circle', prompt: null }],
+          learnedPrompt: {
+            method: 'selftpt',
+            ctx: f(0.1, -0.2, 1 / 3),
+            classNames: ['circle'],
+            selfTpt: {
+              sourceCtx: f(0.5, 0.25, -1e-7),
+              head: { w1: f(1, 2), b1: f(3), w2: f(4, 5), b2: f(6), sizes: [2, 1, 2] },
+            },
+            settings: { tau: 0.07 },
+          },
+        },
+      },
+      image: { imageId: 7, path: '/photos/a.png', seedKey: '/photos/a.png', contentHash: null },
+    };
+    const decoded = imageJobDataSchema.parse(JSON.parse(JSON.stringify(encodeImageJob(job))));
+    expect(decoded).toEqual(job);
+    expect(decoded.spec.classSet.learnedPrompt!.ctx).toBeInstanceOf(Float32Array);
   });
 });
 

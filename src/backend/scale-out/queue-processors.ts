@@ -22,7 +22,8 @@ import {
   decodeResult,
   type DownloadSource,
   type EncodedResult,
-  type ImageJobData,
+  encodeImageJob,
+  type EncodedImageJob,
   type ModelFileRef,
 } from './wire.js';
 
@@ -123,7 +124,7 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
   const name = options.queue ?? DEFAULT_QUEUE;
   const client = `metatpt-workbench@${hostname()}`;
   const connections = [redisClient(redisUrl, client), redisClient(redisUrl, `${client}-events`)];
-  const queue = new Queue<ImageJobData, EncodedResult>(name, { connection: connections[0] });
+  const queue = new Queue<EncodedImageJob, EncodedResult>(name, { connection: connections[0] });
   const events = new QueueEvents(name, { connection: connections[1] });
   // BullMQ leaves connections it was given open.
   const closeAll = async () => {
@@ -158,7 +159,7 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
           .then(async (state) => {
             if (state === 'unknown') throw gone();
             if (state !== 'completed' && state !== 'failed') return;
-            const job = await Job.fromId<ImageJobData, EncodedResult>(queue, jobId);
+            const job = await Job.fromId<EncodedImageJob, EncodedResult>(queue, jobId);
             if (!job) throw gone();
             resolve(
               state === 'completed' ? { state, value: job.returnvalue } : { state, reason: job.failedReason },
@@ -201,12 +202,12 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
         signal.throwIfAborted();
         const jobId = `r${spec.runId}-${runKey}-${image.imageId}`;
         try {
-          const data: ImageJobData = {
+          const data = encodeImageJob({
             v: WIRE_VERSION,
             spec: { ...spec, settings },
             image,
             ...(jobDownload && { download: jobDownload }),
-          };
+          });
           // An existing job of this id (left by an earlier session) is kept as it is.
           await queue.add('image', data, {
             jobId,

@@ -26,6 +26,7 @@ export interface ModelFileRef {
   sha256: string;
 }
 
+/** An image job as the worker reads it (the workbench sends it encoded: see encodeImageJob). */
 export interface ImageJobData {
   v: typeof WIRE_VERSION;
   spec: RunSpec;
@@ -40,7 +41,41 @@ export type WorkerIdentity = Pick<WorkerProgress, 'id' | 'host' | 'device'>;
 const id = z.number().int().positive();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const imageJobDataSchema: z.ZodType<ImageJobData, unknown> = z.object({
+/** Float32 arrays travel as base64 of their little-endian bytes: exact, and a third of JSON's size. */
+const floats = (array: ArrayLike<number>): string =>
+  Buffer.from(Float32Array.from(array).buffer).toString('base64');
+
+function unfloats(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length % 4 !== 0) throw new Error('a float32 array of a length not a multiple of 4 bytes');
+  const out = new Float32Array(bytes.length / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+const floatsSchema = z.base64().transform(unfloats);
+
+/** A CoOp or Self-TPT prompt the run classifies with, its arrays as base64. */
+const learnedPromptSchema = z.object({
+  method: z.enum(['coop', 'selftpt']),
+  ctx: floatsSchema,
+  classNames: z.array(z.string()).readonly(),
+  selfTpt: z
+    .object({
+      sourceCtx: floatsSchema,
+      head: z.object({
+        w1: floatsSchema,
+        b1: floatsSchema,
+        w2: floatsSchema,
+        b2: floatsSchema,
+        sizes: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+      }),
+    })
+    .nullable(),
+  settings: z.unknown(),
+});
+
+const jobSchema = z.object({
   v: z.literal(WIRE_VERSION),
   spec: z.object({
     runId: id,
@@ -60,6 +95,7 @@ export const imageJobDataSchema: z.ZodType<ImageJobData, unknown> = z.object({
       template: z.string(),
       contextInit: z.string(),
       classes: z.array(z.object({ name: z.string(), prompt: z.string().nullable() })).min(1),
+      learnedPrompt: learnedPromptSchema.nullable().optional(),
     }),
   }),
   image: z.object({
@@ -87,20 +123,29 @@ export const imageJobDataSchema: z.ZodType<ImageJobData, unknown> = z.object({
     })
     .optional(),
 });
+/** What the workbench puts in the queue: ImageJobData with the learned prompt's arrays as base64. */
+export type EncodedImageJob = z.input<typeof jobSchema>;
 
-/** Float32 arrays travel as base64 of their little-endian bytes: exact, and a third of JSON's size. */
-const floats = (array: ArrayLike<number>): string =>
-  Buffer.from(Float32Array.from(array).buffer).toString('base64');
+/** Checks and decodes an image job read from the queue. */
+export const imageJobDataSchema: z.ZodType<ImageJobData, EncodedImageJob> = jobSchema;
 
-function unfloats(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length % 4 !== 0) throw new Error('a float32 array of a length not a multiple of 4 bytes');
-  const out = new Float32Array(bytes.length / 4);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
+type SelfTptPrompt = NonNullable<NonNullable<RunSpec['classSet']['learnedPrompt']>['selfTpt']>;
+
+const encodeSelfTpt = ({ sourceCtx, head }: SelfTptPrompt) => ({
+  sourceCtx: floats(sourceCtx),
+  head: { ...head, w1: floats(head.w1), b1: floats(head.b1), w2: floats(head.w2), b2: floats(head.b2) },
+});
+
+/** An image job as JSON for the queue. */
+export function encodeImageJob(job: ImageJobData): EncodedImageJob {
+  const learned = job.spec.classSet.learnedPrompt;
+  const learnedPrompt = learned && {
+    ...learned,
+    ctx: floats(learned.ctx),
+    selfTpt: learned.selfTpt && encodeSelfTpt(learned.selfTpt),
+  };
+  return { ...job, spec: { ...job.spec, classSet: { ...job.spec.classSet, learnedPrompt } } };
 }
-
-const floatsSchema = z.base64().transform(unfloats);
 
 const resultSchema = z.object({
   worker: z.object({ id: z.string().min(1), host: z.string(), device: z.string() }),
