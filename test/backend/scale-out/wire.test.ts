@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkRedisUrl, redactRedisUrl } from '../../src/backend/scale-out/redis.js';
-import { readScaleOutSettings, SCALE_OUT_FILE } from '../../src/backend/scale-out/settings.js';
+import { checkRedisUrl, redactRedisUrl } from '../../../src/backend/scale-out/redis.js';
+import { readScaleOutSettings, SCALE_OUT_FILE } from '../../../src/backend/scale-out/settings.js';
 import {
   decodeResult,
   encodeImageJob,
@@ -13,11 +13,11 @@ import {
   imageJobDataSchema,
   WIRE_VERSION,
   type ImageJobData,
-} from '../../src/backend/scale-out/wire.js';
-import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
-import { mapPath, parsePathMapping } from '../../src/backend/scale-out/worker-files.js';
-import { fakeResult } from '../backend/fake-results.js';
-import { createCollectionRun, seedCollection, tempStore } from '../backend/helpers.js';
+} from '../../../src/backend/scale-out/wire.js';
+import { parseAdaptSettings } from '../../../src/shared/domain/adaptation.js';
+import { mapPath, parsePathMapping } from '../../../src/backend/scale-out/worker-files.js';
+import { fakeResult } from '../fake-results.js';
+import { createCollectionRun, seedCollection, tempStore } from '../helpers.js';
 
 const worker = { id: 'gpu-1:42', host: 'gpu-1', device: 'cuda' };
 

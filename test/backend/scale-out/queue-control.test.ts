@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
-import type { Backend } from '../../src/backend/app.js';
-import { ENGINE_WORKER_SCRIPT } from '../../src/backend/engine-host/host.js';
-import { redisClient } from '../../src/backend/scale-out/redis.js';
-import { startRemoteWorker, type RemoteWorker } from '../../src/backend/scale-out/worker.js';
-import { call, makeWorkspace, startBackend, startCollectionRun, type Workspace } from '../app/fixtures.js';
+import { startRedis, type TestRedis } from '../../../scripts/redis-server.js';
+import type { Backend } from '../../../src/backend/app.js';
+import { ENGINE_WORKER_SCRIPT } from '../../../src/backend/engine-host/host.js';
+import { redisClient } from '../../../src/backend/scale-out/redis.js';
+import { startRemoteWorker, type RemoteWorker } from '../../../src/backend/scale-out/worker.js';
+import { call, makeWorkspace, startBackend, startCollectionRun, type Workspace } from '../app-fixtures.js';
 
 let workspace: Workspace;
 let redis: TestRedis;

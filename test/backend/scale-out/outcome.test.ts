@@ -5,13 +5,16 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
-import type { RunSpec } from '../../src/backend/jobs/types.js';
-import { createQueueProcessors, type QueueProcessors } from '../../src/backend/scale-out/queue-processors.js';
-import { redisClient } from '../../src/backend/scale-out/redis.js';
-import { encodeResult, type EncodedImageJob } from '../../src/backend/scale-out/wire.js';
-import { parseAdaptSettings } from '../../src/shared/domain/adaptation.js';
-import { fakeResult } from '../backend/fake-results.js';
+import { startRedis, type TestRedis } from '../../../scripts/redis-server.js';
+import type { RunSpec } from '../../../src/backend/jobs/types.js';
+import {
+  createQueueProcessors,
+  type QueueProcessors,
+} from '../../../src/backend/scale-out/queue-processors.js';
+import { redisClient } from '../../../src/backend/scale-out/redis.js';
+import { encodeResult, type EncodedImageJob } from '../../../src/backend/scale-out/wire.js';
+import { parseAdaptSettings } from '../../../src/shared/domain/adaptation.js';
+import { fakeResult } from '../fake-results.js';
 
 const QUEUE = 'outcome-test';
 const IMAGES = 1000;

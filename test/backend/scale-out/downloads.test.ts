@@ -3,12 +3,12 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startRedis, type TestRedis } from '../../scripts/redis-server.js';
-import type { Backend } from '../../src/backend/app.js';
-import { ENGINE_WORKER_SCRIPT } from '../../src/backend/engine-host/host.js';
-import { startRemoteWorker, type RemoteWorker } from '../../src/backend/scale-out/worker.js';
-import { startServer, type ServeHandle } from '../../src/backend/serve/server.js';
-import { call, makeWorkspace, startBackend, startCollectionRun, type Workspace } from '../app/fixtures.js';
+import { freePort, startRedis, type TestRedis } from '../../../scripts/redis-server.js';
+import type { Backend } from '../../../src/backend/app.js';
+import { ENGINE_WORKER_SCRIPT } from '../../../src/backend/engine-host/host.js';
+import { startRemoteWorker, type RemoteWorker } from '../../../src/backend/scale-out/worker.js';
+import { startServer, type ServeHandle } from '../../../src/backend/serve/server.js';
+import { call, makeWorkspace, startBackend, startCollectionRun, type Workspace } from '../app-fixtures.js';
 
 const QUEUE = 'downloads-test';
 const WORKER_TOKEN = 'worker-token-for-the-downloads-test';

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backend/app.js';
-import type { Run } from '../../src/backend/store/index.js';
+import type { Backend } from '../../../src/backend/app.js';
+import type { Run } from '../../../src/backend/store/index.js';
 import {
   call,
   makeWorkspace,
@@ -14,10 +14,10 @@ import {
   startBackend,
   startCollectionRun,
   type Workspace,
-} from '../app/fixtures.js';
-import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
+} from '../app-fixtures.js';
+import { startRedis, type TestRedis } from '../../../scripts/redis-server.js';
 
-const ENTRY = fileURLToPath(new URL('../../bin/metatpt.mjs', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../../bin/metatpt.mjs', import.meta.url));
 const IMAGES = 300;
 const QUEUE = 'scale-out-test';
 /** Fast TPT: few views, one step; the point is the plumbing, not the adaptation. */
