@@ -13,12 +13,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  ADAPT_DEFAULTS,
-  imageSeed,
-  type AdaptOptions,
-  type PreparedImage,
-} from '../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS, imageSeed, type AdaptOptions } from '../src/engine/adapt/adapt.js';
 import { META_DEFAULTS, ViewLearner, type MetaOptions } from '../src/engine/adapt/metatpt.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
 import { TPT_DEFAULTS, tuneContext, type TptOptions } from '../src/engine/adapt/tpt.js';
@@ -29,24 +24,21 @@ import { Random } from '../src/engine/random.js';
 import { Engine } from '../src/engine/runtime.js';
 import { comparePaired, exactMcNemarP, wilsonInterval } from '../src/shared/domain/evaluation.js';
 import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
-import { renderScene, SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
-import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
+import { SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
+import { SHAPES } from '../tools/synthetic/scenes.js';
 import { positiveInt, positiveInts } from './lib/args.js';
+import {
+  renderShapeSamples,
+  TEST_SCENES_SEED,
+  VALIDATION_SCENES_SEED,
+  type ShapeSample,
+} from './lib/shapes.js';
 import { median } from './lib/measure.js';
 import { machineLine, markdownTable } from './lib/report.js';
 import { argmax, normalizeRowsHost, scaledSimilarities, softmax } from '../src/engine/host-math.js';
 import { Classifier } from '../src/engine/adapt/classifier.js';
 
-/** Test scenes: the same stream as the embedded-accuracy benchmark; validation scenes: another one. */
-const TEST_SCENES_SEED = 20_250_817;
-const VALIDATION_SCENES_SEED = 20_261_129;
-
-interface Sample {
-  style: RenderStyle;
-  key: string;
-  label: number;
-  image: PreparedImage;
-}
+type Sample = ShapeSample;
 
 /** One setting of one method, as the benchmark names and runs it. */
 interface Setting {
@@ -120,31 +112,6 @@ function jointGrids(tpt: TptOptions, twoStage: MetaOptions): Record<string, Sett
     ],
     'second-order': [metaSetting(tpt, { variant: 'second-order', innerLr: 0.1, featureWeight, thetaWeight })],
   };
-}
-
-/** `perClass` scenes of every class in every shift (and clean when `withClean`), prepared for adaptation. */
-async function renderSamples(
-  prompts: PromptSet,
-  scenesSeed: number,
-  perClass: number,
-  withClean: boolean,
-): Promise<Sample[]> {
-  const classifier = new Classifier(prompts);
-  const scenes = balancedScenes(new Random(scenesSeed), perClass);
-  const side = 2 * prompts.encoder.model.config.vision.imageSize;
-  const samples: Sample[] = [];
-  for (const style of withClean ? (['clean', ...SHIFTS] as const) : SHIFTS) {
-    for (const [index, scene] of scenes.entries()) {
-      const decoded = await renderScene(scene, { side, style, noiseSeed: scenesSeed + index });
-      samples.push({
-        style,
-        key: `${style}/${index}`,
-        label: SHAPES.indexOf(scene.shape),
-        image: await classifier.prepare(decoded),
-      });
-    }
-  }
-  return samples;
 }
 
 /** Appends outcomes to a JSON-lines file and remembers which (setting, seed, image) are done. */
@@ -279,7 +246,7 @@ interface Chosen {
 }
 
 async function validationPhase(prompts: PromptSet, options: BenchOptions): Promise<Chosen> {
-  const samples = await renderSamples(prompts, VALIDATION_SCENES_SEED, options.valPerClass, false);
+  const samples = await renderShapeSamples(prompts, VALIDATION_SCENES_SEED, options.valPerClass, SHIFTS);
   const log = new OutcomeLog(join(options.out, 'validation.jsonl'));
   const seed = options.valSeed;
   await runSettings(prompts, samples, [ZERO_SHOT], options.views, seed, log);
@@ -322,7 +289,7 @@ async function testTptPhase(prompts: PromptSet, options: BenchOptions): Promise<
   const images = validation.of(ZERO_SHOT.name, options.valSeed).length;
   const missing = TPT_GRID.find((s) => validation.of(s.name, options.valSeed).length !== images);
   if (images === 0 || missing) throw new Error(`${options.out}: the validation TPT grid is not complete`);
-  const samples = await renderSamples(prompts, TEST_SCENES_SEED, options.testPerClass, false);
+  const samples = await renderShapeSamples(prompts, TEST_SCENES_SEED, options.testPerClass, SHIFTS);
   const log = new OutcomeLog(join(options.out, 'test.jsonl'));
   const tuned = tunedTpt(best(TPT_GRID, validation, options.valSeed));
   for (const seed of options.seeds)
@@ -330,7 +297,10 @@ async function testTptPhase(prompts: PromptSet, options: BenchOptions): Promise<
 }
 
 async function testPhase(prompts: PromptSet, options: BenchOptions, chosen: Chosen): Promise<void> {
-  const samples = await renderSamples(prompts, TEST_SCENES_SEED, options.testPerClass, true);
+  const samples = await renderShapeSamples(prompts, TEST_SCENES_SEED, options.testPerClass, [
+    'clean',
+    ...SHIFTS,
+  ]);
   // Styles interleaved (image i of every shift, then image i + 1), so that a run stopped part-way
   // has measured every shift alike.
   const perStyle = samples.filter((s) => s.style === SHIFTS[0]).length;

@@ -3,12 +3,7 @@
 // `npm run bench -- embedded-accuracy [--model DIR] [--per-class N] [--seeds 0,1,2] [--views N] [--json PATH]`
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  ADAPT_DEFAULTS,
-  imageSeed,
-  type AdaptOptions,
-  type PreparedImage,
-} from '../src/engine/adapt/adapt.js';
+import { ADAPT_DEFAULTS, imageSeed, type AdaptOptions } from '../src/engine/adapt/adapt.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
 import type { AdaptMethod as AnyMethod } from '../src/shared/domain/adaptation.js';
 
@@ -16,27 +11,18 @@ import type { AdaptMethod as AnyMethod } from '../src/shared/domain/adaptation.j
 type AdaptMethod = Extract<AnyMethod, 'zeroshot' | 'tpt' | 'metatpt'>;
 import { ClipEncoder } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
-import { Random } from '../src/engine/random.js';
 import { Engine } from '../src/engine/runtime.js';
 import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
-import { renderScene, SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
-import { balancedScenes, SHAPES } from '../tools/synthetic/scenes.js';
+import { SHIFTS, type RenderStyle } from '../tools/synthetic/render.js';
+import { SHAPES } from '../tools/synthetic/scenes.js';
 import { positiveInt } from './lib/args.js';
+import { renderShapeSamples, TEST_SCENES_SEED } from './lib/shapes.js';
 import { median } from './lib/measure.js';
 import { machineLine, markdownTable } from './lib/report.js';
 import { Classifier } from '../src/engine/adapt/classifier.js';
 
-/** Seeds the held-out scenes; training draws from a different stream (see scripts/train-embedded-model.ts). */
-const TEST_SCENES_SEED = 20_250_817;
 const STYLES: readonly RenderStyle[] = ['clean', ...SHIFTS];
 const METHODS: readonly AdaptMethod[] = ['zeroshot', 'tpt', 'metatpt'];
-
-interface Sample {
-  style: RenderStyle;
-  key: string;
-  label: number;
-  image: PreparedImage;
-}
 
 /** Accuracy (%) of each method on each style, one value per view seed. */
 type Accuracies = Record<RenderStyle | 'all shifts', Record<AdaptMethod, number[]>>;
@@ -52,26 +38,6 @@ function parseSeeds(text: string): number[] {
     throw new Error(`--seeds: expected comma-separated non-negative integers, got "${text}"`);
   }
   return seeds;
-}
-
-/** The same held-out scenes in every style, rendered at twice the model's size so views have detail. */
-async function heldOutSamples(prompts: PromptSet, perClass: number): Promise<Sample[]> {
-  const classifier = new Classifier(prompts);
-  const scenes = balancedScenes(new Random(TEST_SCENES_SEED), perClass);
-  const side = 2 * prompts.encoder.model.config.vision.imageSize;
-  const samples: Sample[] = [];
-  for (const style of STYLES) {
-    for (const [index, scene] of scenes.entries()) {
-      const decoded = await renderScene(scene, { side, style, noiseSeed: TEST_SCENES_SEED + index });
-      samples.push({
-        style,
-        key: `${style}/${index}`,
-        label: SHAPES.indexOf(scene.shape),
-        image: await classifier.prepare(decoded),
-      });
-    }
-  }
-  return samples;
 }
 
 export interface EmbeddedAccuracyOptions {
@@ -102,7 +68,7 @@ export async function runEmbeddedAccuracy(options: EmbeddedAccuracyOptions): Pro
   const encoder = new ClipEncoder(ClipModel.load(modelDir), engine, 16);
   const prompts = await PromptSet.create(encoder, SHAPES);
   const classifier = new Classifier(prompts);
-  const samples = await heldOutSamples(prompts, perClass);
+  const samples = await renderShapeSamples(prompts, TEST_SCENES_SEED, perClass, STYLES);
   const adaptOptions = (method: AdaptMethod, seed: number, key: string): AdaptOptions => ({
     ...ADAPT_DEFAULTS,
     method,
