@@ -30,7 +30,6 @@ const FS_PROBLEMS: Record<string, string> = {
   ELOOP: 'too many symbolic links (a loop?)',
   ENAMETOOLONG: 'the name is too long',
   ERR_INVALID_ARG_VALUE: 'the path contains a NUL character',
-  ERR_INVALID_ARG_TYPE: 'the path contains a NUL character',
 };
 
 /** The problem of a file-system call on a user's path, as a short phrase (the errno text otherwise). */
