@@ -11,7 +11,7 @@ export default defineConfig({
           index: resolve('src/main/index.ts'),
           // The backend's utility process; the main process forks out/main/backend.js.
           backend: resolve('src/main/backend-process.ts'),
-          // The engine's worker thread; the main process starts it from out/main/engine-worker.js.
+          // The engine's worker process; the backend forks it from out/main/engine-worker.js.
           'engine-worker': resolve('src/backend/engine-host/engine-worker.ts'),
         },
       },

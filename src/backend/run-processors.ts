@@ -1,4 +1,4 @@
-// What executes a run's images: an engine host (the engine in a worker thread) loaded with the run's
+// What executes a run's images: an engine host (the engine in a worker process) loaded with the run's
 // model and class set. The last host is kept for a while after its run, so consecutive runs with the
 // same model and classes (a zero-shot pass, then TPT on the uncertain images) skip the model load.
 import type { ExecutionProvider } from '../engine/runtime.js';

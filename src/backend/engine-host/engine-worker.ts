@@ -1,5 +1,5 @@
 // The engine worker: loads a CLIP model and a class set once (with its learned prompt, if the run
-// uses one), then classifies images one at a time off the main thread, or learns a prompt.
+// uses one), then classifies images one at a time in its own process, or learns a prompt.
 import { adaptOptions } from '../../engine/adapt/adapt.js';
 import { Classifier } from '../../engine/adapt/classifier.js';
 import {
@@ -66,16 +66,6 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
       device: prompts.encoder.engine.executionProvider,
     };
   },
-
-  // The text features stay cached in the worker (they are copied); an image's arrays are moved.
-  transferList: (output) =>
-    output.kind === 'image'
-      ? [
-          output.probs.buffer as ArrayBuffer,
-          output.zeroShotProbs.buffer as ArrayBuffer,
-          output.imageFeatures!.buffer as ArrayBuffer,
-        ]
-      : [],
 });
 
 /** Encodes the items without cached features, then learns the prompt, reporting each step. */

@@ -1,4 +1,5 @@
-// Runs the engine in worker threads: one image (or the class set's text features) per job.
+// Runs the engine in worker processes (a native crash ends only its worker): one image, the class
+// set's text features, or a prompt to learn per job.
 import { WorkerPool } from '../jobs/worker-pool.js';
 import type { AdaptSettings } from '../../shared/domain/adaptation.js';
 import type { ImageResult } from '../store/results.js';

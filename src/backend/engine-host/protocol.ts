@@ -1,4 +1,4 @@
-// What the engine host sends its worker threads and gets back.
+// What the engine host sends its worker processes and gets back.
 import type { LearnedContext, LearnMethod, LearnSettings } from '../../engine/adapt/learn.js';
 import type { ProjectionHead } from '../../engine/adapt/selftpt.js';
 import type { ExecutionProvider } from '../../engine/runtime.js';

@@ -1,7 +1,10 @@
-// A fixed set of worker threads running one script, each doing one job at a time. The engine runs
-// in such workers so that inference never blocks the process that serves the UI.
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+// A fixed set of worker processes running one script, each doing one job at a time. The engine runs
+// in such workers so that inference never blocks the process that serves the UI, and in processes,
+// not threads, so that a native crash (an abort in onnxruntime or an image codec) ends only the
+// worker: its job fails with the signal's name and a fresh worker takes the next one.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 export interface WorkerPoolOptions<TInit> {
@@ -30,7 +33,7 @@ interface Job<TInput, TOutput> {
 }
 
 interface Slot<TInput, TOutput> {
-  worker: Worker;
+  worker: ChildProcess;
   ready: Promise<void>;
   initialised: boolean;
   job: Job<TInput, TOutput> | null;
@@ -45,11 +48,11 @@ export class WorkerPool<TInit, TInput, TOutput> {
   /** Set when a worker cannot start: the pool then refuses all work instead of respawning forever. */
   private initError: Error | null = null;
   private readonly scriptName: string;
-  private readonly scriptUrl: string;
+  private readonly scriptPath: string;
 
   constructor(private readonly options: WorkerPoolOptions<TInit>) {
     this.scriptName = String(options.script);
-    this.scriptUrl = options.script instanceof URL ? options.script.href : pathToFileURL(options.script).href;
+    this.scriptPath = options.script instanceof URL ? fileURLToPath(options.script) : options.script;
     for (let i = 0; i < (options.size ?? 1); i++) this.slots.push(this.spawn());
   }
 
@@ -93,19 +96,24 @@ export class WorkerPool<TInit, TInput, TOutput> {
         slot.job?.reject(new Error(`worker pool for ${this.scriptName} closed`));
         slot.job = null;
         if (slot.cancelTimer) clearTimeout(slot.cancelTimer);
-        await slot.worker.terminate();
+        await kill(slot.worker);
       }),
     );
   }
 
   private spawn(): Slot<TInput, TOutput> {
-    const worker = this.scriptName.endsWith('.ts')
-      ? // Node 20 does not apply `--import tsx` to a worker's entry module: register tsx, then import it.
-        new Worker(
-          `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(this.scriptUrl)}); })`,
-          { eval: true, execArgv: this.options.execArgv },
-        )
-      : new Worker(this.options.script, { execArgv: this.options.execArgv });
+    const worker = fork(this.scriptPath, [], {
+      // A .ts worker runs through tsx, found from here so that any working directory will do.
+      execArgv: [
+        ...(this.scriptPath.endsWith('.ts') ? ['--import', TSX_LOADER] : []),
+        ...(this.options.execArgv ?? []),
+      ],
+      // Typed arrays (features, probabilities) cross as they are, not as JSON.
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Inside Electron (the backend's utility process) the executable is Electron itself.
+      env: process.versions.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env,
+    });
     let settleReady!: { resolve(): void; reject(error: Error): void };
     const ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
     ready.catch(() => {}); // observed through ready() and by failing jobs
@@ -126,8 +134,10 @@ export class WorkerPool<TInit, TInput, TOutput> {
       }
     });
     worker.on('error', (error) => this.replace(slot, `failed: ${error.message}`, settleReady.reject));
-    worker.on('exit', (code) => this.replace(slot, `exited with code ${code}`, settleReady.reject));
-    worker.postMessage({ type: 'init', data: this.options.init } satisfies ToWorker<TInit, TInput>);
+    worker.on('exit', (code, signal) =>
+      this.replace(slot, signal ? `was killed by ${signal}` : `exited with code ${code}`, settleReady.reject),
+    );
+    send(worker, { type: 'init', data: this.options.init });
     return slot;
   }
 
@@ -175,9 +185,9 @@ export class WorkerPool<TInit, TInput, TOutput> {
     }
     const slot = this.slots.find((s) => s.job === job);
     if (!slot) return;
-    slot.worker.postMessage({ type: 'cancel', id: job.id } satisfies ToWorker<TInit, TInput>);
+    send(slot.worker, { type: 'cancel', id: job.id });
     // A job stuck in synchronous work cannot see the cancel message: end its worker after a grace time.
-    slot.cancelTimer = setTimeout(() => void slot.worker.terminate(), this.options.cancelGraceMs ?? 5000);
+    slot.cancelTimer = setTimeout(() => slot.worker.kill('SIGKILL'), this.options.cancelGraceMs ?? 5000);
   }
 
   private broken(error: Error): void {
@@ -200,9 +210,21 @@ export class WorkerPool<TInit, TInput, TOutput> {
     if (slot.job || this.queue.length === 0 || !this.slots.includes(slot)) return;
     const job = this.queue.shift()!;
     slot.job = job;
-    slot.worker.postMessage({ type: 'process', id: job.id, data: job.input } satisfies ToWorker<
-      TInit,
-      TInput
-    >);
+    send(slot.worker, { type: 'process', id: job.id, data: job.input });
   }
+}
+
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Sends a message unless the worker is gone (its exit handler then fails the job). */
+function send<TInit, TInput>(worker: ChildProcess, message: ToWorker<TInit, TInput>): void {
+  if (worker.connected) worker.send(message);
+}
+
+/** Ends a worker and waits until it is gone. */
+async function kill(worker: ChildProcess): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return;
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  worker.kill('SIGKILL');
+  await exited;
 }

@@ -1,5 +1,4 @@
-// Messages between a WorkerPool and its worker threads, and the worker-side loop that answers them.
-import { parentPort } from 'node:worker_threads';
+// Messages between a WorkerPool and its worker processes, and the worker-side loop that answers them.
 
 export type ToWorker<TInit, TInput> =
   | { type: 'init'; data: TInit }
@@ -19,21 +18,24 @@ export interface WorkerHandlers<TInit, TInput, TOutput> {
   init(data: TInit): Promise<void> | void;
   /** One job; should reject soon after signal aborts. `progress` reports along the way. */
   process(input: TInput, signal: AbortSignal, progress: (data: unknown) => void): Promise<TOutput>;
-  /** Objects inside the output to move rather than copy (e.g. large typed-array buffers). */
-  transferList?(output: TOutput): ArrayBuffer[];
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** Call from a worker script: serves init and process requests until the thread is ended. */
+/**
+ * Call from a worker script (started by WorkerPool with an IPC channel): serves init and process
+ * requests until the process is ended. The worker ends itself when its parent goes away.
+ * @throws Error when the script was not started with an IPC channel.
+ */
 export function serveWorker<TInit, TInput, TOutput>(handlers: WorkerHandlers<TInit, TInput, TOutput>): void {
-  const port = parentPort;
-  if (!port) throw new Error('serveWorker must run in a worker thread');
+  if (!process.send) throw new Error('serveWorker must run in a process started by WorkerPool');
   const running = new Map<number, AbortController>();
-  const send = (message: FromWorker<TOutput>, transfer: ArrayBuffer[] = []) =>
-    port.postMessage(message, transfer);
+  const send = (message: FromWorker<TOutput>) => {
+    if (process.connected) process.send!(message);
+  };
+  process.on('disconnect', () => process.exit(0));
 
-  port.on('message', (message: ToWorker<TInit, TInput>) => {
+  process.on('message', (message: ToWorker<TInit, TInput>) => {
     if (message.type === 'init') {
       Promise.resolve()
         .then(() => handlers.init(message.data))
@@ -47,7 +49,7 @@ export function serveWorker<TInit, TInput, TOutput>(handlers: WorkerHandlers<TIn
       handlers
         .process(message.data, controller.signal, (data) => send({ type: 'progress', id: message.id, data }))
         .then(
-          (output) => send({ type: 'result', id: message.id, data: output }, handlers.transferList?.(output)),
+          (output) => send({ type: 'result', id: message.id, data: output }),
           (error: unknown) =>
             send({
               type: 'error',

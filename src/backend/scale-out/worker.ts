@@ -1,5 +1,5 @@
 // The worker side of scale-out (`metatpt worker`): takes image jobs from the BullMQ queue and runs
-// them through the same run processors as the workbench's local runs (the engine in worker threads,
+// them through the same run processors as the workbench's local runs (the engine in worker processes,
 // one host per model and class set, kept between jobs), then returns the result as the job's value.
 // It only connects out (to Redis, and to the workbench where it downloads files); it opens no port.
 import { hostname } from 'node:os';

@@ -3,7 +3,7 @@ import { WorkerPool } from '../../../src/backend/jobs/worker-pool.js';
 import type { ScalingInit, ScalingJob } from './workers/scaling-worker.js';
 
 const script = new URL('./workers/scaling-worker.ts', import.meta.url);
-type Output = { product: Float32Array; threadId: number };
+type Output = { product: Float32Array; pid: number };
 
 async function withPool(
   options: { size: number; init?: ScalingInit; cancelGraceMs?: number },
@@ -28,7 +28,7 @@ describe('WorkerPool', () => {
       await pool.ready();
       const outputs = await Promise.all([1, 2, 3, 4].map((value) => pool.run({ value, delayMs: 30 })));
       expect(outputs.map((o) => o.product[0])).toEqual([3, 6, 9, 12]);
-      expect(new Set(outputs.map((o) => o.threadId)).size).toBe(2);
+      expect(new Set(outputs.map((o) => o.pid)).size).toBe(2);
     });
   });
 
@@ -65,12 +65,28 @@ describe('WorkerPool', () => {
 
   it('replaces a worker that crashes and fails only the job it was running', async () => {
     await withPool({ size: 1 }, async (pool) => {
-      const before = (await pool.run({ value: 1 })).threadId;
+      const before = (await pool.run({ value: 1 })).pid;
       await expect(pool.run({ value: 1, action: 'crash' })).rejects.toThrow(/exited with code 7/);
       const after = await pool.run({ value: 1 });
       expect(after.product[0]).toBe(3);
-      expect(after.threadId).not.toBe(before);
+      expect(after.pid).not.toBe(before);
     });
+  });
+
+  it('survives a native abort in a worker: only that job fails, naming the signal', async () => {
+    const reports: string[] = [];
+    const pool = new WorkerPool<ScalingInit, ScalingJob, Output>({
+      script,
+      init: { factor: 2 },
+      onWorkerDied: (report) => reports.push(report),
+    });
+    try {
+      await expect(pool.run({ value: 1, action: 'abort' })).rejects.toThrow(/was killed by SIGABRT/);
+      expect(reports).toEqual([expect.stringMatching(/was killed by SIGABRT; a fresh worker replaces it$/)]);
+      expect((await pool.run({ value: 4 })).product[0]).toBe(8);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('refuses work when a worker cannot initialise', async () => {
