@@ -7,7 +7,7 @@
 // without a reload → a reload keeps the tab, filters and selection → a stopped server is noticed.
 // Any console error or page error fails the test. Screenshots of every view at 1440 and 1024 px go to
 // a temporary folder, or to docs/screenshots with UPDATE_SCREENSHOTS=1.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -323,12 +323,19 @@ describe.skipIf(skipReason !== null)(
       await writeScene(join(folder, 'photo-2.png'), 100); // new content, same name
       copyFileSync(join(folder, 'photo-3.png'), join(folder, 'new-a.png'));
       await writeScene(join(folder, 'new-b.png'), 101);
+      writeFileSync(join(folder, 'notes.txt'), 'field notes');
       await page.click('[data-testid="rescan"]');
       await page
-        .locator('[data-testid="scan-summary"]', {
-          hasText: '2 new, 1 changed, 0 moved, 2 removed, 0 skipped (unreadable)',
+        .locator('[data-testid="scan-summary"] summary', {
+          hasText: '2 new, 1 changed, 0 moved, 2 removed, 0 unreadable, 1 skipped',
         })
         .waitFor();
+      // What the scan left out is one click away, with why.
+      await page.click('[data-testid="scan-summary"] summary');
+      const skipped = page.locator('[data-testid="scan-skipped"]');
+      expect(await skipped.count()).toBe(1);
+      expect(await skipped.innerText()).toMatch(/^notes\.txt\s+not an image file type \(by its extension\)$/);
+      await page.click('[data-testid="scan-summary"] summary');
       await page.locator('[data-testid="image-count"]', { hasText: exactly('6 images') }).waitFor();
       const collection = (await api.call('collections.list', {})).find((c) =>
         c.root.endsWith('field-photos'),

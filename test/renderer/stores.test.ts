@@ -64,7 +64,9 @@ describe('renderer stores over the backend', () => {
 
     await library.addFolder(workspace.photos);
     expect(library.active?.imageCounts.ok).toBe(imageCount);
-    expect(app.notices.at(-1)?.text).toMatch(/12 new, 0 changed, 0 moved, 0 removed, 0 skipped/);
+    expect(app.notices.at(-1)?.text).toMatch(
+      /12 new, 0 changed, 0 moved, 0 removed, 0 unreadable, 0 skipped$/,
+    );
 
     // A folder that cannot be added is a message, not "Not saved": nothing of the user's work was lost.
     await library.addFolder(join(workspace.root, 'no-such-folder'));

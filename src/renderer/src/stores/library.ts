@@ -4,19 +4,12 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { ApiEvents, CollectionSummary, DemoOpened, ScanSummary } from '../../../shared/api.js';
 import { useApi } from '../api.js';
-import { count, errorMessage } from '../lib/format.js';
+import { errorMessage } from '../lib/format.js';
+import { scanSummaryText } from '../lib/scan-summary.js';
 import { urlNumber } from '../lib/url-state.js';
 import { useAppStore } from './app.js';
 
 export type ScanProgress = ApiEvents['scan.progress'];
-
-/** What a scan found, in words: "3 new, 1 changed, 0 moved, 2 removed, 1 skipped (unreadable)". */
-export function scanSummaryText(scan: ScanSummary): string {
-  return (
-    `${count(scan.added)} new, ${count(scan.changed)} changed, ${count(scan.moved)} moved, ` +
-    `${count(scan.removed)} removed, ${count(scan.errors)} skipped (unreadable)`
-  );
-}
 
 export const useLibraryStore = defineStore('library', () => {
   const api = useApi();
@@ -75,6 +68,7 @@ export const useLibraryStore = defineStore('library', () => {
       if (!added) return null;
       replace(added.collection);
       chosenId.value = added.collection.id;
+      lastScan.value = { ...lastScan.value, [added.collection.id]: added.scan };
       app.notify('info', `${added.collection.name}: ${scanSummaryText(added.scan)}`);
       return added;
     } finally {
