@@ -335,6 +335,9 @@ describe.skipIf(skipReason !== null)(
       const skipped = page.locator('[data-testid="scan-skipped"]');
       expect(await skipped.count()).toBe(1);
       expect(await skipped.innerText()).toMatch(/^notes\.txt\s+not an image file type \(by its extension\)$/);
+      await shot('scan-report');
+      // The demo's introduction belongs to the demo, not to this folder's offer to score it.
+      expect(await page.locator('[data-testid="score-offer"]').innerText()).not.toContain('The demo is open');
       await page.click('[data-testid="scan-summary"] summary');
       await page.locator('[data-testid="image-count"]', { hasText: exactly('6 images') }).waitFor();
       const collection = (await api.call('collections.list', {})).find((c) =>
