@@ -1,6 +1,7 @@
 // Issue 16: a TPT run (fast-cpu preset) on the demo model and demo images, executed by the local
 // worker pool and through BullMQ by 1, 2 and 3 `metatpt worker` processes on this machine, and the
-// queue's own cost per image (the same run against a worker that answers at once).
+// queue's own cost per image: the same run against a worker that answers at once, less the same run
+// against a processor in this process that answers at once (what recording costs without any queue).
 //   npm run bench -- scale-out [--images N] [--workers 1,2,3] [--rounds R]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,11 +14,13 @@ import { Worker } from 'bullmq';
 import { startRedis } from '../scripts/redis-server.js';
 import { createBackend, type Backend } from '../src/backend/app.js';
 import { ENGINE_WORKER_SCRIPT } from '../src/backend/engine-host/host.js';
+import { RunExecutor } from '../src/backend/jobs/executor.js';
 import { redisClient } from '../src/backend/scale-out/redis.js';
-import { encodeResult, type EncodedResult } from '../src/backend/scale-out/wire.js';
+import { decodeResult, encodeResult, type EncodedResult } from '../src/backend/scale-out/wire.js';
+import { createRunsService, type RunsService } from '../src/backend/services/runs.js';
 import { DEMO_COLLECTION_DIR, EMBEDDED_MODEL_DIR, readClassesFile } from '../tools/synthetic/embedded.js';
 import { positiveInt, positiveInts } from './lib/args.js';
-import { median } from './lib/measure.js';
+import { interleaved, median } from './lib/measure.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,10 +47,18 @@ export interface ScaleOutResult {
   queueMs: number;
   /** The same with the run's usual number of images in flight: the queue's cost per image in throughput. */
   queuePipelinedMs: number;
+  /**
+   * Median milliseconds per image of the same run against a processor in this process that answers at
+   * once, 64 in flight: the executor's own work (items, results in SQLite), paid by local runs alike.
+   */
+  recordingMs: number;
 }
 
 interface Case {
   backend: Backend;
+  /** Runs started here go to this executor (the backend's, or one with another processor). */
+  runs: RunsService;
+  executor: RunExecutor;
   collectionId: number;
   classSetId: number;
   modelId: number;
@@ -81,6 +92,8 @@ async function openCase(
   const [model] = backend.store.models.list();
   return {
     backend,
+    runs: backend.services.runs,
+    executor: backend.executor,
     collectionId: (added as { collection: { id: number } }).collection.id,
     classSetId: classSet.id,
     modelId: model.id,
@@ -88,9 +101,16 @@ async function openCase(
 }
 
 /** One TPT run over the collection; milliseconds from start to done. */
-async function timedRun({ backend, collectionId, classSetId, modelId }: Case): Promise<number> {
+async function timedRun({
+  backend,
+  runs,
+  executor,
+  collectionId,
+  classSetId,
+  modelId,
+}: Case): Promise<number> {
   const start = performance.now();
-  const run = backend.services.runs.start({
+  const run = runs.start({
     collectionId,
     classSetId,
     modelId,
@@ -98,7 +118,7 @@ async function timedRun({ backend, collectionId, classSetId, modelId }: Case): P
     params: PARAMS,
     scope: { kind: 'collection' },
   });
-  await backend.executor.idle();
+  await executor.idle();
   const { status, done, total } = backend.store.runs.require(run.id);
   if (status !== 'done' || done !== total) {
     const failed = backend.store.runs.items(run.id, { state: 'failed', limit: 3 });
@@ -171,21 +191,16 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
         queue,
       });
     }
-    const samples: Record<string, number[]> = {};
     for (const [name, c] of Object.entries(cases)) {
       log(`${name}: warm-up run (loads the model)`);
       await timedRun(c);
-      samples[name] = [];
     }
-    const names = Object.keys(cases);
-    for (let round = 0; round < options.rounds; round++) {
-      // Rotating order, so that drift on a shared machine hits every case alike.
-      for (let i = 0; i < names.length; i++) {
-        const name = names[(i + round) % names.length];
-        const ms = await timedRun(cases[name]);
-        samples[name].push(ms);
-        log(`round ${round + 1}: ${name} ${(ms / 1000).toFixed(1)} s`);
-      }
+    const samples = await interleaved(
+      Object.fromEntries(Object.entries(cases).map(([name, c]) => [name, () => timedRun(c)])),
+      { rounds: options.rounds, warmupRounds: 0 },
+    );
+    for (const [name, ms] of Object.entries(samples)) {
+      log(`${name}: ${ms.map((t) => (t / 1000).toFixed(2)).join(', ')} s`);
     }
     const throughput = Object.fromEntries(
       Object.entries(samples).map(([name, ms]) => [name, options.images / (median(ms) / 1000)]),
@@ -213,19 +228,39 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
     );
     const echoConnection = redisClient(redis.url, 'bench-echo');
     echo = new Worker('bench-echo', async () => answer, { connection: echoConnection, concurrency: 64 });
-    const queueCase = async (inFlight: number, name: string) => {
-      const c = await openCase(root, name, images, { redisUrl: redis.url, queue: 'bench-echo', inFlight });
-      try {
-        await timedRun(c); // warm-up
-        const ms: number[] = [];
-        for (let round = 0; round < Math.max(3, options.rounds); round++) ms.push(await timedRun(c));
-        return median(ms) / options.images;
-      } finally {
-        await c.backend.close();
-      }
+    const echoCase = (inFlight: number) =>
+      openCase(root, `echo-${inFlight}`, images, { redisUrl: redis.url, queue: 'bench-echo', inFlight });
+    const queueCases = { queue1: await echoCase(1), queue64: await echoCase(64) };
+    Object.assign(cases, queueCases);
+    // The local case's backend, with an executor whose processor answers at once, in this process.
+    const decoded = decodeResult(answer).result;
+    const instant = new RunExecutor({
+      store: cases.local.backend.store,
+      openProcessor: async () => ({
+        concurrency: 64,
+        device: null,
+        processImage: async () => decoded,
+        close: async () => {},
+      }),
+    });
+    const recording: Case = {
+      ...cases.local,
+      executor: instant,
+      runs: createRunsService({
+        store: cases.local.backend.store,
+        executor: instant,
+        zeroShotText: () => Promise.reject(new Error('a TPT run does not re-score')),
+      }),
     };
-    const queueMs = await queueCase(1, 'echo-1');
-    const queuePipelinedMs = await queueCase(64, 'echo-64');
+    const queueSamples = await interleaved(
+      {
+        queue1: () => timedRun(queueCases.queue1),
+        queue64: () => timedRun(queueCases.queue64),
+        recording: () => timedRun(recording),
+      },
+      { rounds: Math.max(3, options.rounds) },
+    );
+    const perImage = (ms: number[]) => median(ms) / options.images;
     await echo.close();
     echoConnection.disconnect();
     echo = null;
@@ -233,8 +268,9 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
       images: options.images,
       throughput,
       imageMs: 1000 / throughput.local,
-      queueMs,
-      queuePipelinedMs,
+      queueMs: perImage(queueSamples.queue1),
+      queuePipelinedMs: perImage(queueSamples.queue64),
+      recordingMs: perImage(queueSamples.recording),
     };
   } finally {
     await echo?.close();
@@ -255,18 +291,28 @@ export function scaleOutReport(result: ScaleOutResult): string {
     rate,
     ratio(rate, local),
   ]);
-  const overhead = (ms: number) => `${((100 * ms) / result.imageMs).toFixed(2)} %`;
+  const share = (ms: number) => `${((100 * ms) / result.imageMs).toFixed(2)} %`;
+  const queueRow = (label: string, ms: number) => [
+    label,
+    ms,
+    ms - result.recordingMs,
+    share(ms - result.recordingMs),
+  ];
   return [
     `TPT (fast-cpu preset) on the demo model, ${result.images} demo images per run; medians.`,
     '',
     markdownTable(['executed by', 'images/s', 'vs local pool'], rows, 2),
     '',
+    'Queue cost per image: a run through the queue to a worker that answers at once, less the same run',
+    'against a processor in this process that answers at once (recording results, paid by every run).',
+    '',
     markdownTable(
-      ['queue cost per image', 'ms', 'of a fast-cpu TPT image'],
+      ['per image', 'ms', 'queue cost, ms', 'queue cost, of a fast-cpu TPT image'],
       [
-        ['one image in flight (latency)', result.queueMs, overhead(result.queueMs)],
-        ['64 in flight (throughput)', result.queuePipelinedMs, overhead(result.queuePipelinedMs)],
-        ['a fast-cpu TPT image, local pool', result.imageMs, '100 %'],
+        queueRow('one image in flight (latency)', result.queueMs),
+        queueRow('64 in flight (throughput)', result.queuePipelinedMs),
+        ['recording alone, 64 in flight', result.recordingMs, '', ''],
+        ['a fast-cpu TPT image, local pool', result.imageMs, '', '100 %'],
       ],
       2,
     ),

@@ -3,10 +3,11 @@
 // (one job per image, a bounded number in flight) and stays the only writer of the database.
 //
 // A job's id is fixed by (run, settings, image), so a workbench that restarts finds the jobs it left
-// in the queue (waiting, running or finished) instead of adding them again. Its outcome is read from
-// the job's state whenever QueueEvents says something finished (and by a periodic sweep in case an
-// event was missed), then the job is removed. BullMQ re-hands a job whose worker died (a stalled
-// job) and gives up after a bounded number of attempts; the executor records each image once.
+// in the queue (waiting, running or finished) instead of adding them again. A job's result comes in
+// QueueEvents' completed event (one Redis command per image on this side: the add); the job itself is
+// read only for a failure, a job added earlier, or by a periodic sweep in case an event was missed.
+// BullMQ re-hands a job whose worker died (a stalled job) and gives up after a bounded number of
+// attempts; the executor records each image once.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -51,14 +52,26 @@ export interface QueueProcessors {
 type Outcome =
   { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'removed' };
 
+/** An image job waited for, from just before it is added until its outcome is read. */
 interface Waiter {
-  /** Reads the job's state and settles the wait if it has finished. */
-  check(): void;
+  outcome: Promise<Outcome>;
   settle(outcome: Outcome): void;
+  /** Reads the job and settles the wait if it has finished; deferred until the add has returned. */
+  check(): void;
+  /** The add returned: the job exists from now on, until it is read or taken out. */
+  added(): void;
+  /** Set while a pause or cancel takes the job out: its absence then is no error. */
+  removing: boolean;
 }
 
-/** Finished jobs are removed once read; these bounds only catch jobs orphaned by a crash. */
-const KEEP_FINISHED = { age: 7 * 24 * 3600 };
+/**
+ * Completed jobs the queue keeps (BullMQ trims them as workers finish jobs, without a command of the
+ * workbench): their results are normally taken from the completed event, but a sweep after a missed
+ * event or a restarted workbench reads them from the job. Failed jobs are removed once read (a retry
+ * of the image adds the job anew); the age only bounds those orphaned by a crash.
+ */
+const KEEP_COMPLETED = { count: 1000 };
+const KEEP_FAILED = { age: 7 * 24 * 3600 };
 const rateWindow = 50;
 
 /** SHA-256 of each model file, for workers that download the model (cached while files are unchanged). */
@@ -123,7 +136,11 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
   const { redisUrl, inFlight: lanes = 64, attempts = 3, download = null, sweepMs = 10_000 } = options;
   const name = options.queue ?? DEFAULT_QUEUE;
   const client = `metatpt-workbench@${hostname()}`;
-  const connections = [redisClient(redisUrl, client), redisClient(redisUrl, `${client}-events`)];
+  // Adds issued in one tick (lanes freed by one batch of events) go out in one write.
+  const connections = [
+    redisClient(redisUrl, client, { autoPipelining: true }),
+    redisClient(redisUrl, `${client}-events`),
+  ];
   const queue = new Queue<EncodedImageJob, EncodedResult>(name, { connection: connections[0] });
   const events = new QueueEvents(name, { connection: connections[1] });
   // BullMQ leaves connections it was given open.
@@ -139,48 +156,81 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
     await closeAll();
     throw new Error(`cannot use the Redis queue "${name}": ${(error as Error).message}`);
   }
-  const onFinished = ({ jobId }: { jobId: string }) => waiters.get(jobId)?.check();
-  events.on('completed', onFinished);
-  events.on('failed', onFinished);
+  // A completed event carries the job's return value. A failed event may be a try that BullMQ will
+  // retry, and a duplicated one is a job of an earlier session (it may have finished already): both
+  // are read from the queue.
+  events.on('completed', ({ jobId, returnvalue }) =>
+    waiters.get(jobId)?.settle({ state: 'completed', value: returnvalue }),
+  );
+  const onRead = ({ jobId }: { jobId: string }) => waiters.get(jobId)?.check();
+  events.on('failed', onRead);
+  events.on('duplicated', onRead);
   const sweep = setInterval(() => waiters.forEach((waiter) => waiter.check()), sweepMs);
   sweep.unref();
 
-  /** Resolves with the job's outcome once it has finished; rejects when the job is gone. */
-  function outcomeOf(jobId: string): Promise<Outcome> {
-    return new Promise<Outcome>((resolve, reject) => {
-      const gone = () => new Error(`job ${jobId} is no longer in the queue "${name}"`);
-      const check = () => {
-        // The state first, then the job: a job read while it was still active has no return value
-        // yet, even when its state, read a moment later, is completed. A worker's Lua script writes
-        // the value and moves the job to completed (or failed) at once, so a job read after that
-        // state carries its outcome.
-        queue
-          .getJobState(jobId)
-          .then(async (state) => {
-            if (state === 'unknown') throw gone();
-            if (state !== 'completed' && state !== 'failed') return;
-            const job = await Job.fromId<EncodedImageJob, EncodedResult>(queue, jobId);
-            if (!job) throw gone();
-            resolve(
-              state === 'completed' ? { state, value: job.returnvalue } : { state, reason: job.failedReason },
-            );
-          })
-          .catch(reject);
-      };
-      waiters.set(jobId, { check, settle: resolve });
+  /** The job's outcome if it has finished, null if not yet, 'gone' if there is no such job. */
+  async function readOutcome(jobId: string): Promise<Outcome | null | 'gone'> {
+    // The state first, then the job: a job read while it was still active has no return value yet,
+    // even when its state, read a moment later, is completed. A worker's Lua script writes the value
+    // and moves the job to completed (or failed) at once, so a job read after that state carries it.
+    const state = await queue.getJobState(jobId);
+    if (state === 'unknown') return 'gone';
+    if (state !== 'completed' && state !== 'failed') return null;
+    const job = await Job.fromId<EncodedImageJob, EncodedResult>(queue, jobId);
+    if (!job) return 'gone';
+    return state === 'completed' ? { state, value: job.returnvalue } : { state, reason: job.failedReason };
+  }
+
+  /** Waits for a job; registered before the job is added, so that none of its events is missed. */
+  function waitFor(jobId: string): Waiter {
+    let settle!: (outcome: Outcome) => void;
+    let fail!: (error: Error) => void;
+    const outcome = new Promise<Outcome>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
     });
+    let added = false;
+    let checkWhenAdded = false;
+    const waiter: Waiter = {
+      outcome,
+      settle,
+      removing: false,
+      check() {
+        // Before the add returns, the job may not exist yet: a read could not tell it is gone.
+        if (!added) {
+          checkWhenAdded = true;
+          return;
+        }
+        readOutcome(jobId).then((read) => {
+          if (read === 'gone') {
+            if (!waiter.removing) fail(new Error(`job ${jobId} is no longer in the queue "${name}"`));
+          } else if (read) settle(read);
+        }, fail);
+      },
+      added() {
+        added = true;
+        if (checkWhenAdded) waiter.check();
+      },
+    };
+    waiters.set(jobId, waiter);
+    return waiter;
   }
 
   async function open(spec: RunSpec): Promise<ImageProcessor> {
     const stats = new WorkerStats();
-    const runKey = createHash('sha1').update(JSON.stringify(spec)).digest('hex').slice(0, 12);
+    const runKey = createHash('sha1').update(JSON.stringify(spec)).digest('hex');
     const jobDownload = download && { ...download, modelFiles: await modelManifest(spec.model.dir) };
     const inFlight = new Set<string>();
     // Pausing or cancelling takes out the jobs no worker has yet; those in a worker are waited for
     // (the queue drains) and their results recorded.
     const takeOut = (jobId: string) => {
+      const waiter = waiters.get(jobId);
+      if (waiter) waiter.removing = true;
       queue.remove(jobId).then(
-        (removed) => removed === 1 && waiters.get(jobId)?.settle({ state: 'removed' }),
+        (removed) => {
+          if (removed === 1) waiter?.settle({ state: 'removed' });
+          else if (waiter) waiter.removing = false; // in a worker: its outcome is waited for
+        },
         () => {},
       );
     };
@@ -200,7 +250,9 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
       workers: () => stats.list(),
       async processImage(image, settings, signal) {
         signal.throwIfAborted();
-        const jobId = `r${spec.runId}-${runKey}-${image.imageId}`;
+        // The image's task is in the id too: two workbenches on one Redis may both have a run 1.
+        const imageKey = createHash('sha1').update(runKey).update(JSON.stringify(image)).digest('hex');
+        const jobId = `r${spec.runId}-${image.imageId}-${imageKey.slice(0, 16)}`;
         try {
           const data = encodeImageJob({
             v: WIRE_VERSION,
@@ -208,23 +260,25 @@ export async function createQueueProcessors(options: ScaleOutOptions): Promise<Q
             image,
             ...(jobDownload && { download: jobDownload }),
           });
+          const waiter = waitFor(jobId);
           // An existing job of this id (left by an earlier session) is kept as it is.
           await queue.add('image', data, {
             jobId,
             attempts,
             backoff: { type: 'fixed', delay: 1000 },
-            removeOnComplete: KEEP_FINISHED,
-            removeOnFail: KEEP_FINISHED,
+            removeOnComplete: KEEP_COMPLETED,
+            removeOnFail: KEEP_FAILED,
           });
-          const outcome = outcomeOf(jobId);
+          waiter.added();
           inFlight.add(jobId);
           watch(signal);
           if (signal.aborted) takeOut(jobId);
-          waiters.get(jobId)!.check(); // it may have finished before anyone listened
-          const ended = await outcome;
+          const ended = await waiter.outcome;
           if (ended.state === 'removed') throw signal.reason;
-          await queue.remove(jobId).catch(() => 0);
-          if (ended.state === 'failed') throw new Error(failureMessage(ended.reason));
+          if (ended.state === 'failed') {
+            await queue.remove(jobId).catch(() => 0);
+            throw new Error(failureMessage(ended.reason));
+          }
           const { result, worker } = decodeResult(ended.value);
           stats.record(worker);
           return result;

@@ -31,9 +31,10 @@ export function redactRedisUrl(url: string): string {
 
 /**
  * A client for one BullMQ Queue, Worker or QueueEvents. BullMQ's blocking commands need
- * maxRetriesPerRequest null; rediss:// turns TLS on (ioredis reads it from the URL).
+ * maxRetriesPerRequest null; rediss:// turns TLS on (ioredis reads it from the URL). autoPipelining
+ * sends the commands of one tick in one write: only for a client that never blocks (a Queue).
  */
-export function redisClient(url: string, connectionName: string): Redis {
+export function redisClient(url: string, connectionName: string, { autoPipelining = false } = {}): Redis {
   checkRedisUrl(url);
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName });
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName, enableAutoPipelining: autoPipelining });
 }

@@ -58,7 +58,8 @@ afterAll(async () => {
 /** A TPT run over the collection; 16 views keep each image in a worker for a while. */
 const startRun = async () => (await startCollectionRun(backend, 'tpt', { views: 16 })).id;
 
-const jobCounts = () => queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+const jobCounts = () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+/** Jobs not finished, or failed and not yet read; completed jobs stay for a while (KEEP_COMPLETED). */
 const jobsLeft = async () => Object.values(await jobCounts()).reduce((a, b) => a + b, 0);
 const nextActive = () => new Promise<void>((resolve) => events.once('active', () => resolve()));
 
