@@ -24,6 +24,7 @@ import {
   type QueueProcessors,
   type ScaleOutOptions,
 } from './scale-out/queue-processors.js';
+import { createScaleOutSettingsService } from './scale-out/settings.js';
 import { createServices, type Services } from './services/index.js';
 import { openStore, type Store } from './store/index.js';
 
@@ -57,6 +58,11 @@ export interface BackendOptions {
    * Redis instead of the local engine workers (re-scoring's text features stay local).
    */
   scaleOut?: ScaleOutOptions | null;
+  /**
+   * Where the scale-out settings are saved (the desktop app's scale-out.json; saved ones apply at the
+   * next start); absent where the command line sets them (serve), which the settings card then shows.
+   */
+  scaleOutFile?: string | null;
 }
 
 export interface ImageFile {
@@ -184,6 +190,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
       download: options.download,
       onCollectionScanned: fillThumbnails,
       demoDir,
+      scaleOut: createScaleOutSettingsService(options.scaleOutFile ?? null, options.scaleOut ?? null),
     }),
   );
 

@@ -3,7 +3,7 @@
 // a scan or a native crash in an execution provider stays out of the process that owns the window.
 import { createBackend } from '../backend/app.js';
 import { serveBackendRelay, type RelayMessage } from '../backend/relay.js';
-import { readScaleOutSettings } from '../backend/scale-out/settings.js';
+import { readScaleOutSettings, scaleOutFile } from '../backend/scale-out/settings.js';
 
 const parent = process.parentPort;
 serveBackendRelay(
@@ -12,6 +12,9 @@ serveBackendRelay(
     onMessage: (listener) => parent.on('message', (event) => listener(event.data as RelayMessage)),
   },
   // Runs go to `metatpt worker` processes through the user's Redis when the data folder's
-  // scale-out.json says so (read at every start of this process).
-  async (options) => createBackend({ ...options, scaleOut: await readScaleOutSettings(options.dataDir) }),
+  // scale-out.json says so (read at every start of this process; saved from the settings card).
+  async (options) => {
+    const file = scaleOutFile(options.dataDir);
+    return createBackend({ ...options, scaleOut: await readScaleOutSettings(file), scaleOutFile: file });
+  },
 );

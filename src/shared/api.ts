@@ -42,6 +42,7 @@ import {
   type SettingValue,
 } from './domain/runs.js';
 import type { LearnedPromptSummary, LearnProgress } from './domain/learned-prompts.js';
+import { scaleOutInputSchema, type ScaleOutState } from './domain/scale-out.js';
 
 const id = z.number().int().positive();
 const imageIds = z.array(id).min(1).max(100_000);
@@ -262,6 +263,11 @@ export const apiSchemas = {
       path: z.string().min(1).max(4096),
     })
     .strict(),
+
+  /** The scale-out settings saved and in use (never a Redis password). */
+  'scaleOut.get': z.object({}).strict(),
+  /** Saves them (the desktop app; they apply at its next start); null: every image runs here. */
+  'scaleOut.save': z.object({ settings: scaleOutInputSchema }).strict(),
 } as const;
 
 export interface ApiOutputs {
@@ -312,6 +318,8 @@ export interface ApiOutputs {
   'browse.image': Plain<ImageDetail>;
   'export.run': ExportSummary;
   'export.importLabels': ImportSummary;
+  'scaleOut.get': ScaleOutState;
+  'scaleOut.save': ScaleOutState;
 }
 
 export type ApiMethod = keyof typeof apiSchemas;

@@ -18,6 +18,7 @@ import type { LabelAction, Store } from '../store/index.js';
 import { toPlain, type ApiHandlers } from './dispatch.js';
 import type { EventHub } from './events.js';
 import type { ScanProgress, ScanSummary } from '../../shared/domain/library.js';
+import type { ScaleOutSettingsService } from '../scale-out/settings.js';
 
 export interface ApiHandlerDeps {
   store: Store;
@@ -34,6 +35,7 @@ export interface ApiHandlerDeps {
   onCollectionScanned?: (collectionId: number) => void;
   /** The demo folder that ships with the app; null where there is none. */
   demoDir?: string | null;
+  scaleOut: ScaleOutSettingsService;
 }
 
 /** The records an input refers to by id, checked up front so that a wrong id reads "not found". */
@@ -264,5 +266,8 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       if (summary.applied > 0) events.emit('labels.changed', { collectionId, classSetId });
       return { ...summary, warnings: [...imported.warnings, ...summary.warnings] };
     }),
+
+    'scaleOut.get': () => deps.scaleOut.state(),
+    'scaleOut.save': ({ settings }) => deps.scaleOut.save(settings),
   };
 }

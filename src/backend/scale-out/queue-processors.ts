@@ -17,7 +17,8 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { CLIP_MODEL_FILES } from '../../engine/clip/model-files.js';
 import type { WorkerProgress } from '../../shared/domain/runs.js';
 import type { ImageProcessor, OpenProcessor, RunSpec } from '../jobs/types.js';
-import { DEFAULT_QUEUE, redisClient } from './redis.js';
+import { DEFAULT_QUEUE } from '../../shared/domain/scale-out.js';
+import { redisClient } from './redis.js';
 import {
   WIRE_VERSION,
   decodeResult,

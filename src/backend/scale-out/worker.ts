@@ -8,7 +8,8 @@ import { describeIssues } from '../../shared/domain/issues.js';
 import type { ExecutionProvider } from '../../engine/runtime.js';
 import { startEngineHost } from '../engine-host/host.js';
 import { createRunProcessors } from '../run-processors.js';
-import { DEFAULT_QUEUE, redisClient } from './redis.js';
+import { DEFAULT_QUEUE } from '../../shared/domain/scale-out.js';
+import { redisClient } from './redis.js';
 import {
   encodeResult,
   imageJobDataSchema,

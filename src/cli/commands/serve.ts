@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { databasePath } from '../../backend/paths.js';
-import { checkRedisUrl, DEFAULT_QUEUE } from '../../backend/scale-out/redis.js';
+import { checkRedisUrl, DEFAULT_QUEUE } from '../../shared/domain/scale-out.js';
 import { makeToken } from '../../backend/serve/auth.js';
 import { keptTokenPath, loadKeptToken, saveKeptToken } from '../../backend/serve/kept-token.js';
 import { startServer } from '../../backend/serve/server.js';

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { ENGINE_WORKER_SCRIPT } from '../../backend/engine-host/host.js';
 import { defaultDataDir } from '../../backend/paths.js';
-import { checkRedisUrl, DEFAULT_QUEUE, redactRedisUrl } from '../../backend/scale-out/redis.js';
+import { checkRedisUrl, DEFAULT_QUEUE, redactRedisUrl } from '../../shared/domain/scale-out.js';
 import { startRemoteWorker } from '../../backend/scale-out/worker.js';
 import { parsePathMapping } from '../../backend/scale-out/worker-files.js';
 import { parseDevice, parseNumber, requireOption } from '../args.js';

@@ -75,6 +75,7 @@ function validInputs(c: Context): { [M in ApiMethod]?: ApiInput<M> } {
     'runs.get': { runId: c.runId },
     'runs.items': { runId: c.runId, state: 'done', offset: 0, limit: 10 },
     'runs.evaluate': { runId: c.runId, against: 'all' },
+    'scaleOut.save': { settings: { redisUrl: 'redis://queue-host:6379', password: 'pw', queue: 'q' } },
     'review.assign': { imageIds, classSetId: c.classSetId, classOrdinal: 1 },
     'review.accept': { imageIds, runId: c.runId },
     'review.reject': { imageIds, runId: c.runId },

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkRedisUrl, redactRedisUrl } from '../../../src/backend/scale-out/redis.js';
-import { readScaleOutSettings, SCALE_OUT_FILE } from '../../../src/backend/scale-out/settings.js';
+import { readScaleOutSettings, scaleOutFile } from '../../../src/backend/scale-out/settings.js';
+import { checkRedisUrl, redactRedisUrl } from '../../../src/shared/domain/scale-out.js';
 import {
   decodeResult,
   encodeImageJob,
@@ -97,11 +97,12 @@ describe('scale-out paths and settings', () => {
   it('reads the desktop setting, absent or invalid with the file named', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'metatpt-scale-'));
     try {
-      expect(await readScaleOutSettings(dir)).toBeNull();
-      writeFileSync(join(dir, SCALE_OUT_FILE), '{"redisUrl": "redis://q:6379", "inFlight": 8}');
-      expect(await readScaleOutSettings(dir)).toEqual({ redisUrl: 'redis://q:6379', inFlight: 8 });
-      writeFileSync(join(dir, SCALE_OUT_FILE), '{"redisUrl": "http://q"}');
-      await expect(readScaleOutSettings(dir)).rejects.toThrow(/scale-out\.json[\s\S]*redisUrl/);
+      const file = scaleOutFile(dir);
+      expect(await readScaleOutSettings(file)).toBeNull();
+      writeFileSync(file, '{"redisUrl": "redis://q:6379", "inFlight": 8}');
+      expect(await readScaleOutSettings(file)).toEqual({ redisUrl: 'redis://q:6379', inFlight: 8 });
+      writeFileSync(file, '{"redisUrl": "http://q"}');
+      await expect(readScaleOutSettings(file)).rejects.toThrow(/scale-out\.json[\s\S]*redisUrl/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
