@@ -1,8 +1,10 @@
 // Issue 18: the int8 vision tower (dynamic quantisation of the linear layers) against fp32, measured
 // in one run: seconds per view and per TPT image on the ViT-B/16-shaped model (the two precisions
 // interleaved), how far int8 moves unit features and probabilities from fp32 (golden model and
-// ViT-B/16 shapes), and label agreement and accuracy on the demo collection with the embedded model.
-// `npm run bench -- precision [--model DIR] [--classes N] [--views N] [--rounds N] [--demo-tpt N]`
+// ViT-B/16 shapes), and label agreement and accuracy with the embedded model on the demo collection
+// and on the adaptation benchmark's test split (clean and shifted; bench/lib/shapes.ts).
+// `npm run bench -- precision [--only speed|accuracy] [--model DIR] [--classes N] [--views N]
+//   [--rounds N] [--demo-tpt N] [--per-class N]`
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +32,9 @@ import { ensureClipModel } from './lib/models.js';
 import { machineLine, markdownTable, ratio } from './lib/report.js';
 import { argmax, normalizeRowsHost, scaledSimilarities, softmax } from '../src/engine/host-math.js';
 import { Classifier } from '../src/engine/adapt/classifier.js';
+import { SHIFTS } from '../tools/synthetic/render.js';
+import { SHAPES } from '../tools/synthetic/scenes.js';
+import { renderShapeSamples, TEST_SCENES_SEED } from './lib/shapes.js';
 
 const DEMO_DIR = new URL('../resources/demo/', import.meta.url).pathname;
 
@@ -185,12 +190,19 @@ async function speed(
   };
 }
 
-interface DemoResult {
+type Tally = PerPrecision<{ correct: number; labels: number[] }>;
+
+interface AccuracyResult {
   images: number;
-  zeroShot: PerPrecision<{ correct: number; labels: number[] }>;
+  zeroShot: Tally;
   tptImages: number;
-  tpt: PerPrecision<{ correct: number; labels: number[] }>;
+  tpt: Tally;
+  /** Zero-shot on the adaptation test split (clean and every shift). */
+  splitImages: number;
+  split: Tally;
 }
+
+const emptyTally = (): Tally => ({ fp32: { correct: 0, labels: [] }, int8: { correct: 0, labels: [] } });
 
 function demoSamples(): { path: string; label: string }[] {
   const lines = readFileSync(join(DEMO_DIR, 'ground-truth.csv'), 'utf8').trim().split('\n').slice(1);
@@ -200,18 +212,28 @@ function demoSamples(): { path: string; label: string }[] {
   });
 }
 
-/** Zero-shot on every demo image and TPT on the first `tptImages`, at both precisions. */
-async function demo(tptImages: number, log: (line: string) => void): Promise<DemoResult> {
+/**
+ * With the embedded model, at both precisions: zero-shot on every demo image and TPT on the first
+ * `tptImages`; zero-shot on the adaptation test split (`perClass` scenes a shape, clean and shifted).
+ */
+async function accuracy(
+  tptImages: number,
+  perClass: number,
+  log: (line: string) => void,
+): Promise<AccuracyResult> {
   const model = ClipModel.load(EMBEDDED_MODEL_DIR);
+  const encoder = new ClipEncoder(model, new Engine({ provider: 'cpu', log: () => {} }));
   const classNames = readFileSync(join(DEMO_DIR, 'classes.txt'), 'utf8').trim().split('\n');
-  const prompts = await PromptSet.create(
-    new ClipEncoder(model, new Engine({ provider: 'cpu', log: () => {} })),
-    classNames,
-  );
-  const classifier = new Classifier(prompts);
+  const classifier = new Classifier(await PromptSet.create(encoder, classNames));
   const samples = demoSamples();
-  const empty = () => ({ fp32: { correct: 0, labels: [] }, int8: { correct: 0, labels: [] } });
-  const result: DemoResult = { images: samples.length, zeroShot: empty(), tptImages, tpt: empty() };
+  const result: AccuracyResult = {
+    images: samples.length,
+    zeroShot: emptyTally(),
+    tptImages,
+    tpt: emptyTally(),
+    splitImages: 0,
+    split: emptyTally(),
+  };
   for (const [i, sample] of samples.entries()) {
     const image = await classifier.prepare(sample.path);
     const truth = classNames.indexOf(sample.label);
@@ -231,6 +253,22 @@ async function demo(tptImages: number, log: (line: string) => void): Promise<Dem
     }
     if ((i + 1) % 50 === 0) log(`demo: ${i + 1}/${samples.length} images`);
   }
+  const shapes = new Classifier(await PromptSet.create(encoder, SHAPES));
+  const split = await renderShapeSamples(shapes.prompts, TEST_SCENES_SEED, perClass, ['clean', ...SHIFTS]);
+  log(`test split: ${split.length} images`);
+  for (const sample of split) {
+    for (const precision of VISION_PRECISIONS) {
+      const { label } = await shapes.run(sample.image, {
+        ...ADAPT_DEFAULTS,
+        method: 'zeroshot',
+        seed: imageSeed(0, sample.key),
+        precision,
+      });
+      result.split[precision].labels.push(label);
+      if (label === sample.label) result.split[precision].correct++;
+    }
+  }
+  result.splitImages = split.length;
   return result;
 }
 
@@ -245,37 +283,19 @@ interface ReportInput {
   views: number;
 }
 
-function report(
-  speedResult: SpeedResult,
-  golden: DeviationRow,
-  demoResult: DemoResult,
-  { modelDir, rounds, views }: ReportInput,
-): string {
-  const { viewMs, tptMs, tptViewsMs } = speedResult;
-  const time = (label: string, samples: PerPrecision<number[]>, digits: number) => [
-    label,
-    (median(samples.fp32) / 1000).toFixed(digits),
-    (median(samples.int8) / 1000).toFixed(digits),
-    ratio(median(samples.fp32), median(samples.int8)),
-  ];
-  const speedTable = markdownTable(
-    [`${basename(modelDir)}, median of ${rounds} rounds`, 'fp32', 'int8', 'fp32 / int8'],
-    [
-      time(`s per view (TPT view graph, ${ADAPT_DEFAULTS.chunk} views a pass)`, viewMs, 3),
-      time(`s per TPT image (${views} views)`, tptMs, 2),
-      time('of which view encoding, s', tptViewsMs, 2),
-    ],
-  );
-  const devRow = (d: DeviationRow) => [
-    d.model,
-    d.rows,
-    d.features.max.toExponential(2),
-    d.features.mean.toExponential(2),
-    d.probs.max.toExponential(2),
-    d.probs.mean.toExponential(2),
-    `${d.sameLabels}/${d.rows}`,
-  ];
-  const deviationTable = markdownTable(
+const devRow = (d: DeviationRow) => [
+  d.model,
+  d.rows,
+  d.features.max.toExponential(2),
+  d.features.mean.toExponential(2),
+  d.probs.max.toExponential(2),
+  d.probs.mean.toExponential(2),
+  `${d.sameLabels}/${d.rows}`,
+];
+
+/** Deviation from fp32: the golden model, and the ViT-B/16-shaped views when speed was measured. */
+function deviationTable(rows: DeviationRow[]): string {
+  return markdownTable(
     [
       'int8 vs fp32',
       'images',
@@ -285,19 +305,46 @@ function report(
       'mean \\|Δ\\|',
       'same label',
     ],
-    [devRow(golden), devRow(speedResult.deviation)],
+    rows.map(devRow),
   );
-  const demoRow = (method: string, n: number, r: DemoResult['zeroShot']) => [
-    method,
+}
+
+function speedReport(
+  { viewMs, tptMs, tptViewsMs, tptSameLabel, tptProbs }: SpeedResult,
+  input: ReportInput,
+): string {
+  const time = (label: string, samples: PerPrecision<number[]>, digits: number) => [
+    label,
+    (median(samples.fp32) / 1000).toFixed(digits),
+    (median(samples.int8) / 1000).toFixed(digits),
+    ratio(median(samples.fp32), median(samples.int8)),
+  ];
+  const table = markdownTable(
+    [`${basename(input.modelDir)}, median of ${input.rounds} rounds`, 'fp32', 'int8', 'fp32 / int8'],
+    [
+      time(`s per view (TPT view graph, ${ADAPT_DEFAULTS.chunk} views a pass)`, viewMs, 3),
+      time(`s per TPT image (${input.views} views)`, tptMs, 2),
+      time('of which view encoding, s', tptViewsMs, 2),
+    ],
+  );
+  const tptLine =
+    `TPT on the ViT-B/16-shaped image: same label at both precisions: ${tptSameLabel ? 'yes' : 'no'}; ` +
+    `probabilities max \\|Δ\\| ${tptProbs.max.toExponential(2)}, mean ${tptProbs.mean.toExponential(2)}.`;
+  return [table, '', tptLine].join('\n');
+}
+
+function accuracyReport(result: AccuracyResult): string {
+  const row = (what: string, n: number, r: Tally) => [
+    what,
     n,
     pct(r.fp32.correct, n),
     pct(r.int8.correct, n),
     (pct(r.int8.correct, n) - pct(r.fp32.correct, n)).toFixed(1),
     `${agreement(r.fp32.labels, r.int8.labels)}/${n}`,
   ];
-  const demoTable = markdownTable(
+  return markdownTable(
     [
-      `demo (${basename(EMBEDDED_MODEL_DIR)})`,
+      basename(EMBEDDED_MODEL_DIR),
       'images',
       'fp32 accuracy %',
       'int8 accuracy %',
@@ -305,15 +352,14 @@ function report(
       'same label',
     ],
     [
-      demoRow('zero-shot', demoResult.images, demoResult.zeroShot),
-      demoRow(`TPT (${ADAPT_DEFAULTS.views} views)`, demoResult.tptImages, demoResult.tpt),
+      row('demo, zero-shot', result.images, result.zeroShot),
+      row(`demo, TPT (${ADAPT_DEFAULTS.views} views)`, result.tptImages, result.tpt),
+      row('test split (clean + shifts), zero-shot', result.splitImages, result.split),
     ],
   );
-  const tptLine =
-    `TPT on the ViT-B/16-shaped image: same label at both precisions: ${speedResult.tptSameLabel ? 'yes' : 'no'}; ` +
-    `probabilities max \\|Δ\\| ${speedResult.tptProbs.max.toExponential(2)}, mean ${speedResult.tptProbs.mean.toExponential(2)}.`;
-  return [machineLine(), '', speedTable, '', deviationTable, '', tptLine, '', demoTable].join('\n');
 }
+
+const PARTS = ['speed', 'accuracy'] as const;
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -324,16 +370,28 @@ export async function main(args: string[]): Promise<void> {
       views: { type: 'string' },
       rounds: { type: 'string' },
       'demo-tpt': { type: 'string' },
+      'per-class': { type: 'string' },
+      only: { type: 'string' },
     },
   });
   const log = (line: string) => console.error(line);
+  const parts = values.only === undefined ? PARTS : [values.only];
+  const unknown = parts.find((part) => !(PARTS as readonly string[]).includes(part));
+  if (unknown) throw new Error(`--only: expected one of ${PARTS.join(', ')}, got "${unknown}"`);
   const classes = positiveInt('classes', values.classes, 100);
   const views = positiveInt('views', values.views, 16);
   const rounds = positiveInt('rounds', values.rounds, 3);
   const demoTpt = positiveInt('demo-tpt', values['demo-tpt'], 30);
-  const modelDir = values.model ?? ensureClipModel('vit-b-16', log);
-  const golden = await goldenDeviation();
-  const demoResult = await demo(demoTpt, log);
-  const speedResult = await speed(modelDir, imagenetClassNames().slice(0, classes), views, rounds, log);
-  console.log(report(speedResult, golden, demoResult, { modelDir, rounds, views }));
+  const perClass = positiveInt('per-class', values['per-class'], 13);
+  const deviations = [await goldenDeviation()];
+  const sections = [machineLine()];
+  if (parts.includes('accuracy')) sections.push(accuracyReport(await accuracy(demoTpt, perClass, log)));
+  if (parts.includes('speed')) {
+    const modelDir = values.model ?? ensureClipModel('vit-b-16', log);
+    const result = await speed(modelDir, imagenetClassNames().slice(0, classes), views, rounds, log);
+    deviations.push(result.deviation);
+    sections.push(speedReport(result, { modelDir, rounds, views }));
+  }
+  sections.push(deviationTable(deviations));
+  console.log(sections.join('\n\n'));
 }
