@@ -197,9 +197,10 @@ interface AccuracyResult {
   zeroShot: Tally;
   tptImages: number;
   tpt: Tally;
-  /** Zero-shot on the adaptation test split (clean and every shift). */
+  /** The adaptation test split (clean and every shift): zero-shot and TPT. */
   splitImages: number;
   split: Tally;
+  splitTpt: Tally;
 }
 
 const emptyTally = (): Tally => ({ fp32: { correct: 0, labels: [] }, int8: { correct: 0, labels: [] } });
@@ -214,7 +215,8 @@ function demoSamples(): { path: string; label: string }[] {
 
 /**
  * With the embedded model, at both precisions: zero-shot on every demo image and TPT on the first
- * `tptImages`; zero-shot on the adaptation test split (`perClass` scenes a shape, clean and shifted).
+ * `tptImages`; zero-shot and TPT on the adaptation test split (`perClass` scenes a shape, clean and
+ * shifted).
  */
 async function accuracy(
   tptImages: number,
@@ -233,6 +235,7 @@ async function accuracy(
     tpt: emptyTally(),
     splitImages: 0,
     split: emptyTally(),
+    splitTpt: emptyTally(),
   };
   for (const [i, sample] of samples.entries()) {
     const image = await classifier.prepare(sample.path);
@@ -257,15 +260,18 @@ async function accuracy(
   const split = await renderShapeSamples(shapes.prompts, TEST_SCENES_SEED, perClass, ['clean', ...SHIFTS]);
   log(`test split: ${split.length} images`);
   for (const sample of split) {
-    for (const precision of VISION_PRECISIONS) {
-      const { label } = await shapes.run(sample.image, {
-        ...ADAPT_DEFAULTS,
-        method: 'zeroshot',
-        seed: imageSeed(0, sample.key),
-        precision,
-      });
-      result.split[precision].labels.push(label);
-      if (label === sample.label) result.split[precision].correct++;
+    for (const method of ['zeroshot', 'tpt'] as const) {
+      for (const precision of VISION_PRECISIONS) {
+        const { label } = await shapes.run(sample.image, {
+          ...ADAPT_DEFAULTS,
+          method,
+          seed: imageSeed(0, sample.key),
+          precision,
+        });
+        const tally = (method === 'tpt' ? result.splitTpt : result.split)[precision];
+        tally.labels.push(label);
+        if (label === sample.label) tally.correct++;
+      }
     }
   }
   result.splitImages = split.length;
@@ -337,8 +343,8 @@ function accuracyReport(result: AccuracyResult): string {
   const row = (what: string, n: number, r: Tally) => [
     what,
     n,
-    pct(r.fp32.correct, n),
-    pct(r.int8.correct, n),
+    pct(r.fp32.correct, n).toFixed(1),
+    pct(r.int8.correct, n).toFixed(1),
     (pct(r.int8.correct, n) - pct(r.fp32.correct, n)).toFixed(1),
     `${agreement(r.fp32.labels, r.int8.labels)}/${n}`,
   ];
@@ -355,6 +361,7 @@ function accuracyReport(result: AccuracyResult): string {
       row('demo, zero-shot', result.images, result.zeroShot),
       row(`demo, TPT (${ADAPT_DEFAULTS.views} views)`, result.tptImages, result.tpt),
       row('test split (clean + shifts), zero-shot', result.splitImages, result.split),
+      row(`test split, TPT (${ADAPT_DEFAULTS.views} views)`, result.splitImages, result.splitTpt),
     ],
   );
 }
