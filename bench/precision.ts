@@ -391,7 +391,7 @@ export async function main(args: string[]): Promise<void> {
   const demoTpt = positiveInt('demo-tpt', values['demo-tpt'], 30);
   const perClass = positiveInt('per-class', values['per-class'], 13);
   const deviations = [await goldenDeviation()];
-  const sections = [machineLine()];
+  const sections: string[] = [];
   if (parts.includes('accuracy')) sections.push(accuracyReport(await accuracy(demoTpt, perClass, log)));
   if (parts.includes('speed')) {
     const modelDir = values.model ?? ensureClipModel('vit-b-16', log);
@@ -400,5 +400,5 @@ export async function main(args: string[]): Promise<void> {
     sections.push(speedReport(result, { modelDir, rounds, views }));
   }
   sections.push(deviationTable(deviations));
-  console.log(sections.join('\n\n'));
+  console.log([machineLine(), ...sections].join('\n\n'));
 }
