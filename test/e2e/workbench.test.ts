@@ -413,6 +413,9 @@ describe.skipIf(skipReason !== null)(
       await tab('models');
       await page.reload();
       await page.waitForSelector('[data-testid="tab-models"][aria-selected="true"]');
+      // Serve mode: the scale-out card shows what its command line set (nothing), read-only.
+      await page.locator('[data-testid="scale-out"]', { hasText: 'this machine only' }).waitFor();
+      expect(await page.locator('[data-testid="scale-out-url"]').count()).toBe(0);
       await shot('models');
       await tab('library');
       await page.click('[data-testid="theme-toggle"]');
