@@ -4,10 +4,13 @@
 // it at start) without the password ever coming back, keeping or replacing the saved password, and
 // serve mode's settings shown but not saved.
 import { readFileSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { flushPromises, mount } from '@vue/test-utils';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startRedis, type TestRedis } from '../../scripts/redis-server.js';
 import type { Backend } from '../../src/backend/app.js';
 import { readScaleOutSettings, scaleOutFile } from '../../src/backend/scale-out/settings.js';
+import ScaleOutCard from '../../src/renderer/src/components/ScaleOutCard.vue';
 import { useScaleOutStore } from '../../src/renderer/src/stores/scale-out.js';
 import { makeWorkspace, startBackend, type Workspace } from '../backend/app-fixtures.js';
 import { inProcessApi, piniaWith } from './in-process-api.js';
@@ -26,14 +29,14 @@ afterAll(async () => {
   workspace?.remove();
 });
 
-/** A store over a fresh backend (its own Pinia). */
+/** A store over a fresh backend (its own Pinia, also returned). */
 async function storeOver(options: Parameters<typeof startBackend>[1]) {
   const backend = await startBackend(workspace, options);
   backends.push(backend);
-  piniaWith(inProcessApi(backend));
+  const pinia = piniaWith(inProcessApi(backend));
   const store = useScaleOutStore();
   await store.load();
-  return store;
+  return Object.assign(store, { pinia });
 }
 
 describe('the scale-out settings store', () => {
@@ -84,5 +87,28 @@ describe('the scale-out settings store', () => {
     expect(store.state).toEqual({ file: null, saved: inUse, active: inUse, restartNeeded: false });
     expect(await store.save({ redisUrl: 'redis://elsewhere:6379' })).toBe(false);
     expect(store.state?.active).toEqual(inUse);
+  });
+
+  it('the card saves what is typed, and never puts the saved password back in the form', async () => {
+    const file = join(workspace.dataDir, 'card-scale-out.json');
+    const { pinia } = await storeOver({ scaleOutFile: file });
+    const card = mount(ScaleOutCard, { global: { plugins: [pinia] } });
+    await flushPromises();
+    await card.get('[data-testid="scale-out-url"]').setValue('http://queue-host:6379');
+    await card.get('form').trigger('submit');
+    await flushPromises();
+    expect(card.get('[data-testid="scale-out-invalid"]').text()).toMatch(/redis:\/\/ or rediss:\/\//);
+
+    await card.get('[data-testid="scale-out-url"]').setValue('redis://queue-host:6379');
+    await card.get('[data-testid="scale-out-password"]').setValue('pw');
+    await card.get('form').trigger('submit');
+    await vi.waitFor(() => expect(card.find('[data-testid="scale-out-restart"]').exists()).toBe(true));
+    expect(await readScaleOutSettings(file)).toEqual({ redisUrl: 'redis://:pw@queue-host:6379' });
+    const password = card.get<HTMLInputElement>('[data-testid="scale-out-password"]');
+    expect(password.element.value).toBe('');
+    expect(password.attributes('placeholder')).toMatch(/saved/);
+    expect(card.get('[data-testid="scale-out-restart"]').text()).toMatch(/Quit and reopen/);
+    expect(card.html()).not.toContain('pw@');
+    card.unmount();
   });
 });
