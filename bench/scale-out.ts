@@ -52,6 +52,14 @@ export interface ScaleOutResult {
    * once, 64 in flight: the executor's own work (items, results in SQLite), paid by local runs alike.
    */
   recordingMs: number;
+  /**
+   * Median CPU milliseconds per image of the same three cases: this process (workbench and the
+   * answering worker) and redis-server together. Less sensitive than wall time to other work on a
+   * shared machine.
+   */
+  queueCpuMs: number;
+  queuePipelinedCpuMs: number;
+  recordingCpuMs: number;
 }
 
 interface Case {
@@ -252,13 +260,36 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
         zeroShotText: () => Promise.reject(new Error('a TPT run does not re-score')),
       }),
     };
-    const queueSamples = await interleaved(
-      {
-        queue1: () => timedRun(queueCases.queue1),
-        queue64: () => timedRun(queueCases.queue64),
-        recording: () => timedRun(recording),
-      },
-      { rounds: Math.max(3, options.rounds) },
+    /** CPU milliseconds so far of this process and of redis-server. */
+    const cpuNow = async () => {
+      const { user, system } = process.cpuUsage();
+      const info = await echoConnection.info('cpu');
+      const redisSeconds = [...info.matchAll(/^used_cpu_(?:user|sys):([\d.]+)/gm)].reduce(
+        (sum, match) => sum + Number(match[1]),
+        0,
+      );
+      return (user + system) / 1000 + redisSeconds * 1000;
+    };
+    const queueRuns = { queue1: queueCases.queue1, queue64: queueCases.queue64, recording };
+    const costs = Object.fromEntries(
+      Object.keys(queueRuns).map((name) => [name, { ms: [] as number[], cpuMs: [] as number[] }]),
+    ) as Record<keyof typeof queueRuns, { ms: number[]; cpuMs: number[] }>;
+    for (const c of Object.values(queueRuns)) await timedRun(c); // warm-up
+    // Short runs (milliseconds per image): many rounds, each case's wall and CPU time taken around
+    // the run itself.
+    await interleaved(
+      Object.fromEntries(
+        Object.entries(queueRuns).map(([name, c]) => [
+          name,
+          async () => {
+            const cost = costs[name as keyof typeof queueRuns];
+            const cpu = await cpuNow();
+            cost.ms.push(await timedRun(c));
+            cost.cpuMs.push((await cpuNow()) - cpu);
+          },
+        ]),
+      ),
+      { rounds: 5 * options.rounds, warmupRounds: 0 },
     );
     const perImage = (ms: number[]) => median(ms) / options.images;
     await echo.close();
@@ -268,9 +299,12 @@ export async function runScaleOutBenchmark(options: ScaleOutBenchOptions): Promi
       images: options.images,
       throughput,
       imageMs: 1000 / throughput.local,
-      queueMs: perImage(queueSamples.queue1),
-      queuePipelinedMs: perImage(queueSamples.queue64),
-      recordingMs: perImage(queueSamples.recording),
+      queueMs: perImage(costs.queue1.ms),
+      queuePipelinedMs: perImage(costs.queue64.ms),
+      recordingMs: perImage(costs.recording.ms),
+      queueCpuMs: perImage(costs.queue1.cpuMs),
+      queuePipelinedCpuMs: perImage(costs.queue64.cpuMs),
+      recordingCpuMs: perImage(costs.recording.cpuMs),
     };
   } finally {
     await echo?.close();
@@ -292,11 +326,13 @@ export function scaleOutReport(result: ScaleOutResult): string {
     ratio(rate, local),
   ]);
   const share = (ms: number) => `${((100 * ms) / result.imageMs).toFixed(2)} %`;
-  const queueRow = (label: string, ms: number) => [
+  const queueRow = (label: string, ms: number, cpuMs: number) => [
     label,
     ms,
     ms - result.recordingMs,
     share(ms - result.recordingMs),
+    cpuMs,
+    cpuMs - result.recordingCpuMs,
   ];
   return [
     `TPT (fast-cpu preset) on the demo model, ${result.images} demo images per run; medians.`,
@@ -304,15 +340,16 @@ export function scaleOutReport(result: ScaleOutResult): string {
     markdownTable(['executed by', 'images/s', 'vs local pool'], rows, 2),
     '',
     'Queue cost per image: a run through the queue to a worker that answers at once, less the same run',
-    'against a processor in this process that answers at once (recording results, paid by every run).',
+    'against a processor in this process that answers at once (recording results, paid by every run);',
+    'wall time, and CPU time of this process and redis-server together.',
     '',
     markdownTable(
-      ['per image', 'ms', 'queue cost, ms', 'queue cost, of a fast-cpu TPT image'],
+      ['per image', 'ms', 'queue cost, ms', 'of a fast-cpu TPT image', 'CPU ms', 'queue cost, CPU ms'],
       [
-        queueRow('one image in flight (latency)', result.queueMs),
-        queueRow('64 in flight (throughput)', result.queuePipelinedMs),
-        ['recording alone, 64 in flight', result.recordingMs, '', ''],
-        ['a fast-cpu TPT image, local pool', result.imageMs, '', '100 %'],
+        queueRow('one image in flight (latency)', result.queueMs, result.queueCpuMs),
+        queueRow('64 in flight (throughput)', result.queuePipelinedMs, result.queuePipelinedCpuMs),
+        ['recording alone, 64 in flight', result.recordingMs, '', '', result.recordingCpuMs, ''],
+        ['a fast-cpu TPT image, local pool', result.imageMs, '', '100 %', '', ''],
       ],
       2,
     ),
