@@ -126,7 +126,7 @@ export async function learnPrompt(
     };
   }
   const source = await trainSelfTpt(prompts, data, options, hooks);
-  const adapted = await adaptToClasses(prompts, source, options, hooks.signal);
+  const adapted = await adaptToClasses(prompts, source, options, { signal: hooks.signal });
   const { encoder } = prompts;
   const width = encoder.projectionDim;
   const text = normalizeRowsHost(await encoder.encodeText(prompts.tokens, { ctx: adapted.ctx }), width);
@@ -188,7 +188,7 @@ export async function promptsWithLearnedContext(
     base,
     { ctx: learned.selfTpt.sourceCtx, head: learned.selfTpt.head },
     settings,
-    signal,
+    { signal },
   );
   return {
     prompts: await PromptSet.create(encoder, classNames, { ...options, ctx: adapted.ctx }),

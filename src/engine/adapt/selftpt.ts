@@ -9,8 +9,8 @@
 // between its halves ("middle"), before it ("front"), and the hand-written prompt; a small projection
 // head maps their features, and a supervised InfoNCE pulls a class's views together and pushes other
 // classes' apart. Only the text tower is run; the gradient-matching loss is a gradient of gradients.
-import { normalizeRows, type ClipModel } from '../clip/model.js';
-import { clipLogits } from '../clip/model.js';
+import { planTextBuckets } from '../clip/encoder.js';
+import { clipLogits, normalizeRows, type ClipModel, type TextBucket } from '../clip/model.js';
 import { grad } from '../grad.js';
 import { tracedFamily, type Inputs } from '../runtime.js';
 import { AdamW } from '../optim.js';
@@ -191,19 +191,22 @@ export function gradientMatchingLoss(g: Tensor, reference: Tensor): Tensor {
 /**
  * CPT on a prompt set's classes with context `ctx`: the three arrangements plus the hand-written
  * prompts' features `hand` [C, P]. Returns the loss and the "end" arrangement's features (CoOp's
- * prompt, the one that classifies).
+ * prompt, the one that classifies). `buckets` run the text tower on groups of rows at their own
+ * lengths (ClipModel.encodeTextInBuckets); none: all rows at the full length.
  */
 function cptOnClasses(
   model: ClipModel,
   t: { ids: Tensor; eot: Tensor; ctx: Tensor; arrangements: Tensor; hand: Tensor; head: Tensor[] },
   temperature: number,
+  buckets?: readonly TextBucket[],
 ): { loss: Tensor; end: Tensor } {
   const [classes, length] = t.ids.shape;
   const tokens = model.embedTokens(t.ids);
   const features = CPT_ARRANGEMENTS.map((_, a) =>
-    model.encodeTextEmbeddings(
+    model.encodeTextInBuckets(
       arrangedEmbeddings(tokens, t.ctx, t.arrangements.slice(0, a, a + 1).reshape([classes, length])),
       t.eot,
+      buckets ?? [{ rows: classes, length }],
     ),
   );
   return { loss: contrastiveLoss([...features, t.hand], t.head, temperature), end: features[0] };
@@ -252,12 +255,16 @@ const selfTptStage1 = tracedFamily(
     },
 );
 
-/** Stage 2's step at CPT temperature τ: CPT on the class names and its gradient w.r.t. the context. */
+/**
+ * Stage 2's step at CPT temperature τ: CPT on the class names and its gradient w.r.t. the context.
+ * `buckets` is the JSON of the TextBucket[] the rows come in (a family argument must be a primitive).
+ */
 const selfTptStage2 = tracedFamily(
   'selftpt-stage2',
-  (model: ClipModel, temperature: number) =>
+  (model: ClipModel, temperature: number, buckets: string) =>
     ({ w1, b1, w2, b2, ...t }: Inputs<ClassInputs>) => {
-      const { loss } = cptOnClasses(model, { ...t, head: [w1, b1, w2, b2] }, temperature);
+      const head = [w1, b1, w2, b2];
+      const { loss } = cptOnClasses(model, { ...t, head }, temperature, JSON.parse(buckets) as TextBucket[]);
       return { loss, grad: grad(loss, [t.ctx])[0] };
     },
 );
@@ -361,24 +368,40 @@ export async function trainSelfTpt(
 }
 
 /**
- * Stage 2: `steps` AdamW steps of CPT alone on the prompt set's class names, from `source`'s context,
- * head frozen. No images. Returns the adapted context [nCtx, D] and CPT's loss before each step.
+ * Most length buckets of stage 2's text passes. On 100 ImageNet names (prompts of 8–14 tokens) three
+ * compute 996 token positions where one computes 1400 (BENCHMARKS.md "prompt-learning").
+ */
+export const STAGE2_TEXT_BUCKETS = 3;
+
+/**
+ * Stage 2: `adaptSteps` AdamW steps of CPT alone on the prompt set's class names, from `source`'s
+ * context, head frozen. No images. Returns the adapted context [nCtx, D] and CPT's loss before each
+ * step. The classes run sorted by prompt length, in at most `textBuckets` buckets of their own
+ * lengths (planTextBuckets): CPT's loss does not depend on the order of the classes, so the result is
+ * that of one pass in class order. Rejects when `signal` aborts.
  */
 export async function adaptToClasses(
   prompts: PromptSet,
   source: Pick<SelfTptSource, 'ctx' | 'head'>,
   options: Pick<SelfTptOptions, 'temperature' | 'adaptSteps' | 'adaptLr'>,
-  signal?: AbortSignal,
+  { signal, textBuckets = STAGE2_TEXT_BUCKETS }: { signal?: AbortSignal; textBuckets?: number } = {},
 ): Promise<{ ctx: Float32Array; losses: number[] }> {
-  const { encoder } = prompts;
+  const { encoder, length, nCtx } = prompts;
   const { model } = encoder;
-  const fn = await encoder.engine.compile(selfTptStage2(model, options.temperature), {
-    inputs: graphInputs(prompts, source.head),
-  });
+  const { order, buckets } = planTextBuckets(prompts.eot, textBuckets);
+  const fn = await encoder.engine.compile(
+    selfTptStage2(model, options.temperature, JSON.stringify(buckets)),
+    { inputs: graphInputs(prompts, source.head) },
+  );
+  const ids = rowsInOrder(prompts.ids, order, length);
+  const eot = rowsInOrder(prompts.eot, order, 1);
   const ctx = Float32Array.from(source.ctx);
   const optimizer = new AdamW([ctx.length], { lr: options.adaptLr });
   const feeds = {
-    ...classFeeds(prompts),
+    ids,
+    eot,
+    arrangements: cptArrangements(ids, eot, length, nCtx),
+    hand: rowsInOrder(prompts.textFeatures, order, encoder.projectionDim),
     w1: source.head.w1,
     b1: source.head.b1,
     w2: source.head.w2,
@@ -392,4 +415,11 @@ export async function adaptToClasses(
     optimizer.update([ctx], [out.grad.data as Float32Array]);
   }
   return { ctx, losses };
+}
+
+/** Rows of `width` values of `data` in the order `order`. */
+function rowsInOrder<T extends Int32Array | Float32Array>(data: T, order: Int32Array, width: number): T {
+  const out = data.slice(0, order.length * width) as T;
+  order.forEach((row, i) => out.set(data.subarray(row * width, (row + 1) * width), i * width));
+  return out;
 }

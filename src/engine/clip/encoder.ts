@@ -1,7 +1,7 @@
 // Runs CLIP's towers on host data: compiles each tower once per shape and feeds it batches.
 import type { VisionPrecision } from '../../shared/domain/adaptation.js';
 import { tracedFamily, type Engine, type Inputs } from '../runtime.js';
-import { clipLogits, type ClipModel } from './model.js';
+import { clipLogits, type ClipModel, type TextBucket } from './model.js';
 import type { EncodedBatch } from './tokenizer.js';
 
 /** Text features [C, P] of token ids [C, L] whose end-of-text positions are eot [C]. */
@@ -42,6 +42,49 @@ export function trimTokens(batch: EncodedBatch, length = batch.maxLength): Int32
     trimmed.set(batch.ids.subarray(r * batch.contextLength, r * batch.contextLength + length), r * length);
   }
   return trimmed;
+}
+
+/**
+ * Rows grouped by prompt length for ClipModel.encodeTextInBuckets: `order` lists the rows by
+ * ascending end-of-text position (ties in row order), and its consecutive `buckets` (at most
+ * `maxBuckets`) each run at their longest prompt's length, split where that computes the fewest token
+ * positions (exact minimum over the distinct lengths). Throws when maxBuckets < 1.
+ */
+export function planTextBuckets(
+  eot: Int32Array,
+  maxBuckets: number,
+): { order: Int32Array; buckets: TextBucket[] } {
+  if (maxBuckets < 1) throw new Error(`maxBuckets must be at least 1 (got ${maxBuckets})`);
+  const order = Int32Array.from(eot.keys()).sort((a, b) => eot[a] - eot[b] || a - b);
+  const counts = new Map<number, number>();
+  for (const e of eot) counts.set(e + 1, (counts.get(e + 1) ?? 0) + 1);
+  const lengths = [...counts.keys()].sort((a, b) => a - b);
+  const n = lengths.length;
+  const groups = Math.min(maxBuckets, n);
+  const upTo = [0];
+  for (const length of lengths) upTo.push(upTo.at(-1)! + counts.get(length)!);
+  // best[g][j]: fewest positions for the first j distinct lengths in g buckets; cut[g][j] where the
+  // last of those buckets starts.
+  const best = Array.from({ length: groups + 1 }, () => new Array<number>(n + 1).fill(Infinity));
+  const cut = Array.from({ length: groups + 1 }, () => new Array<number>(n + 1).fill(0));
+  best[0][0] = 0;
+  for (let g = 1; g <= groups; g++) {
+    for (let j = 1; j <= n; j++) {
+      for (let i = g - 1; i < j; i++) {
+        const cost = best[g - 1][i] + (upTo[j] - upTo[i]) * lengths[j - 1];
+        if (cost < best[g][j]) [best[g][j], cut[g][j]] = [cost, i];
+      }
+    }
+  }
+  let g = 1;
+  for (let k = 2; k <= groups; k++) if (best[k][n] < best[g][n]) g = k;
+  const buckets: TextBucket[] = [];
+  for (let j = n; g > 0; g--) {
+    const i = cut[g][j];
+    buckets.unshift({ rows: upTo[j] - upTo[i], length: lengths[j - 1] });
+    j = i;
+  }
+  return { order, buckets };
 }
 
 export interface TextEncodeOptions {

@@ -38,6 +38,12 @@ function maskValue(dtype: DType): number {
   return dtype === 'float16' ? -6e4 : -1e9;
 }
 
+/** Consecutive text rows run at one length (ClipModel.encodeTextInBuckets). */
+export interface TextBucket {
+  rows: number;
+  length: number;
+}
+
 export class ClipModel {
   private readonly params = new Map<string, Tensor>();
   private readonly quantized = new Map<string, QuantizedWeight>();
@@ -195,6 +201,28 @@ export class ClipModel {
     );
     const pooled = hidden.reshape([classes * length, width]).gather(eot.cast('int64').add(rowOffsets), 0);
     return pooled.matmul(this.weight('text_projection.weight').mT);
+  }
+
+  /**
+   * encodeTextEmbeddings with the rows [C, L, D] split, in order, into buckets of `rows` sequences
+   * that each run at their own `length` (at least the bucket's longest eot + 1, at most L): the
+   * padding after a short prompt's end-of-text is not computed. Same features as one pass, since the
+   * mask is causal and each feature is read at eot. The buckets' rows must add up to C.
+   */
+  encodeTextInBuckets(embeds: Tensor, eot: Tensor, buckets: readonly TextBucket[]): Tensor {
+    const [classes, length] = embeds.shape;
+    if (buckets.reduce((n, b) => n + b.rows, 0) !== classes || buckets.some((b) => b.length > length))
+      throw new Error(`text buckets ${JSON.stringify(buckets)} do not split ${classes} rows of ${length}`);
+    if (buckets.length === 1 && buckets[0].length === length) return this.encodeTextEmbeddings(embeds, eot);
+    let start = 0;
+    const features = buckets.map(({ rows, length: trimmed }) => {
+      const end = start + rows;
+      const part = embeds.slice(0, start, end).slice(1, 0, trimmed);
+      const out = this.encodeTextEmbeddings(part, eot.slice(0, start, end));
+      start = end;
+      return out;
+    });
+    return concat(features, 0);
   }
 
   /**

@@ -20,13 +20,17 @@ import { PromptSet } from '../../../src/engine/adapt/prompts.js';
 import {
   adaptToClasses,
   arrangedEmbeddings,
+  contrastiveLoss,
   cptArrangements,
+  initProjectionHead,
   selfTptDefaults,
   trainSelfTpt,
 } from '../../../src/engine/adapt/selftpt.js';
 import { ClipEncoder } from '../../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../../src/engine/clip/model.js';
 import { Random } from '../../../src/engine/random.js';
+import { grad } from '../../../src/engine/grad.js';
+import { AdamW } from '../../../src/engine/optim.js';
 import { Engine, traced, type Inputs } from '../../../src/engine/runtime.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../../fixtures/golden/load.js';
 import { expectClose } from '../../helpers.js';
@@ -160,5 +164,64 @@ describe('Self-TPT on a CLIP model', () => {
     expect(adapted.losses[3]).toBeLessThan(adapted.losses[0]);
     const again = await adaptToClasses(target, source, { ...options, adaptSteps: 4 });
     expect(again.ctx).toEqual(adapted.ctx);
+  });
+
+  it('stage 2 in length buckets, classes sorted by length, equals CPT in class order at full length', async () => {
+    const { model } = encoder;
+    // Prompts of 7 to 14 tokens, out of length order: several buckets, rows reordered.
+    const names = ['great white shark', 'cat', 'hammerhead shark of the open sea', 'dog', 'tiger shark'];
+    const target = await PromptSet.create(encoder, names);
+    expect(new Set(target.eot).size).toBeGreaterThan(2);
+    const options = { ...selfTptDefaults(encoder.projectionDim), adaptSteps: 3, adaptLr: 1e-3 };
+    const head = initProjectionHead([encoder.projectionDim, options.headHidden, options.headOut], 1);
+    const source = { ctx: new Random(2).normalArray(target.ctxInit.length, 0.02), head };
+    const adapted = await adaptToClasses(target, source, options);
+
+    const [classes, length] = [names.length, target.length];
+    const reference = traced(
+      'test:stage2-reference',
+      ({ ids, eot, ctx, arrangements, hand, w1, b1, w2, b2 }: Inputs<string>) => {
+        const tokens = model.embedTokens(ids);
+        const features = [0, 1, 2].map((a) =>
+          model.encodeTextEmbeddings(
+            arrangedEmbeddings(tokens, ctx, arrangements.slice(0, a, a + 1).reshape([classes, length])),
+            eot,
+          ),
+        );
+        const loss = contrastiveLoss([...features, hand], [w1, b1, w2, b2], options.temperature);
+        return { loss, grad: grad(loss, [ctx])[0] };
+      },
+    );
+    const [p, hidden, out] = head.sizes;
+    const fn = await encoder.engine.compile(reference, {
+      inputs: {
+        ids: { shape: [classes, length], dtype: 'int64' },
+        eot: { shape: [classes], dtype: 'int64' },
+        arrangements: { shape: [3, classes, length], dtype: 'int64' },
+        hand: { shape: [classes, p] },
+        ctx: { shape: [target.nCtx, model.config.text.hiddenSize] },
+        w1: { shape: [hidden, p] },
+        b1: { shape: [hidden] },
+        w2: { shape: [out, hidden] },
+        b2: { shape: [out] },
+      },
+    });
+    const ctx = Float32Array.from(source.ctx);
+    const optimizer = new AdamW([ctx.length], { lr: options.adaptLr });
+    const losses = [];
+    for (let step = 0; step < options.adaptSteps; step++) {
+      const result = await fn.run({
+        ids: target.ids,
+        eot: target.eot,
+        arrangements: cptArrangements(target.ids, target.eot, length, target.nCtx),
+        hand: target.textFeatures,
+        ctx,
+        ...head,
+      });
+      losses.push((result.loss.data as Float32Array)[0]);
+      optimizer.update([ctx], [result.grad.data as Float32Array]);
+    }
+    expectClose(adapted.losses, losses, 1e-5);
+    expectClose(adapted.ctx, ctx, 1e-5);
   });
 });
