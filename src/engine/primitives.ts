@@ -393,7 +393,7 @@ export const primitives: Record<string, Primitive> = {
       const { axis } = out.attrs as { axis: number };
       const indexRank = out.inputs[1].rank;
       const gRank = out.inputs[0].rank;
-      // ScatterND adds along the leading axis: move the gathered axes first, scatter, move back.
+      // Scatter along the leading axis: move the gathered axes first, scatter, move back.
       const toFront = [...Array(indexRank).keys()].map((i) => axis + i);
       const gPerm = [...toFront, ...[...Array(gRank).keys()].filter((i) => !toFront.includes(i))];
       const outPerm = [axis, ...[...Array(out.rank).keys()].filter((i) => i !== axis)];
@@ -401,13 +401,24 @@ export const primitives: Record<string, Primitive> = {
       const zeros = ctx.node('ConstantOfShape', [ctx.int64s(frontShape)], {
         value: ctx.zeroTensor(out.dtype),
       });
-      const idx = ctx.node('Unsqueeze', [
-        ctx.node('Cast', [indices], { to: ctx.dtypeCode('int64') }),
-        ctx.int64s([-1]),
+      // ScatterElements, not ScatterND: onnxruntime's CPU ScatterND adds in parallel and races on
+      // repeated indices (lost updates, results that change from run to run: onnxruntime issues
+      // #18048, #23396), and a gather's indices repeat whenever a row is read twice. ScatterElements
+      // adds one element at a time; it takes the updates at the data's rank with one index each.
+      const count = out.inputs[1].shape.reduce((n, d) => n * d, 1);
+      const rest = frontShape.slice(1);
+      const updates = ctx.node('Reshape', [
+        ctx.node('Transpose', [g], { perm: gPerm }),
+        ctx.int64s([count, ...rest]),
       ]);
-      const scattered = ctx.node('ScatterND', [zeros, idx, ctx.node('Transpose', [g], { perm: gPerm })], {
-        reduction: 'add',
-      });
+      const idx = ctx.node('Expand', [
+        ctx.node('Reshape', [
+          ctx.node('Cast', [indices], { to: ctx.dtypeCode('int64') }),
+          ctx.int64s([count, ...rest.map(() => 1)]),
+        ]),
+        ctx.int64s([count, ...rest]),
+      ]);
+      const scattered = ctx.node('ScatterElements', [zeros, idx, updates], { axis: 0, reduction: 'add' });
       return ctx.node('Transpose', [scattered], { perm: inversePermutation(outPerm) });
     },
     vjp: (g, { inputs: [, indices], attrs }) => [g.gather(indices, attrs.axis as number), null],

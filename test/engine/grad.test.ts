@@ -13,6 +13,24 @@ function mlpLoss(w1: Tensor, w2: Tensor, x: Tensor, targets: Tensor): Tensor {
 }
 
 describe('grad', () => {
+  it("a gather's gradient adds every read of a row, however often the row is read (a large, threaded scatter)", async () => {
+    // 40000 reads of 4 rows: each row's gradient is its read count, exactly, in every lane. A parallel
+    // scatter-add that races on repeated indices (onnxruntime's ScatterND) loses some of them.
+    const rows = Int32Array.from({ length: 40_000 }, (_, i) => ((i * 7) % 4 === 3 ? 3 : i % 3));
+    const fn = await engine.compile(
+      traced('gather-grad-repeated', ({ table, index }) => ({
+        g: grad(table.gather(index, 0).sum(), [table])[0],
+      })),
+      { inputs: { table: { shape: [4, 64] }, index: { shape: [rows.length], dtype: 'int64' } } },
+    );
+    const counts = [0, 1, 2, 3].map((r) => rows.filter((x) => x === r).length);
+    const expected = Float32Array.from({ length: 4 * 64 }, (_, i) => counts[Math.floor(i / 64)]);
+    for (let run = 0; run < 3; run++) {
+      const { g } = await fn.run({ table: new Float32Array(4 * 64), index: rows });
+      expect(g.data).toEqual(expected);
+    }
+  });
+
   it('Hessian-vector product through a small network matches finite differences of the gradient', async () => {
     const rng = new Random(3);
     const x = constant(

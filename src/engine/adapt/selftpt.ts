@@ -15,7 +15,7 @@ import { grad } from '../grad.js';
 import { tracedFamily, type Inputs } from '../runtime.js';
 import { AdamW } from '../optim.js';
 import { Random } from '../random.js';
-import { concat, constant, linear, type Tensor } from '../tensor.js';
+import { concat, constant, equal, linear, zerosLike, type Tensor } from '../tensor.js';
 import {
   COOP_DEFAULTS,
   crossEntropy,
@@ -141,7 +141,18 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 /** Token embeddings [C, L, D] of one arrangement: `index` [C, L] picks rows of [tokens as C·L rows; ctx]. */
 export function arrangedEmbeddings(tokens: Tensor, ctx: Tensor, index: Tensor): Tensor {
   const [classes, length, width] = tokens.shape;
-  return concat([tokens.reshape([classes * length, width]), ctx], 0).gather(index, 0);
+  const rows = classes * length;
+  const nCtx = ctx.shape[0];
+  // Token rows by a gather (the context's rows read zeros there), context rows by a one-hot product:
+  // the context's gradient is then a matmul, not a scatter-add over indices that repeat at every prompt.
+  const fromTokens = concat([tokens.reshape([rows, width]), zerosLike(ctx)], 0).gather(index, 0);
+  const ctxRows = constant(
+    BigInt64Array.from({ length: nCtx }, (_, j) => BigInt(rows + j)),
+    [1, nCtx],
+    'int64',
+  );
+  const oneHot = equal(index.cast('int64').reshape([rows, 1]), ctxRows).cast(ctx.dtype);
+  return fromTokens.add(oneHot.matmul(ctx).reshape([classes, length, width]));
 }
 
 /** The head applied to rows [N, P]: W2·relu(W1·x + b1) + b2. */
