@@ -160,6 +160,16 @@ describe('headless commands', () => {
     expect(badViews.code).toBe(2);
     expect(badViews.stderr).toMatch(/--views "0"/);
     expect(badViews.stderr).toMatch(/Usage: metatpt run/);
+    // A run over a collection that does not exist writes nothing: no class set of its classes.
+    const before = openStore(db);
+    const classSetCount = before.classSets.list().length;
+    before.close();
+    const noCollection = await metatpt(['run', '--db', db, '--collection', '99', '--classes', 'x,y,z']);
+    expect(noCollection.code).toBe(1);
+    expect(noCollection.stderr).toMatch(/collection 99 does not exist/);
+    const after = openStore(db);
+    expect(after.classSets.list()).toHaveLength(classSetCount);
+    after.close();
   });
 
   it('learn stores a CoOp prompt from the labels; run and classify use it', async () => {

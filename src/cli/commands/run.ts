@@ -129,10 +129,13 @@ async function runOrResume(values: RunOptions, _args: string[], io: CommandIo): 
         return resumeId;
       }
       const { method, ...settings } = params;
+      // Collection and model first: a mistake in either must not leave a new class set behind.
+      store.collections.require(collectionId!);
+      const modelId = modelRecordForFolder(store, modelDir!).id;
       const run = services.runs.start({
         collectionId: collectionId!,
         classSetId: classSetFor(backend, classes!, values.classesFile).id,
-        modelId: modelRecordForFolder(store, modelDir!).id,
+        modelId,
         method: method ?? 'zeroshot',
         params: settings,
         scope: { kind: 'collection' },
