@@ -38,6 +38,8 @@ export interface AdaptBenchOptions {
   timedImages: (views: number) => number;
   /** K_in for MetaTPT. */
   innerSteps: number;
+  /** The methods to run, in this order (default: all). */
+  methods?: readonly Method[];
 }
 
 export const ADAPT_BENCH_DEFAULTS = {
@@ -55,15 +57,16 @@ export interface MethodRun {
 }
 
 export interface ImageRuns {
-  runs: Record<Method, MethodRun>;
-  /** Our TPT vs the baseline on this image. */
-  sameLabel: boolean;
-  probsDiff: number;
+  runs: Partial<Record<Method, MethodRun>>;
+  /** Our TPT vs the baseline on this image; null unless both ran. */
+  sameLabel: boolean | null;
+  probsDiff: number | null;
 }
 
 export interface ConfigResult {
   classes: number;
   views: number;
+  methods: readonly Method[];
   /** The warm-up image (its runs include compiling the graphs), then the timed ones. */
   warmup: ImageRuns;
   timed: ImageRuns[];
@@ -83,6 +86,7 @@ export async function runAdaptBenchmark(
   /** Called as each configuration completes (a full run takes long; report as it goes). */
   onConfig: (result: ConfigResult) => void = () => {},
 ): Promise<ConfigResult[]> {
+  const methods = options.methods ?? METHODS;
   const monitor = new MemoryMonitor();
   const model = ClipModel.load(options.modelDir);
   try {
@@ -93,15 +97,13 @@ export async function runAdaptBenchmark(
           throw new Error(`${classes} classes asked for, only ${options.classNames.length} names given`);
         }
         const imageCount = 1 + options.timedImages(views);
-        const runs = Object.fromEntries(METHODS.map((m) => [m, [] as MethodRun[]])) as Record<
-          Method,
-          MethodRun[]
+        const runs = Object.fromEntries(methods.map((m) => [m, [] as MethodRun[]])) as Partial<
+          Record<Method, MethodRun[]>
         >;
-        const outcomes = Object.fromEntries(METHODS.map((m) => [m, [] as Outcome[]])) as Record<
-          Method,
-          Outcome[]
+        const outcomes = Object.fromEntries(methods.map((m) => [m, [] as Outcome[]])) as Partial<
+          Record<Method, Outcome[]>
         >;
-        for (const method of METHODS) {
+        for (const method of methods) {
           const engine = new Engine({ provider: 'cpu', log: () => {} });
           try {
             const prompts = await PromptSet.create(
@@ -130,8 +132,8 @@ export async function runAdaptBenchmark(
                     })
                   : classifier.run(image, adaptOptions),
               );
-              runs[method].push({ totalMs: ms, timings: value.timings, memory: monitor.peak() });
-              outcomes[method].push(value);
+              runs[method]!.push({ totalMs: ms, timings: value.timings, memory: monitor.peak() });
+              outcomes[method]!.push(value);
               log(
                 `C=${classes} views=${views} ${method} image ${i}${i === 0 ? ' (warm-up)' : ''}: ` +
                   `${(ms / 1000).toFixed(1)} s, label ${value.label}`,
@@ -141,8 +143,10 @@ export async function runAdaptBenchmark(
             await engine.dispose();
           }
         }
-        const imageRuns = outcomes.tpt.map((tpt, i): ImageRuns => {
-          const baseline = outcomes.baseline[i];
+        const imageRuns = Array.from({ length: imageCount }, (_, i): ImageRuns => {
+          const [tpt, baseline] = [outcomes.tpt?.[i], outcomes.baseline?.[i]];
+          const imageRuns = Object.fromEntries(methods.map((m) => [m, runs[m]![i]]));
+          if (!tpt || !baseline) return { runs: imageRuns, sameLabel: null, probsDiff: null };
           const check = {
             sameLabel: tpt.label === baseline.label,
             probsDiff: maxAbsDiff(tpt.probs, baseline.probs),
@@ -151,12 +155,9 @@ export async function runAdaptBenchmark(
             `C=${classes} views=${views} image ${i}: TPT label ${tpt.label}, baseline label ${baseline.label}, ` +
               `max |Δ probs| ${check.probsDiff.toExponential(2)}`,
           );
-          return {
-            runs: Object.fromEntries(METHODS.map((m) => [m, runs[m][i]])) as Record<Method, MethodRun>,
-            ...check,
-          };
+          return { runs: imageRuns, ...check };
         });
-        const result = { classes, views, warmup: imageRuns[0], timed: imageRuns.slice(1) };
+        const result = { classes, views, methods, warmup: imageRuns[0], timed: imageRuns.slice(1) };
         results.push(result);
         onConfig(result);
       }
@@ -169,7 +170,11 @@ export async function runAdaptBenchmark(
 
 /** Median over the timed images of one method's total, view-encoding and text-side milliseconds. */
 export function methodSummary(config: ConfigResult, method: Method) {
-  const runs = config.timed.map((image) => image.runs[method]);
+  const runs = config.timed.map((image) => {
+    const run = image.runs[method];
+    if (!run) throw new Error(`adapt benchmark: method '${method}' was not run`);
+    return run;
+  });
   const viewMs = (run: MethodRun) =>
     VIEW_PHASES[method].reduce((sum, phase) => sum + (run.timings[phase] ?? 0), 0);
   const phases = [...new Set(runs.flatMap((run) => Object.keys(run.timings)))];
@@ -207,13 +212,13 @@ export function adaptReport(results: readonly ConfigResult[]): string {
       'VmHWM MiB',
     ],
     results.flatMap((config) =>
-      METHODS.map((method) => {
+      config.methods.map((method) => {
         const s = methodSummary(config, method);
         return [
           config.classes,
           config.views,
           METHOD_LABELS[method],
-          sec(config.warmup.runs[method].totalMs),
+          sec(config.warmup.runs[method]!.totalMs),
           sec(s.totalMs),
           sec(s.viewMs),
           sec(s.textMs),
@@ -230,30 +235,35 @@ export function adaptReport(results: readonly ConfigResult[]): string {
       'views',
       'text side ours / baseline (≤ 0.25 at C=200)',
       'TPT ours / baseline (≤ 0.5)',
-      'MetaTPT / TPT (≤ 3)',
+      'MetaTPT / TPT (≤ 2, issue 18)',
       'same label (all images)',
       'max abs diff of probs',
     ],
     results.map((config) => {
       const [tpt, meta, baseline] = (['tpt', 'metatpt', 'baseline'] as const).map((m) =>
-        methodSummary(config, m),
+        config.methods.includes(m) ? methodSummary(config, m) : null,
       );
       const images = [config.warmup, ...config.timed];
+      const checked = images.flatMap((im) =>
+        im.sameLabel === null ? [] : [{ sameLabel: im.sameLabel, probsDiff: im.probsDiff! }],
+      );
+      const versus = (a: typeof tpt, b: typeof tpt, part: 'textMs' | 'totalMs') =>
+        a && b ? ratio(a[part], b[part]) : 'not run';
       return [
         config.classes,
         config.views,
-        ratio(tpt.textMs, baseline.textMs),
-        ratio(tpt.totalMs, baseline.totalMs),
-        ratio(meta.totalMs, tpt.totalMs),
-        `${images.filter((im) => im.sameLabel).length} / ${images.length}`,
-        Math.max(...images.map((im) => im.probsDiff)).toExponential(1),
+        versus(tpt, baseline, 'textMs'),
+        versus(tpt, baseline, 'totalMs'),
+        versus(meta, tpt, 'totalMs'),
+        checked.length ? `${checked.filter((im) => im.sameLabel).length} / ${checked.length}` : 'not run',
+        checked.length ? Math.max(...checked.map((im) => im.probsDiff)).toExponential(1) : 'not run',
       ];
     }),
   );
   const phases = markdownTable(
     ['C', 'views', 'method', 'median ms per phase'],
     results.flatMap((config) =>
-      METHODS.map((method) => [
+      config.methods.map((method) => [
         config.classes,
         config.views,
         METHOD_LABELS[method],
@@ -280,6 +290,16 @@ export function adaptReport(results: readonly ConfigResult[]): string {
   ].join('\n');
 }
 
+/** A comma-separated list of METHODS, e.g. "tpt,metatpt". */
+function methodList(value: string): Method[] {
+  return value.split(',').map((part) => {
+    const method = part.trim();
+    if (!(METHODS as readonly string[]).includes(method))
+      throw new Error(`--methods: expected some of ${METHODS.join(', ')}, got "${method}"`);
+    return method as Method;
+  });
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -289,6 +309,7 @@ export async function main(args: string[]): Promise<void> {
       views: { type: 'string' },
       images: { type: 'string' },
       'inner-steps': { type: 'string' },
+      methods: { type: 'string' },
     },
   });
   const log = (line: string) => console.error(line);
@@ -302,6 +323,7 @@ export async function main(args: string[]): Promise<void> {
       viewCounts: positiveInts('views', values.views, d.viewCounts),
       timedImages: images === undefined ? d.timedImages : () => images,
       innerSteps: positiveInt('inner-steps', values['inner-steps'], d.innerSteps),
+      methods: values.methods === undefined ? undefined : methodList(values.methods),
     },
     log,
     (config) => log(`\n${adaptReport([config])}\n`),

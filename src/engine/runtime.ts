@@ -86,6 +86,14 @@ export interface CompileOptions<I extends string> {
   inputs: Record<I, InputSpec>;
   /** How weights enter the model; default: fed on CPU (one copy shared by all sessions), inlined on GPUs. */
   params?: ParamMode;
+  /**
+   * Keep onnxruntime's CPU memory arena (default true). An arena holds its session's peak working set
+   * for the life of the session. A graph with a large working set that runs by turns with others (a
+   * backward pass) is better without it: its memory goes back to the allocator after each run and the
+   * next graph reuses it, so the process peaks at the largest working set instead of their sum
+   * (BENCHMARKS.md, "session-memory" and "MetaTPT cost").
+   */
+  memoryArena?: boolean;
 }
 
 export interface RunResult {
@@ -232,7 +240,7 @@ export class Engine {
     const signature = Object.entries<InputSpec>(options.inputs)
       .map(([name, s]) => `${name}:${s.dtype ?? 'float32'}[${s.shape.join(',')}]`)
       .join(';');
-    const cacheKey = `${signature}|${options.params ?? 'default'}`;
+    const cacheKey = `${signature}|${options.params ?? 'default'}|${options.memoryArena ?? true}`;
     let bySignature = this.sessions.get(fn);
     if (!bySignature) this.sessions.set(fn, (bySignature = new Map()));
     let compiled = bySignature.get(cacheKey);
@@ -259,13 +267,17 @@ export class Engine {
     const outputs = fn.build(inputTensors);
     const paramMode = options.params ?? (this.provider === 'cpu' ? 'feed' : 'inline');
     const lowered = lowerToOnnx(key, outputs as Record<string, Tensor>, paramMode);
-    const session = await this.createSession(key, lowered.bytes);
+    const session = await this.createSession(key, lowered.bytes, options.memoryArena ?? true);
     // Inputs the outputs do not depend on are pruned from the graph; they are not fed.
     const used = new Map(lowered.inputs.map((t) => [t.attrs.name as string, t]));
     return new CompiledFunction<I, O>(key, session, used, lowered.params, this.provider);
   }
 
-  private async createSession(key: string, bytes: Uint8Array): Promise<ort.InferenceSession> {
+  private async createSession(
+    key: string,
+    bytes: Uint8Array,
+    memoryArena: boolean,
+  ): Promise<ort.InferenceSession> {
     const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
@@ -273,6 +285,7 @@ export class Engine {
       // session (measured: a session's memory doubled on its second run), and spinning threads of an
       // idle session slow the next one (alternating two 13 ms sessions took 25 ms each): both off.
       enableMemPattern: false,
+      enableCpuMemArena: memoryArena,
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       ...(this.options.intraOpThreads ? { intraOpNumThreads: this.options.intraOpThreads } : {}),
     });
@@ -287,7 +300,7 @@ export class Engine {
         `engine: warning: execution provider '${this.provider}' failed to start (${(error as Error).message}); falling back to cpu`,
       );
       this.provider = 'cpu';
-      return this.createSession(key, bytes);
+      return this.createSession(key, bytes, memoryArena);
     }
   }
 

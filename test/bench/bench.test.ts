@@ -139,6 +139,24 @@ describe('adapt benchmark', () => {
     }
     expect(adaptReport(results)).toContain('TPT baseline (official structure)');
   });
+
+  it('runs only the methods asked for, and says which comparisons were not run', async () => {
+    const [config] = await runAdaptBenchmark({
+      modelDir: GOLDEN_MODEL_DIR,
+      classNames,
+      classCounts: [6],
+      viewCounts: [8],
+      timedImages: () => 1,
+      innerSteps: 1,
+      methods: ['tpt', 'metatpt'],
+    });
+    expect(Object.keys(config.timed[0].runs)).toEqual(['tpt', 'metatpt']);
+    expect(config.timed[0].sameLabel).toBeNull();
+    const report = adaptReport([config]);
+    expect(report).toContain('MetaTPT K_in=1');
+    expect(report).not.toContain('TPT baseline (official structure)');
+    expect(report).toContain('not run');
+  });
 });
 
 describe('session memory benchmark', () => {

@@ -3,6 +3,7 @@
 // differentiable warp; an inner loop learns θ by a self-supervised loss, and the outer loop is TPT's.
 // Graphs here are compiled once per model and chunk size and run per image.
 import type { VisionPrecision } from '../../shared/domain/adaptation.js';
+import type { ClipVisionConfig } from '../clip/config.js';
 import type { ClipModel } from '../clip/model.js';
 import { normalizeRows } from '../clip/model.js';
 import { tracedFamily, type CompiledFunction, type Inputs } from '../runtime.js';
@@ -244,6 +245,7 @@ export class ViewGraphs {
         anchor: { shape: [1, projectionDim] },
         weights: { shape: [3] },
       },
+      memoryArena: false,
     });
   }
 
@@ -263,8 +265,41 @@ export class ViewGraphs {
         weights: { shape: [3] },
         outerWeights: { shape: [3] },
       },
+      memoryArena: false,
     });
   }
+}
+
+/**
+ * Bytes one view adds to the working set of the inner step (forward and backward through the vision
+ * tower): per layer about 8 activations of tokens × width, 2 of tokens × MLP width and 2 attention
+ * maps, in float32 — an upper estimate; measured on ViT-B/16 (VmHWM, the session without a memory
+ * arena): 145 MB per view, estimated 160 MB.
+ */
+export function innerStepBytesPerView(vision: ClipVisionConfig): number {
+  const { hiddenSize, intermediateSize, numHeads, numLayers, imageSize, patchSize } = vision;
+  const tokens = (imageSize / patchSize) ** 2 + 1;
+  return 4 * numLayers * tokens * (8 * hiddenSize + 2 * intermediateSize + 2 * numHeads * tokens);
+}
+
+/** Memory one inner-step run may take at most: 1 GiB, and a quarter of what the process has available. */
+export const INNER_STEP_BUDGET = 2 ** 30;
+
+/**
+ * Views per inner-step run for `views` views: at most `maxChunk` and as many as fit in the budget
+ * (min(INNER_STEP_BUDGET, available / 4) bytes, available defaulting to process.availableMemory()),
+ * at least 1, split into chunks as equal as they come so that most runs share one compiled graph.
+ * Chunks do not change the result: the inner objective is a sum over views.
+ */
+export function innerChunkSize(
+  vision: ClipVisionConfig,
+  views: number,
+  maxChunk: number,
+  available: number = process.availableMemory(),
+): number {
+  const budget = Math.min(INNER_STEP_BUDGET, available / 4);
+  const limit = Math.max(1, Math.min(maxChunk, Math.floor(budget / innerStepBytesPerView(vision))));
+  return Math.ceil(views / Math.ceil(Math.max(1, views) / limit));
 }
 
 /**
@@ -351,11 +386,12 @@ export class ViewLearner {
       meta.innerLr,
     );
     const losses: number[] = [];
+    const chunk = innerChunkSize(this.prompts.encoder.model.config.vision, this.thetas.length, this.chunk);
     for (let step = 0; step < steps; step++) {
       signal?.throwIfAborted();
       const gradients = new Float32Array(this.thetas.length * 6);
       let loss = 0;
-      await this.forChunks(async (start, end) => {
+      await this.forChunks(chunk, async (start, end) => {
         const out = await (
           await this.graphs.innerStep(end - start)
         ).run({
@@ -388,7 +424,7 @@ export class ViewLearner {
     const width = encoder.projectionDim;
     const features = new Float32Array((this.thetas.length + 1) * width);
     features.set(this.anchor);
-    await this.forChunks(async (start, end) => {
+    await this.forChunks(this.chunk, async (start, end) => {
       signal?.throwIfAborted();
       const theta = this.thetas.slice(start, end).flat();
       let chunk: Float32Array;
@@ -477,9 +513,9 @@ export class ViewLearner {
     return { selected, viewEntropies, losses, ctx, textFeatures, thetas: this.thetas };
   }
 
-  private async forChunks(work: (start: number, end: number) => Promise<void>): Promise<void> {
-    for (let start = 0; start < this.thetas.length; start += this.chunk) {
-      await work(start, Math.min(this.thetas.length, start + this.chunk));
+  private async forChunks(chunk: number, work: (start: number, end: number) => Promise<void>): Promise<void> {
+    for (let start = 0; start < this.thetas.length; start += chunk) {
+      await work(start, Math.min(this.thetas.length, start + chunk));
     }
   }
 }

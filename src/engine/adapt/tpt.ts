@@ -94,6 +94,9 @@ export async function tuneContext(
       ctx: { shape: [prompts.nCtx, textWidth] },
       images: { shape: [selected.length, width] },
     },
+    // Its working set grows with the class set (about 1 GB at 200 classes on ViT-B/16): returned
+    // after each run, so that MetaTPT's inner step can reuse it (BENCHMARKS.md, "MetaTPT cost").
+    memoryArena: false,
   });
 
   const ctx = Float32Array.from(prompts.ctxInit);

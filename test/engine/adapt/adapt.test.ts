@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADAPT_DEFAULTS, type AdaptOptions, type PreparedImage } from '../../../src/engine/adapt/adapt.js';
-import { ViewGraphs } from '../../../src/engine/adapt/metatpt.js';
+import { innerChunkSize, ViewGraphs } from '../../../src/engine/adapt/metatpt.js';
 import { nearestTokens, PromptSet } from '../../../src/engine/adapt/prompts.js';
 import { boundTheta, tptViewThetas } from '../../../src/engine/adapt/views.js';
 import { ClipEncoder } from '../../../src/engine/clip/encoder.js';
@@ -106,6 +106,41 @@ describe('per-image adaptation', () => {
     expect(Math.max(...moves)).toBeGreaterThan(2 * Math.min(...moves));
     // A valid view is a fixed point of the footprint bound.
     for (const v of result.views!) expect(boundTheta(v.theta)).toEqual(v.theta);
+  });
+
+  it('MetaTPT gives the same θ and probabilities whether the inner loop runs view by view or all at once', async () => {
+    const run = (chunk: number) =>
+      classifier.run(image, options({ method: 'metatpt', seed: 4, chunk, meta: { innerSteps: 2 } }));
+    const [single, whole] = [await run(1), await run(16)];
+    expect(single.losses.inner.length).toBe(2);
+    single.losses.inner.forEach((loss, k) => expect(loss).toBeCloseTo(whole.losses.inner[k], 5));
+    single.views!.forEach((view, v) =>
+      view.theta.forEach((x, k) => expect(Math.abs(x - whole.views![v].theta[k])).toBeLessThan(1e-5)),
+    );
+    single.probs.forEach((p, c) => expect(Math.abs(p - whole.probs[c])).toBeLessThan(1e-5));
+    expect(single.label).toBe(whole.label);
+  });
+
+  it("sizes the inner loop's chunks from the memory it may take, in as few runs as fit", () => {
+    const vitB16 = {
+      hiddenSize: 768,
+      intermediateSize: 3072,
+      numHeads: 12,
+      numLayers: 12,
+      imageSize: 224,
+      patchSize: 16,
+      numChannels: 3,
+      hiddenAct: 'quick_gelu' as const,
+      layerNormEps: 1e-5,
+    };
+    const GiB = 2 ** 30;
+    // About 161 MB a view: 1 GiB takes 6 views, so 63 views run as 11 chunks of at most 6.
+    expect(innerChunkSize(vitB16, 63, 16, 64 * GiB)).toBe(6);
+    expect(innerChunkSize(vitB16, 15, 16, 64 * GiB)).toBe(5);
+    expect(innerChunkSize(vitB16, 63, 4, 64 * GiB)).toBe(4);
+    // A quarter of 2 GiB available: 3 views.
+    expect(innerChunkSize(vitB16, 63, 16, 2 * GiB)).toBe(3);
+    expect(innerChunkSize(vitB16, 63, 16, 0)).toBe(1);
   });
 
   it('the one-stage and second-order variants run, tune the context, and differ from TPT', async () => {
