@@ -274,7 +274,7 @@ export class ViewGraphs {
  * Bytes one view adds to the working set of the inner step (forward and backward through the vision
  * tower): per layer about 8 activations of tokens × width, 2 of tokens × MLP width and 2 attention
  * maps, in float32 — an upper estimate; measured on ViT-B/16 (VmHWM, the session without a memory
- * arena): 145 MB per view, estimated 160 MB.
+ * arena): 145 MiB per view, estimated 153 MiB.
  */
 export function innerStepBytesPerView(vision: ClipVisionConfig): number {
   const { hiddenSize, intermediateSize, numHeads, numLayers, imageSize, patchSize } = vision;

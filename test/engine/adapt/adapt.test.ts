@@ -134,7 +134,7 @@ describe('per-image adaptation', () => {
       layerNormEps: 1e-5,
     };
     const GiB = 2 ** 30;
-    // About 161 MB a view: 1 GiB takes 6 views, so 63 views run as 11 chunks of at most 6.
+    // About 153 MiB a view: 1 GiB takes 6 views, so 63 views run as 11 chunks of at most 6.
     expect(innerChunkSize(vitB16, 63, 16, 64 * GiB)).toBe(6);
     expect(innerChunkSize(vitB16, 15, 16, 64 * GiB)).toBe(5);
     expect(innerChunkSize(vitB16, 63, 4, 64 * GiB)).toBe(4);
