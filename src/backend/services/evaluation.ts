@@ -22,6 +22,7 @@ export function evaluateRun(store: Store, runId: number, against: LabelKind = 'a
     against,
     results: store.evaluation.resultCount(runId),
     labelled: labelled.length,
+    trainedOn: store.evaluation.trainedOnCount(runId, against),
     adapted: labelled.filter((r) => r.adapted).length,
     comparison:
       labelled.length === 0

@@ -11,6 +11,19 @@ export const labelKindCondition: Record<LabelKind, string> = {
   imported: "l.decision = 'label' AND l.source = 'imported'",
 };
 
+/**
+ * SQL condition on the prediction `p`: its image's label did not train the run's learned prompt
+ * (`params.learnedPrompt`; labels it held out for validation count as unseen). A prompt scored on its
+ * own training labels would look better than it is, so evaluations and the fixed/broken filters
+ * judge only the rest.
+ */
+export const notTrainedOn = `p.image_id NOT IN (
+  SELECT json_extract(j.value, '$[0]')
+  FROM runs tr
+  JOIN learned_prompts lp ON lp.id = json_extract(tr.params_json, '$.learnedPrompt'),
+    json_each(lp.labels_json) j
+  WHERE tr.id = p.run_id AND json_extract(j.value, '$[2]') = 0)`;
+
 export interface LabelledResult {
   imageId: number;
   truth: number;
@@ -42,8 +55,19 @@ export function evaluationRepository(db: Db) {
          JOIN runs r ON r.id = p.run_id
          JOIN labels l ON l.image_id = p.image_id AND l.class_set_id = r.class_set_id
          JOIN prediction_details d ON d.run_id = p.run_id AND d.image_id = p.image_id
-         WHERE p.run_id = ? AND ${labelKindCondition[kind]}
+         WHERE p.run_id = ? AND ${labelKindCondition[kind]} AND ${notTrainedOn}
          ORDER BY p.image_id`,
+      ),
+    ]),
+  );
+  const trainedOn = new Map(
+    LABEL_KINDS.map((kind) => [
+      kind,
+      db.prepare<[number], { n: number }>(
+        `SELECT COUNT(*) AS n FROM predictions p
+         JOIN runs r ON r.id = p.run_id
+         JOIN labels l ON l.image_id = p.image_id AND l.class_set_id = r.class_set_id
+         WHERE p.run_id = ? AND ${labelKindCondition[kind]} AND NOT ${notTrainedOn}`,
       ),
     ]),
   );
@@ -59,12 +83,17 @@ export function evaluationRepository(db: Db) {
   );
 
   return {
-    /** The run's results on images labelled with a class of the given kind, in image order. */
+    /**
+     * The run's results on images labelled with a class of the given kind, in image order, but for
+     * those whose labels trained the run's learned prompt (notTrainedOn).
+     */
     labelledResults: (runId: number, kind: LabelKind): LabelledResult[] =>
       labelled
         .get(kind)!
         .all(runId)
         .map((r) => ({ ...r, adapted: r.adapted === 1 })),
+    /** Labelled results left out because the run's learned prompt was trained on their labels. */
+    trainedOnCount: (runId: number, kind: LabelKind): number => trainedOn.get(kind)!.get(runId)!.n,
     /** How many images the run has a result for. */
     resultCount: (runId: number): number => resultCount.get(runId)!.n,
     /** Per-image compute times of the run's results that were timed. */

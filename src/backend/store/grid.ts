@@ -4,7 +4,7 @@
 // database (tested on its own); gridRepository looks up what it needs and runs it.
 import { InvalidRequestError } from './errors.js';
 import type { Db } from './database.js';
-import { labelKindCondition } from './evaluation.js';
+import { labelKindCondition, notTrainedOn } from './evaluation.js';
 import {
   maxGridPageSize,
   type GridItem,
@@ -134,7 +134,7 @@ export function buildGridQuery(q: GridQuery, context: GridContext): GridPlan {
     if (!Object.hasOwn(labelKindCondition, against))
       throw new InvalidRequestError(`unknown label kind "${against}"`);
     labelWhere.push(labelKindCondition[against]);
-    predictionWhere.push(outcomeConditions[outcome]);
+    predictionWhere.push(outcomeConditions[outcome], notTrainedOn);
   }
   if (q.labelClass !== undefined) {
     labelWhere.push("l.decision = 'label' AND l.class_ordinal = @labelClass");

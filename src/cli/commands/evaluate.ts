@@ -104,6 +104,10 @@ async function evaluate(options: EvaluateOptions, _args: string[], io: CommandIo
   try {
     const evaluations = runIds.map((runId) => evaluateRun(store, runId, against));
     io.stdout(`${options.json ? JSON.stringify(evaluations) : evaluationTable(evaluations)}\n`);
+    for (const e of evaluations.filter((e) => e.trainedOn > 0))
+      io.stderr(
+        `metatpt: run ${e.runId}: ${e.trainedOn} labelled images left out, its learned prompt was trained on their labels\n`,
+      );
     const unlabelled = evaluations.filter((e) => e.labelled === 0).map((e) => e.runId);
     if (unlabelled.length > 0)
       io.stderr(

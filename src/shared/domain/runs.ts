@@ -104,6 +104,12 @@ export interface RunEvaluation {
   results: number;
   /** Of those, images with a label of that kind: the images compared. */
   labelled: number;
+  /**
+   * Labelled images left out because the run's learned prompt (CoOp, Self-TPT, CoOp init) was trained
+   * on their labels: scoring a prompt on its own training labels would flatter it. The labels it held
+   * out for validation stay in.
+   */
+  trainedOn: number;
   /** Of the labelled images, those the run adapted (the rest kept their zero-shot result). */
   adapted: number;
   /** The run against its zero-shot predictions on the labelled images; null when there are none. */

@@ -34,10 +34,17 @@ export function seedEvaluatedRuns(store: Store) {
   return recordEvaluatedRuns(store, seedCollection(store, EVALUATION_CASES.length));
 }
 
-/** The runs and labels of EVALUATION_CASES over a collection's first six images (imageIds, in order). */
-export function recordEvaluatedRuns<T extends SeededRows & { imageIds: number[] }>(store: Store, seeded: T) {
+/**
+ * The runs and labels of EVALUATION_CASES over a collection's first six images (imageIds, in order);
+ * `tptParams` are the TPT run's settings.
+ */
+export function recordEvaluatedRuns<T extends SeededRows & { imageIds: number[] }>(
+  store: Store,
+  seeded: T,
+  tptParams: Record<string, unknown> = {},
+) {
   const { collection, classSet, imageIds } = seeded;
-  const tpt = createCollectionRun(store, seeded, 'tpt');
+  const tpt = createCollectionRun(store, seeded, 'tpt', tptParams);
   const zeroShot = createCollectionRun(store, seeded, 'zeroshot');
   EVALUATION_CASES.forEach((c, i) => {
     const zeroShotProbs = probs(c.zeroShot[0], c.zeroShot[1]);

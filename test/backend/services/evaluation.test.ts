@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateRun } from '../../../src/backend/services/evaluation.js';
 import { wilsonInterval } from '../../../src/shared/domain/evaluation.js';
-import { seedEvaluatedRuns } from './evaluation-fixture.js';
-import { tempStore } from '../helpers.js';
+import { EVALUATION_CASES, recordEvaluatedRuns, seedEvaluatedRuns } from './evaluation-fixture.js';
+import { seedCollection, tempStore } from '../helpers.js';
 
 describe('evaluateRun', () => {
   it('compares a run with the zero-shot predictions its results store, on every labelled image', () => {
@@ -23,6 +23,43 @@ describe('evaluateRun', () => {
     expect(c.baseline.ece).toBeCloseTo(0.51, 6);
     // Totals 110, 211, 312, 413, 514, 615 ms; encoding 10..15 ms.
     expect(evaluation.time).toEqual({ timedImages: 6, msPerImage: 362.5, zeroShotMsPerImage: 12.5 });
+  });
+
+  it('leaves out the images a learned prompt was trained on, and keeps those it held out', () => {
+    const store = tempStore();
+    const seeded = seedCollection(store, EVALUATION_CASES.length);
+    const prompt = store.learnedPrompts.add({
+      classSetId: seeded.classSet.id,
+      modelId: seeded.model.id,
+      method: 'coop',
+      template: seeded.classSet.template,
+      classNames: seeded.classSet.classes.map((c) => c.name),
+      ctx: new Float32Array(8),
+      nCtx: 2,
+      selfTpt: null,
+      settings: {},
+      // Trained on images 0 and 1; image 2 held out for validation.
+      labels: [0, 1, 2].map((i) => ({ imageId: seeded.imageIds[i], classOrdinal: i, heldOut: i === 2 })),
+      accuracy: { trainBefore: 0, trainAfter: 1, validationBefore: 0, validationAfter: 1 },
+      history: [],
+      nearestTokens: [[], []],
+    });
+    const { tpt } = recordEvaluatedRuns(store, seeded, { learnedPrompt: prompt.id });
+    const evaluation = evaluateRun(store, tpt.id);
+    // Five labelled images, two of them trained on: images 2 (fixed), 3 (broken), 4 (both wrong).
+    expect(evaluation).toMatchObject({ labelled: 3, trainedOn: 2 });
+    expect(evaluation.comparison).toMatchObject({ n: 3, fixed: 1, broken: 1 });
+    expect(evaluation.comparison!.run.correct).toBe(1);
+    // The library's fixed filter judges the same images: image 1 (fixed) was trained on.
+    const fixed = store.grid.query({
+      collectionId: seeded.collection.id,
+      runId: tpt.id,
+      versusZeroShot: { outcome: 'fixed' },
+    });
+    expect(fixed.items.map((i) => i.imageId)).toEqual([seeded.imageIds[2]]);
+    // Without a learned prompt nothing is left out.
+    const plain = tempStore();
+    expect(evaluateRun(plain, seedEvaluatedRuns(plain).tpt.id).trainedOn).toBe(0);
   });
 
   it('takes the imported or the reviewed labels alone when asked', () => {
