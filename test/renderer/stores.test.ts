@@ -294,3 +294,20 @@ describe('renderer stores over the backend', () => {
     expect(grid.items.total).toBe(imageCount);
   });
 });
+
+describe('renderer stores over a reload', () => {
+  it('keeps the class set being looked at (the Runs form starts from it)', async () => {
+    const classSets = useClassSetsStore();
+    const other = await api.call('classSets.create', {
+      name: 'kept over a reload',
+      classes: CLASS_NAMES.slice(0, 2).map((name) => ({ name })),
+    });
+    await classSets.load();
+    classSets.edit(other.id);
+    // A reload: fresh stores over the same page address.
+    piniaWith(api);
+    const reloaded = useClassSetsStore();
+    await reloaded.load();
+    expect(reloaded.activeId).toBe(other.id);
+  });
+});

@@ -1,6 +1,6 @@
 // What the page's address keeps, so that a reload (or a copied address) comes back to the same place:
-// the open view, the collection, the shown run and the grid's filters and sort. It lives after the `#`
-// (`#tab=runs&c=2&run=5`), which leaves the query — serve mode's token — alone.
+// the open view, the collection, the class set, the shown run and the grid's filters and sort. It
+// lives after the `#` (`#tab=runs&c=2&k=1&run=5`), which leaves the query — serve mode's token — alone.
 import { useUrlSearchParams } from '@vueuse/core';
 import { computed, type WritableComputedRef } from 'vue';
 

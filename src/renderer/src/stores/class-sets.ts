@@ -4,6 +4,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { ClassDefinition, ClassSet } from '../../../shared/api.js';
 import { DEFAULT_CONTEXT_INIT, DEFAULT_TEMPLATE } from '../../../shared/domain/adaptation.js';
+import { urlNumber } from '../lib/url-state.js';
 import { useApi } from '../api.js';
 import { errorMessage } from '../lib/format.js';
 import { useAppStore } from './app.js';
@@ -53,7 +54,8 @@ export const useClassSetsStore = defineStore('classSets', () => {
   const classSets = ref<ClassSet[]>([]);
   const loading = ref(false);
   const error = ref<string | null>(null);
-  const activeId = ref<number | null>(null);
+  /** The class set being looked at, kept in the page address so that a reload keeps it (`k`). */
+  const activeId = urlNumber('k');
   const draft = ref<ClassDraft>(emptyDraft());
   const importing = ref(false);
   /** Why the view offers a zero-shot run: a new class set, or prompts that changed; null for none. */
