@@ -116,9 +116,8 @@ async function stage2Part(engine: Engine, log: (line: string) => void): Promise<
     `features are fixed inputs). First call: compiling the step's graph and running it; then medians of 3 ` +
     `interleaved runs. The two give the same CPT losses at every step to ` +
     `${(maxAbsDiff(first[0].value.losses, first[1].value.losses) / first[0].value.losses[0]).toExponential(1)} ` +
-    `(relative) and contexts within ${maxAbsDiff(first[0].value.ctx, first[1].value.ctx).toExponential(1)} ` +
-    `(Adam's first steps are about lr·sign(gradient), so a coordinate whose gradient is near zero can ` +
-    `step either way under another summation order). Target < 20 s.\n\n` +
+    `(relative) and contexts within ${maxAbsDiff(first[0].value.ctx, first[1].value.ctx).toExponential(1)}. ` +
+    `Target < 20 s.\n\n` +
     markdownTable(
       ['text passes', 'token positions per arrangement', 'first call', 'median', 'speed-up'],
       rows,
