@@ -214,6 +214,32 @@ function demoSamples(): { path: string; label: string }[] {
 }
 
 /**
+ * Runs each of `methods` on one image at both precisions (views seeded by `seedKey`) and counts the
+ * label in that method's tally, right when it is `truth`.
+ */
+async function tally(
+  classifier: Classifier,
+  image: PreparedImage,
+  methods: readonly ('zeroshot' | 'tpt')[],
+  seedKey: string,
+  truth: number,
+  tallies: Record<'zeroshot' | 'tpt', Tally>,
+): Promise<void> {
+  for (const method of methods) {
+    for (const precision of VISION_PRECISIONS) {
+      const { label } = await classifier.run(image, {
+        ...ADAPT_DEFAULTS,
+        method,
+        seed: imageSeed(0, seedKey),
+        precision,
+      });
+      tallies[method][precision].labels.push(label);
+      if (label === truth) tallies[method][precision].correct++;
+    }
+  }
+}
+
+/**
  * With the embedded model, at both precisions: zero-shot on every demo image and TPT on the first
  * `tptImages`; zero-shot and TPT on the adaptation test split (`perClass` scenes a shape, clean and
  * shifted).
@@ -241,38 +267,20 @@ async function accuracy(
     const image = await classifier.prepare(sample.path);
     const truth = classNames.indexOf(sample.label);
     const methods = i < tptImages ? (['zeroshot', 'tpt'] as const) : (['zeroshot'] as const);
-    for (const method of methods) {
-      for (const precision of VISION_PRECISIONS) {
-        const { label } = await classifier.run(image, {
-          ...ADAPT_DEFAULTS,
-          method,
-          seed: imageSeed(0, sample.path),
-          precision,
-        });
-        const tally = (method === 'tpt' ? result.tpt : result.zeroShot)[precision];
-        tally.labels.push(label);
-        if (label === truth) tally.correct++;
-      }
-    }
+    await tally(classifier, image, methods, sample.path, truth, {
+      zeroshot: result.zeroShot,
+      tpt: result.tpt,
+    });
     if ((i + 1) % 50 === 0) log(`demo: ${i + 1}/${samples.length} images`);
   }
   const shapes = new Classifier(await PromptSet.create(encoder, SHAPES));
   const split = await renderShapeSamples(shapes.prompts, TEST_SCENES_SEED, perClass, ['clean', ...SHIFTS]);
   log(`test split: ${split.length} images`);
   for (const sample of split) {
-    for (const method of ['zeroshot', 'tpt'] as const) {
-      for (const precision of VISION_PRECISIONS) {
-        const { label } = await shapes.run(sample.image, {
-          ...ADAPT_DEFAULTS,
-          method,
-          seed: imageSeed(0, sample.key),
-          precision,
-        });
-        const tally = (method === 'tpt' ? result.splitTpt : result.split)[precision];
-        tally.labels.push(label);
-        if (label === sample.label) tally.correct++;
-      }
-    }
+    await tally(shapes, sample.image, ['zeroshot', 'tpt'], sample.key, sample.label, {
+      zeroshot: result.split,
+      tpt: result.splitTpt,
+    });
   }
   result.splitImages = split.length;
   return result;
