@@ -15,7 +15,8 @@ afterAll(() => workspace.remove());
 describe('closing and starting the backend', () => {
   it('leaves a run in progress queued at close and finishes it at the next start', async () => {
     const first = await startBackend(workspace);
-    const { collection } = await call(first, 'collections.add', { folder: workspace.photos });
+    const { collection, scan } = await call(first, 'collections.add', { folder: workspace.photos });
+    expect(collection.lastScan).toEqual(scan);
     const classSet = await call(first, 'classSets.create', {
       name: 'golden',
       classes: CLASS_NAMES.map((name) => ({ name })),
@@ -42,6 +43,9 @@ describe('closing and starting the backend', () => {
 
     const second = await startBackend(workspace);
     try {
+      // What the scan found is still there to show after the restart.
+      const [again] = await call(second, 'collections.list', {});
+      expect(again.lastScan).toMatchObject({ added: 8, skippedCount: 0, skipped: [], failed: [] });
       const finished = nextEvent(second, 'run.progress', (p) => p.status === 'done');
       // The run may already be through by the time we listen; then the store says so.
       const current = await call(second, 'runs.get', { runId: run.id });

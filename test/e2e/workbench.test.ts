@@ -399,6 +399,10 @@ describe.skipIf(skipReason !== null)(
       });
       await page.locator('[data-testid="image-count"]', { hasText: exactly(`${total} images`) }).waitFor();
       expect(await page.getAttribute('[data-testid="tab-library"]', 'aria-selected')).toBe('true');
+      // What the demo's scan found is kept by the backend, so the reload still shows it.
+      await page
+        .locator('[data-testid="scan-summary"] summary', { hasText: /^Last scan: 480 new/ })
+        .waitFor();
       expect(await page.inputValue('[data-testid="filter-sort"]')).toBe('entropy:desc');
       expect(await page.inputValue('[data-testid="filter-predicted"]')).toBe(predicted);
       expect(await page.inputValue('[data-testid="filter-confidence-min"]')).toBe('5');

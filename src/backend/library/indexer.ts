@@ -133,11 +133,8 @@ export async function scanCollection(
   }
 
   const { moved, removed } = store.images.finishScan(collectionId, scanStamp);
-  store.collections.markScanned(collectionId, scanStamp);
-  store.optimize();
-  progress(null, true);
   // A moved file was counted as added when its new path appeared.
-  return {
+  const summary: ScanSummary = {
     collectionId,
     ...counts,
     added: counts.added - moved,
@@ -148,4 +145,8 @@ export async function scanCollection(
     skipped,
     failed,
   };
+  store.collections.markScanned(collectionId, scanStamp, summary);
+  store.optimize();
+  progress(null, true);
+  return summary;
 }

@@ -1,5 +1,5 @@
 import type { Db } from './database.js';
-import type { Collection } from '../../shared/domain/library.js';
+import type { Collection, ScanSummary } from '../../shared/domain/library.js';
 
 interface CollectionRow {
   id: number;
@@ -8,6 +8,7 @@ interface CollectionRow {
   created_at: number;
   last_scan_at: number | null;
   follow_links: number;
+  last_scan_json: string | null;
 }
 
 const toCollection = (r: CollectionRow): Collection => ({
@@ -17,6 +18,7 @@ const toCollection = (r: CollectionRow): Collection => ({
   createdAt: r.created_at,
   lastScanAt: r.last_scan_at,
   followLinks: r.follow_links === 1,
+  lastScan: r.last_scan_json === null ? null : (JSON.parse(r.last_scan_json) as ScanSummary),
 });
 
 export function collectionsRepository(db: Db) {
@@ -27,7 +29,9 @@ export function collectionsRepository(db: Db) {
     'INSERT INTO collections (root, name, created_at) VALUES (@root, @name, @now)',
   );
   const followLinks = db.prepare<[number, number]>('UPDATE collections SET follow_links = ? WHERE id = ?');
-  const scanned = db.prepare<[number, number]>('UPDATE collections SET last_scan_at = ? WHERE id = ?');
+  const scanned = db.prepare<[number, string, number]>(
+    'UPDATE collections SET last_scan_at = ?, last_scan_json = ? WHERE id = ?',
+  );
   const rename = db.prepare<[string, number]>('UPDATE collections SET name = ? WHERE id = ?');
   const remove = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
 
@@ -53,8 +57,9 @@ export function collectionsRepository(db: Db) {
     list(): Collection[] {
       return all.all().map(toCollection);
     },
-    markScanned(id: number, at: number): void {
-      scanned.run(at, id);
+    /** Records a finished scan: its time stamp and what it found (shown again after a restart). */
+    markScanned(id: number, at: number, scan: ScanSummary): void {
+      scanned.run(at, JSON.stringify(scan), id);
     },
     rename(id: number, name: string): void {
       rename.run(name, id);

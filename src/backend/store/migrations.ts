@@ -313,6 +313,12 @@ const collectionFollowLinks = `
 ALTER TABLE collections ADD COLUMN follow_links INTEGER NOT NULL DEFAULT 0;
 `;
 
+// What the last scan found (counts, skipped entries, unreadable files), so that the Library can
+// show it after a reload or a restart, not only in the session that scanned.
+const collectionLastScan = `
+ALTER TABLE collections ADD COLUMN last_scan_json TEXT;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -331,4 +337,5 @@ export const migrations: readonly Migration[] = [
     description: 'per-collection choice to follow links out of the folder',
     sql: collectionFollowLinks,
   },
+  { version: 10, description: "each collection's last scan summary", sql: collectionLastScan },
 ];

@@ -15,6 +15,8 @@ export interface Collection {
    * by scans and refused everywhere else.
    */
   followLinks: boolean;
+  /** What the last finished scan found; null before the first (or for a scan before this was kept). */
+  lastScan: ScanSummary | null;
 }
 
 export interface CollectionSummary extends Collection {

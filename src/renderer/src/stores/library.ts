@@ -20,8 +20,6 @@ export const useLibraryStore = defineStore('library', () => {
   const chosenId = urlNumber('c');
   /** Folders being added or rescanned, with the scan's latest progress. */
   const scans = ref<Record<number, ScanProgress>>({});
-  /** The latest finished scan of each collection (this session). */
-  const lastScan = ref<Record<number, ScanSummary>>({});
   const adding = ref<string | null>(null);
 
   const active = computed(() => collections.value.find((c) => c.id === chosenId.value) ?? null);
@@ -33,8 +31,7 @@ export const useLibraryStore = defineStore('library', () => {
     scans.value = { ...scans.value, [progress.collectionId]: progress };
   });
   // A scan finished (here, in another window or from the CLI): counts and the grid follow at once.
-  api.on('collection.changed', ({ collectionId, scan }) => {
-    if (scan) lastScan.value = { ...lastScan.value, [collectionId]: scan };
+  api.on('collection.changed', ({ collectionId }) => {
     forgetScan(collectionId);
     void load();
   });
@@ -68,7 +65,6 @@ export const useLibraryStore = defineStore('library', () => {
       if (!added) return null;
       replace(added.collection);
       chosenId.value = added.collection.id;
-      lastScan.value = { ...lastScan.value, [added.collection.id]: added.scan };
       app.notify('info', `${added.collection.name}: ${scanSummaryText(added.scan)}`);
       return added;
     } finally {
@@ -95,7 +91,6 @@ export const useLibraryStore = defineStore('library', () => {
     try {
       const scan = await app.attempt(() => api.call('collections.rescan', { collectionId }));
       if (!scan) return null;
-      lastScan.value = { ...lastScan.value, [collectionId]: scan };
       app.notify('info', `Rescan: ${scanSummaryText(scan)}`);
       await load();
       return scan;
@@ -128,7 +123,6 @@ export const useLibraryStore = defineStore('library', () => {
     activeId,
     active,
     scans,
-    lastScan,
     adding,
     imageCount,
     load,
