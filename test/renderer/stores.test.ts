@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/app.js';
 import { useAppStore } from '../../src/renderer/src/stores/app.js';
-import { useClassSetsStore } from '../../src/renderer/src/stores/class-sets.js';
+import { nameFromPath, useClassSetsStore } from '../../src/renderer/src/stores/class-sets.js';
 import { useExportsStore } from '../../src/renderer/src/stores/exports.js';
 import {
   defaultFilters,
@@ -86,7 +86,7 @@ describe('renderer stores over the backend', () => {
     writeFileSync(file, `${CLASS_NAMES.join('\n')}\n`);
     expect(await classSets.importFrom('file', file)).toBe(true);
     expect(classSets.draft.classes.map((c) => c.name)).toEqual(CLASS_NAMES);
-    expect(classSets.draft.name).toBe('classes.txt');
+    expect(classSets.draft.name).toBe('classes');
     classSets.draft.name = 'golden';
     classSets.draft.classes.push({ name: CLASS_NAMES[0], prompt: '' });
     expect(classSets.problems).toContain(`"${CLASS_NAMES[0]}" appears twice.`);
@@ -309,5 +309,14 @@ describe('renderer stores over a reload', () => {
     const reloaded = useClassSetsStore();
     await reloaded.load();
     expect(reloaded.activeId).toBe(other.id);
+  });
+});
+
+describe('nameFromPath', () => {
+  it('names an imported class set after its file without the extension, or after its folder', () => {
+    expect(nameFromPath('/data/insects/classes.txt', 'file')).toBe('classes');
+    expect(nameFromPath('C:\\labs\\cls_comma.txt', 'file')).toBe('cls_comma');
+    expect(nameFromPath('/data/.classes', 'file')).toBe('.classes');
+    expect(nameFromPath('/data/insects.v2/', 'folders')).toBe('insects.v2');
   });
 });

@@ -48,6 +48,12 @@ export function draftProblems(draft: ClassDraft): string[] {
   return problems;
 }
 
+/** A class set's name from the file or folder it came from: the last part, without a file's extension. */
+export function nameFromPath(path: string, kind: 'file' | 'folders'): string {
+  const last = path.split(/[\\/]/).filter(Boolean).pop() ?? '';
+  return kind === 'file' ? last.replace(/(.)\.[^.]+$/, '$1') : last;
+}
+
 export const useClassSetsStore = defineStore('classSets', () => {
   const api = useApi();
   const app = useAppStore();
@@ -117,7 +123,7 @@ export const useClassSetsStore = defineStore('classSets', () => {
       } else {
         useDefinitions(await api.call('classSets.readFolders', { root: path }));
       }
-      if (!draft.value.name.trim()) draft.value.name = path.split(/[\\/]/).filter(Boolean).pop() ?? '';
+      if (!draft.value.name.trim()) draft.value.name = nameFromPath(path, kind);
       return true;
     } catch (cause) {
       app.notify('error', errorMessage(cause));
