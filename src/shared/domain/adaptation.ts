@@ -249,7 +249,10 @@ export const OTHER_SETTINGS = {
   },
   precision: {
     label: 'Precision',
-    help: "vision tower arithmetic where no gradient flows: fp32 (exact) or int8 (faster; see BENCHMARKS.md 'precision')",
+    help:
+      'vision tower arithmetic where no gradient flows: fp32 (exact) or int8 — measured: views encoded ' +
+      '2.6–3.3× faster (ViT-B/16 shape), the same label as fp32 on 99 % of the embedded test images ' +
+      '(accuracy within 0.3 points), unit features within 0.008 (BENCHMARKS.md "precision")',
     choices: VISION_PRECISIONS,
     methods: ADAPT_METHODS,
   },
