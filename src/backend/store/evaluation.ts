@@ -15,14 +15,16 @@ export const labelKindCondition: Record<LabelKind, string> = {
  * SQL condition on the prediction `p`: its image's label did not train the run's learned prompt
  * (`params.learnedPrompt`; labels it held out for validation count as unseen). A prompt scored on its
  * own training labels would look better than it is, so evaluations and the fixed/broken filters
- * judge only the rest.
+ * judge only the rest. The subquery does not refer to `p`, so SQLite builds the set of (run, image)
+ * pairs once per statement instead of reading a prompt's labels again for every row (a correlated
+ * form took 7.4 s to evaluate a run over 3000 labels).
  */
-export const notTrainedOn = `p.image_id NOT IN (
-  SELECT json_extract(j.value, '$[0]')
+export const notTrainedOn = `(p.run_id, p.image_id) NOT IN (
+  SELECT tr.id, json_extract(j.value, '$[0]')
   FROM runs tr
   JOIN learned_prompts lp ON lp.id = json_extract(tr.params_json, '$.learnedPrompt'),
     json_each(lp.labels_json) j
-  WHERE tr.id = p.run_id AND json_extract(j.value, '$[2]') = 0)`;
+  WHERE json_extract(j.value, '$[2]') = 0)`;
 
 export interface LabelledResult {
   imageId: number;
