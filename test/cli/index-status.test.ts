@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands.js';
 import type { CommandIo } from '../../src/cli/format.js';
 import { openStore } from '../../src/backend/store/index.js';
-import { makeImageFolder } from '../../scripts/make-image-folder.js';
+import { imageRelPath, makeImageFolder } from '../../scripts/make-image-folder.js';
+import { SCAN_LISTED } from '../../src/shared/domain/library.js';
 import { createCollectionRun, seedCollection, tempDir } from '../backend/helpers.js';
 import { seedEvaluatedRuns } from '../backend/services/evaluation-fixture.js';
 
@@ -33,17 +34,35 @@ describe('metatpt index', () => {
 
     const first = capture();
     expect(await runIndex(['--db', db, folder, '--json'], first.io)).toBe(0);
+    const brokenError = expect.stringMatching(/unsupported image format|Input/i);
     expect(JSON.parse(first.out())).toEqual({
       collectionId: 1,
-      ...{ added: 5, changed: 0, removed: 0, errors: 1, skippedCount: 0, skipped: [] },
-      failed: [{ path: 'broken.png', error: expect.stringMatching(/unsupported image format|Input/i) }],
+      ...{ added: 5, changed: 0, moved: 0, removed: 0, unchanged: 0, errors: 1, unreadable: 1 },
+      addedPaths: ['broken.png', ...[0, 1, 2, 3].map((i) => imageRelPath(i, 1000, 'png'))],
+      ...{ changedPaths: [], movedPaths: [], removedPaths: [], skippedCount: 0, skipped: [] },
+      failed: [{ path: 'broken.png', error: brokenError }],
+      durationMs: expect.any(Number),
     });
 
+    // The broken file is unchanged, so not read again: still counted and named as unreadable.
     const second = capture();
     expect(await runIndex(['--db', db, folder], second.io)).toBe(0);
     expect(second.out()).toMatch(
-      /^collection 1 ".*" \(.*\): 0 added, 0 changed, 0 moved, 0 removed, 5 unchanged, 0 errors/,
+      /^collection 1 ".*" \(.*\): 0 added, 0 changed, 0 moved, 0 removed, 5 unchanged, 1 unreadable \(0 new this scan\)/,
     );
+    expect(second.out()).toMatch(/\n {2}unreadable: broken\.png: /);
+
+    // --json names every path of each kind, past what a summary keeps (SCAN_LISTED).
+    await makeImageFolder({ out: join(folder, 'more'), count: SCAN_LISTED + 1, size: 8 });
+    renameSync(join(folder, imageRelPath(0, 1000, 'png')), join(folder, 'moved.png'));
+    rmSync(join(folder, imageRelPath(1, 1000, 'png')));
+    const third = capture();
+    expect(await runIndex(['--db', db, folder, '--json'], third.io)).toBe(0);
+    const scan = JSON.parse(third.out());
+    expect(scan).toMatchObject({ added: SCAN_LISTED + 1, moved: 1, removed: 1, errors: 0, unreadable: 1 });
+    expect(scan.addedPaths).toHaveLength(SCAN_LISTED + 1);
+    expect(scan.movedPaths).toEqual([{ from: imageRelPath(0, 1000, 'png'), to: 'moved.png' }]);
+    expect(scan.removedPaths).toEqual([imageRelPath(1, 1000, 'png')]);
   });
 
   it('explains a missing folder argument and a missing folder', async () => {

@@ -335,6 +335,11 @@ describe.skipIf(skipReason !== null)(
       const skipped = page.locator('[data-testid="scan-skipped"]');
       expect(await skipped.count()).toBe(1);
       expect(await skipped.innerText()).toMatch(/^notes\.txt\s+not an image file type \(by its extension\)$/);
+      // And which files were new, changed and removed, by name.
+      const named = (kind: string) => page.locator(`[data-testid="scan-${kind}"] .path`).allInnerTexts();
+      expect(await named('added')).toEqual(['new-a.png', 'new-b.png']);
+      expect(await named('changed')).toEqual(['photo-2.png']);
+      expect(await named('removed')).toEqual(['photo-0.png', 'photo-1.png']);
       await shot('scan-report');
       // The demo's introduction belongs to the demo, not to this folder's offer to score it.
       expect(await page.locator('[data-testid="score-offer"]').innerText()).not.toContain('The demo is open');

@@ -6,10 +6,12 @@ import type { ScannedFile } from '../store/images.js';
 import type { SkippedEntry } from '../../shared/domain/image-types.js';
 import { walkImageFiles, type FoundFile, type WalkOptions } from './files.js';
 import { inspectFile } from './inspect.js';
-import type { ScanCounts, ScanProgress, ScanSummary } from '../../shared/domain/library.js';
-
-/** Skipped entries named in a scan summary; the rest are only counted. */
-export const SKIPPED_LISTED = 1000;
+import {
+  SCAN_LISTED,
+  type ScanCounts,
+  type ScanProgress,
+  type ScanSummary,
+} from '../../shared/domain/library.js';
 
 /**
  * followLinksOutside, when given, is the collection's new choice (stored: runs, thumbnails and exports
@@ -23,6 +25,11 @@ export interface ScanOptions extends Pick<WalkOptions, 'followLinksOutside' | 'e
   batchSize?: number;
   /** Minimum milliseconds between progress callbacks. */
   progressIntervalMs?: number;
+  /**
+   * Paths the summary names per kind (default SCAN_LISTED; Infinity names all, for `index --json`).
+   * The summary stored with the collection keeps SCAN_LISTED of each whatever this is.
+   */
+  listLimit?: number;
 }
 
 type PendingWrite =
@@ -40,6 +47,7 @@ export async function scanCollection(
   options: ScanOptions = {},
 ): Promise<ScanSummary> {
   const { signal, onProgress, concurrency = 4, batchSize = 500, progressIntervalMs = 200 } = options;
+  const listLimit = options.listLimit ?? SCAN_LISTED;
   if (options.followLinksOutside !== undefined)
     store.collections.setFollowLinks(collectionId, options.followLinksOutside);
   const collection = store.collections.require(collectionId);
@@ -51,7 +59,9 @@ export async function scanCollection(
   let lastProgressAt = 0;
   const skipped: SkippedEntry[] = [];
   let skippedCount = 0;
-  const failed: ScanSummary['failed'] = [];
+  const changedPaths: string[] = [];
+  /** Missing images found again unchanged (new again; inserted files are listed from the store). */
+  const returned: { id: number; path: string }[] = [];
 
   let writes: PendingWrite[] = [];
   const flush = () => {
@@ -86,13 +96,12 @@ export async function scanCollection(
         mtimeMs: found.mtimeMs,
         ...inspection,
       };
-      if (inspection.error && counts.errors++ < SKIPPED_LISTED)
-        failed.push({ path: found.relPath, error: inspection.error });
+      if (inspection.error) counts.errors++;
       if (existingId === null) {
         counts.added++;
         queue({ kind: 'insert', file });
       } else {
-        counts.changed++;
+        if (counts.changed++ < listLimit) changedPaths.push(found.relPath);
         queue({ kind: 'update', id: existingId, file });
       }
     });
@@ -106,8 +115,7 @@ export async function scanCollection(
       followLinksOutside: collection.followLinks,
       excludedFolders: options.excludedFolders,
       onSkip: (entry) => {
-        if (entry.reason === 'unreadable') counts.errors++;
-        if (skippedCount++ < SKIPPED_LISTED) skipped.push(entry);
+        if (skippedCount++ < listLimit) skipped.push(entry);
       },
     });
     for await (const found of files) {
@@ -118,8 +126,11 @@ export async function scanCollection(
       } else if (existing.size !== found.size || existing.mtimeMs !== found.mtimeMs) {
         inspect(found, existing.id);
       } else {
-        if (existing.status === 'missing') counts.added++;
-        else counts.unchanged++;
+        if (existing.status !== 'missing') counts.unchanged++;
+        else {
+          counts.added++;
+          if (returned.length < listLimit) returned.push({ id: existing.id, path: found.relPath });
+        }
         queue({ kind: 'touch', id: existing.id });
       }
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
@@ -132,8 +143,21 @@ export async function scanCollection(
     flush();
   }
 
-  const { moved, removed } = store.images.finishScan(collectionId, scanStamp);
-  // A moved file was counted as added when its new path appeared.
+  const { moved, removed, movedPaths, removedPaths } = store.images.finishScan(
+    collectionId,
+    scanStamp,
+    listLimit,
+  );
+  // A moved file was counted as added when its new path appeared (and its row was then merged away).
+  const addedPaths = [
+    ...store.images.firstSeenAt(collectionId, scanStamp, listLimit),
+    ...returned.filter(({ id, path }) => store.images.get(id)?.relPath === path).map(({ path }) => path),
+  ]
+    .sort()
+    .slice(0, listLimit);
+  const failed = store.images
+    .unreadable(collectionId, listLimit)
+    .map(({ relPath, error }) => ({ path: relPath, error }));
   const summary: ScanSummary = {
     collectionId,
     ...counts,
@@ -141,12 +165,30 @@ export async function scanCollection(
     moved,
     removed,
     durationMs: Date.now() - started,
+    addedPaths,
+    changedPaths,
+    movedPaths,
+    removedPaths,
+    unreadable: store.images.countByStatus(collectionId).error,
+    failed,
     skippedCount,
     skipped,
-    failed,
   };
-  store.collections.markScanned(collectionId, scanStamp, summary);
+  store.collections.markScanned(collectionId, scanStamp, listedAtMost(summary, SCAN_LISTED));
   store.optimize();
   progress(null, true);
   return summary;
+}
+
+/** The summary naming at most `limit` paths of each kind (the counts stay whole). */
+export function listedAtMost(summary: ScanSummary, limit: number): ScanSummary {
+  return {
+    ...summary,
+    addedPaths: summary.addedPaths.slice(0, limit),
+    changedPaths: summary.changedPaths.slice(0, limit),
+    movedPaths: summary.movedPaths.slice(0, limit),
+    removedPaths: summary.removedPaths.slice(0, limit),
+    failed: summary.failed.slice(0, limit),
+    skipped: summary.skipped.slice(0, limit),
+  };
 }

@@ -18,8 +18,25 @@ const toCollection = (r: CollectionRow): Collection => ({
   createdAt: r.created_at,
   lastScanAt: r.last_scan_at,
   followLinks: r.follow_links === 1,
-  lastScan: r.last_scan_json === null ? null : (JSON.parse(r.last_scan_json) as ScanSummary),
+  lastScan: r.last_scan_json === null ? null : storedScan(r.last_scan_json),
 });
+
+/**
+ * A stored scan summary. One stored before summaries named paths names none, and its
+ * errors (then this scan's failures only) stand for the unreadable images.
+ */
+function storedScan(json: string): ScanSummary {
+  const stored = JSON.parse(json) as Partial<ScanSummary> &
+    Omit<ScanSummary, 'unreadable' | 'addedPaths' | 'changedPaths' | 'movedPaths' | 'removedPaths'>;
+  return {
+    addedPaths: [],
+    changedPaths: [],
+    movedPaths: [],
+    removedPaths: [],
+    ...stored,
+    unreadable: stored.unreadable ?? stored.errors,
+  };
+}
 
 export function collectionsRepository(db: Db) {
   const byId = db.prepare<[number], CollectionRow>('SELECT * FROM collections WHERE id = ?');

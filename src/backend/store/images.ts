@@ -50,6 +50,9 @@ const fileParams = (collectionId: number, file: ScannedFile, seenAt: number) => 
   seenAt,
 });
 
+/** SQLite's LIMIT for "the first `limit`": a negative LIMIT means no limit. */
+const sqlLimit = (limit: number): number => (Number.isFinite(limit) ? limit : -1);
+
 export function imagesRepository(db: Db) {
   const byId = db.prepare<[number], ImageRow>('SELECT * FROM images WHERE id = ?');
   const byPath = db.prepare<[number, string], ImageRow>(
@@ -76,8 +79,11 @@ export function imagesRepository(db: Db) {
   );
   // Files that vanished by this scan, paired with files present in it that appeared after the vanished
   // one was last seen and carry nothing of their own yet (no labels, results or queued work).
-  const moveCandidates = db.prepare<{ collectionId: number; scan: number }, { oldId: number; newId: number }>(
-    `SELECT old.id AS oldId, new.id AS newId
+  const moveCandidates = db.prepare<
+    { collectionId: number; scan: number },
+    { oldId: number; oldPath: string; newId: number }
+  >(
+    `SELECT old.id AS oldId, old.rel_path AS oldPath, new.id AS newId
      FROM images old
      JOIN images new ON new.collection_id = old.collection_id AND new.content_hash = old.content_hash
      WHERE old.collection_id = @collectionId AND old.last_seen < @scan
@@ -88,6 +94,12 @@ export function imagesRepository(db: Db) {
      ORDER BY old.id, new.id`,
   );
   const deleteImage = db.prepare<[number]>('DELETE FROM images WHERE id = ?');
+  const vanished = db.prepare<[number, number, number], { rel_path: string }>(
+    "SELECT rel_path FROM images WHERE collection_id = ? AND last_seen < ? AND status != 'missing' ORDER BY rel_path LIMIT ?",
+  );
+  const firstSeenAt = db.prepare<[number, number, number], { rel_path: string }>(
+    'SELECT rel_path FROM images WHERE collection_id = ? AND first_seen = ? ORDER BY rel_path LIMIT ?',
+  );
   const markMissing = db.prepare<[number, number]>(
     "UPDATE images SET status = 'missing' WHERE collection_id = ? AND last_seen < ? AND status != 'missing'",
   );
@@ -137,13 +149,24 @@ export function imagesRepository(db: Db) {
      * Closes a complete scan stamped scanStartedAt: a file that vanished while a file with the same
      * content hash appeared was moved, so the old row (with its labels and results) takes the new
      * path and the new row goes; the other vanished files are marked missing (kept, not deleted, so an
-     * unplugged drive loses no labels).
+     * unplugged drive loses no labels). Returns how many of each, and the first `listLimit` of each
+     * (moves in the order of the old rows, removed files by path).
      */
-    finishScan(collectionId: number, scanStartedAt: number): { moved: number; removed: number } {
+    finishScan(
+      collectionId: number,
+      scanStartedAt: number,
+      listLimit: number,
+    ): {
+      moved: number;
+      removed: number;
+      movedPaths: { from: string; to: string }[];
+      removedPaths: string[];
+    } {
       return db.transaction(() => {
         const usedNew = new Set<number>();
         const movedOld = new Set<number>();
-        for (const { oldId, newId } of moveCandidates.all({ collectionId, scan: scanStartedAt })) {
+        const movedPaths: { from: string; to: string }[] = [];
+        for (const { oldId, oldPath, newId } of moveCandidates.all({ collectionId, scan: scanStartedAt })) {
           if (movedOld.has(oldId) || usedNew.has(newId)) continue;
           const moved = byId.get(newId)!;
           deleteImage.run(newId);
@@ -162,19 +185,30 @@ export function imagesRepository(db: Db) {
           });
           usedNew.add(newId);
           movedOld.add(oldId);
+          if (movedPaths.length < listLimit) movedPaths.push({ from: oldPath, to: moved.rel_path });
         }
+        const removedPaths = vanished
+          .all(collectionId, scanStartedAt, sqlLimit(listLimit))
+          .map((r) => r.rel_path);
         const removed = markMissing.run(collectionId, scanStartedAt).changes;
-        return { moved: movedOld.size, removed };
+        return { moved: movedOld.size, removed, movedPaths, removedPaths };
       })();
+    },
+    /** Paths of the collection's images first seen by the scan stamped `seenAt` (the first `limit`, by path). */
+    firstSeenAt(collectionId: number, seenAt: number, limit: number): string[] {
+      return firstSeenAt.all(collectionId, seenAt, sqlLimit(limit)).map((r) => r.rel_path);
     },
     /** Readable images of a collection in id order, a page at a time (for background work). */
     pageAfter(collectionId: number, afterId: number, limit: number): ImageRecord[] {
       return page.all(collectionId, afterId, limit).map(toImageRecord);
     },
-    /** The collection's images that could not be read, with their errors (the first `limit`, by path). */
+    /**
+     * The collection's images that could not be read, with their errors (the first `limit`, by path;
+     * Infinity for all).
+     */
     unreadable(collectionId: number, limit: number): { relPath: string; error: string }[] {
       return unreadable
-        .all(collectionId, limit)
+        .all(collectionId, sqlLimit(limit))
         .map((r) => ({ relPath: r.rel_path, error: r.error ?? 'unreadable' }));
     },
     countByStatus(collectionId: number): Record<ImageStatus, number> {

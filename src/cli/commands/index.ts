@@ -8,7 +8,7 @@ import { defineCommand } from '../command.js';
 import type { CommandIo } from '../format.js';
 import { SKIP_REASON_TEXT, summariseSkipped } from '../../shared/domain/image-types.js';
 
-/** Skipped entries named in the text summary; --json names up to the scan's own limit. */
+/** Skipped entries named in the text summary; --json names every path of every kind. */
 const SKIPPED_NAMED = 20;
 
 interface IndexOptions {
@@ -29,6 +29,7 @@ async function index(values: IndexOptions, [folder]: string[], io: CommandIo): P
       name: values.name,
       followLinksOutside: values.followLinks,
       signal: io.interrupt,
+      listLimit: values.json ? Infinity : undefined,
       onProgress: showProgress
         ? ({ seen, added, changed }) => {
             const now = Date.now();
@@ -39,20 +40,18 @@ async function index(values: IndexOptions, [folder]: string[], io: CommandIo): P
         : undefined,
     });
     if (showProgress) io.stderr('\r\x1b[2K');
-    const { added, changed, removed, errors, skippedCount, skipped, failed } = scan;
+    const { added, changed, removed, errors, unreadable, skippedCount, skipped, failed } = scan;
     if (values.json) {
-      const summary = {
-        collectionId: collection.id,
-        ...{ added, changed, removed, errors, failed, skippedCount, skipped },
-      };
-      io.stdout(`${JSON.stringify(summary)}\n`);
+      io.stdout(`${JSON.stringify(scan)}\n`);
     } else {
       io.stdout(
         `collection ${collection.id} "${collection.name}" (${collection.root}): ${added} added, ${changed} changed, ` +
-          `${scan.moved} moved, ${removed} removed, ${scan.unchanged} unchanged, ${errors} errors ` +
-          `in ${(scan.durationMs / 1000).toFixed(1)} s\n`,
+          `${scan.moved} moved, ${removed} removed, ${scan.unchanged} unchanged, ` +
+          `${unreadable} unreadable (${errors} new this scan) in ${(scan.durationMs / 1000).toFixed(1)} s\n`,
       );
-      for (const { path: failedPath, error } of failed) io.stdout(`  error: ${failedPath}: ${error}\n`);
+      for (const { path: failedPath, error } of failed) io.stdout(`  unreadable: ${failedPath}: ${error}\n`);
+      if (unreadable > failed.length)
+        io.stdout(`  … and ${unreadable - failed.length} more (--json lists them)\n`);
       if (skippedCount > 0) {
         io.stdout(`skipped ${skippedCount} entries (${summariseSkipped(skipped)}):\n`);
         for (const entry of skipped.slice(0, SKIPPED_NAMED))
@@ -83,7 +82,10 @@ export const indexCommand = defineCommand<IndexOptions>({
       .option('--follow-links', 'follow symbolic links that lead out of FOLDER (default: skip and name them)')
       .option(
         '--json',
-        'print {"collectionId","added","changed","removed","errors","failed","skippedCount","skipped"}',
+        'print the scan as JSON, every path named: {"collectionId","added","changed","moved","removed",\n' +
+          '"unchanged","errors" (unreadable images found by this scan),"unreadable" (all the collection\'s),\n' +
+          '"addedPaths","changedPaths","movedPaths":[{"from","to"}],"removedPaths","failed":[{"path","error"}],\n' +
+          '"skippedCount","skipped":[{"path","reason"}],"durationMs"}',
       ),
   run: index,
 });

@@ -46,7 +46,10 @@ export interface ScanCounts {
   added: number;
   changed: number;
   unchanged: number;
-  /** Files that could not be read or decoded in this scan, and unreadable folders. */
+  /**
+   * Image files read in this scan (new or changed) that could not be read or decoded. Entries the walk
+   * itself could not read (folders, files it could not stat) are skipped entries with reason unreadable.
+   */
   errors: number;
 }
 
@@ -57,17 +60,37 @@ export interface ScanProgress extends ScanCounts {
   currentPath: string | null;
 }
 
+/**
+ * Paths a scan summary names per kind (new, changed, moved, removed, unreadable, skipped): the first
+ * SCAN_LISTED of each, by path. The rest are counted; `metatpt index --json` names them all. Also the
+ * cap of the summary stored with the collection, which so stays a few tens of kilobytes at most.
+ */
+export const SCAN_LISTED = 100;
+
 export interface ScanSummary extends ScanCounts {
   collectionId: number;
   removed: number;
   moved: number;
   durationMs: number;
+  /** The new images' paths (a file that came back after being missing is new again). */
+  addedPaths: string[];
+  /** Images whose size or modification time changed, so they were read again. */
+  changedPaths: string[];
+  /** Images found at a new path with the same contents (they keep their labels and results). */
+  movedPaths: { from: string; to: string }[];
+  /** Images gone from the folder since the scan before (kept as missing, with their labels). */
+  removedPaths: string[];
+  /**
+   * The collection's images that cannot be read or decoded as of this scan: the `errors` of this scan
+   * and those found unreadable earlier (by a scan or a run) whose files have not changed since.
+   */
+  unreadable: number;
+  /** Those images, with why. */
+  failed: { path: string; error: string }[];
   /** How many entries of the folder were not taken as images (hidden, not an image, link out, …). */
   skippedCount: number;
-  /** The first SKIPPED_LISTED of them, each with its reason. */
+  /** Those entries, each with its reason. */
   skipped: SkippedEntry[];
-  /** Images of this scan that could not be read or decoded (the first SKIPPED_LISTED), with why. */
-  failed: { path: string; error: string }[];
 }
 
 export interface DemoOpened {

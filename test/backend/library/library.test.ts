@@ -16,7 +16,7 @@ import { createThumbnailCache } from '../../../src/backend/library/thumbnails.js
 import { makeImageFolder, imageRelPath } from '../../../scripts/make-image-folder.js';
 import type { Store } from '../../../src/backend/store/index.js';
 import { tempDir, tempStore } from '../helpers.js';
-import type { ScanProgress } from '../../../src/shared/domain/library.js';
+import { SCAN_LISTED, type ScanProgress, type ScanSummary } from '../../../src/shared/domain/library.js';
 
 /** A folder of `count` generated PNGs (10 per subfolder) registered as a collection. */
 async function imageCollection(store: Store, count: number) {
@@ -70,11 +70,52 @@ describe('scanning a collection', () => {
     const { root, collectionId } = await imageCollection(store, 2);
     writeFileSync(join(root, 'broken.jpg'), Buffer.from('this is not a jpeg'));
     const summary = await scanCollection(store, collectionId);
-    expect(summary).toMatchObject({ added: 3, errors: 1 });
+    expect(summary).toMatchObject({ added: 3, errors: 1, unreadable: 1 });
     const broken = store.images.findByPath(collectionId, 'broken.jpg')!;
     expect(broken.status).toBe('error');
     expect(broken.error).toMatch(/unsupported image format|Input/i);
+    expect(summary.failed).toEqual([{ path: 'broken.jpg', error: broken.error }]);
     expect(store.images.countByStatus(collectionId)).toEqual({ ok: 2, error: 1, missing: 0 });
+
+    // The unchanged broken file is not read again, yet the next scan still counts and names it.
+    const again = await scanCollection(store, collectionId);
+    expect(again).toMatchObject({ added: 0, unchanged: 3, errors: 0, unreadable: 1 });
+    expect(again.failed).toEqual([{ path: 'broken.jpg', error: broken.error }]);
+    expect(store.collections.require(collectionId).lastScan).toMatchObject({
+      unreadable: 1,
+      failed: again.failed,
+    });
+  });
+
+  it('reads a summary stored before summaries named paths: no paths, its failures as the unreadable', () => {
+    const store = tempStore();
+    const { id } = store.collections.create('/data/older', 'older');
+    const older = {
+      ...{ collectionId: id, added: 2, changed: 0, unchanged: 0, errors: 1, removed: 0, moved: 0 },
+      ...{ durationMs: 5, skippedCount: 0, skipped: [], failed: [{ path: 'a.jpg', error: 'bad' }] },
+    };
+    store.collections.markScanned(id, 1, older as unknown as ScanSummary);
+    expect(store.collections.require(id).lastScan).toEqual({
+      ...older,
+      ...{ addedPaths: [], changedPaths: [], movedPaths: [], removedPaths: [], unreadable: 1 },
+    });
+  });
+
+  it('names at most SCAN_LISTED paths of a kind, in the summary and stored, and all when asked', async () => {
+    const store = tempStore();
+    const { collectionId } = await imageCollection(store, SCAN_LISTED + 2);
+    const all = Array.from({ length: SCAN_LISTED + 2 }, (_, i) => imageRelPath(i, 10, 'png'));
+    const capped = await scanCollection(store, collectionId);
+    expect(capped.added).toBe(SCAN_LISTED + 2);
+    expect(capped.addedPaths).toEqual(all.slice(0, SCAN_LISTED));
+    expect(store.collections.require(collectionId).lastScan?.addedPaths).toEqual(capped.addedPaths);
+
+    const other = tempStore();
+    const listed = await imageCollection(other, SCAN_LISTED + 2);
+    const named = await scanCollection(other, listed.collectionId, { listLimit: Infinity });
+    expect(named.addedPaths).toEqual(all);
+    // What is kept with the collection stays capped.
+    expect(other.collections.require(listed.collectionId).lastScan?.addedPaths).toHaveLength(SCAN_LISTED);
   });
 
   it('rescans incrementally: new, changed, removed and moved files, keeping a moved file’s labels', async () => {
@@ -107,6 +148,15 @@ describe('scanning a collection', () => {
 
     const summary = await scanCollection(store, collectionId);
     expect(summary).toMatchObject({ added: 4, changed: 1, unchanged: 2, removed: 1, moved: 1 });
+    // Which files, by name: the moved one once, from its old path to its new one.
+    expect(summary).toMatchObject({
+      addedPaths: ['copy-of-4.png', ...[0, 1, 2].map((i) => `new/${imageRelPath(i, 1000, 'png')}`)],
+      changedPaths: [imageRelPath(3, 10, 'png')],
+      movedPaths: [{ from: imageRelPath(1, 10, 'png'), to: 'moved.png' }],
+      removedPaths: [imageRelPath(2, 10, 'png')],
+      unreadable: 1,
+      failed: [{ path: imageRelPath(3, 10, 'png'), error: expect.any(String) }],
+    });
     const afterMove = store.images.findByPath(collectionId, 'moved.png')!;
     expect(afterMove.id).toBe(movedImage.id);
     expect(store.images.findByPath(collectionId, imageRelPath(1, 10, 'png'))).toBeUndefined();
@@ -119,9 +169,23 @@ describe('scanning a collection', () => {
     writeFileSync(path(2), removedBytes);
     const back = await scanCollection(store, collectionId);
     expect(back).toMatchObject({ added: 0, changed: 1, removed: 0, moved: 0 });
+    expect(back.changedPaths).toEqual([imageRelPath(2, 10, 'png')]);
     expect(store.images.findByPath(collectionId, imageRelPath(2, 10, 'png'))).toMatchObject({
       id: removed.id,
       status: 'ok',
+    });
+
+    // One that comes back untouched (moved out and back) is new again, and named as such.
+    const away = join(tempDir('metatpt-away-'), 'away.png');
+    renameSync(path(4), away);
+    expect(await scanCollection(store, collectionId)).toMatchObject({
+      removedPaths: [imageRelPath(4, 10, 'png')],
+    });
+    renameSync(away, path(4));
+    expect(await scanCollection(store, collectionId)).toMatchObject({
+      added: 1,
+      addedPaths: [imageRelPath(4, 10, 'png')],
+      removed: 0,
     });
   });
 
