@@ -211,6 +211,9 @@ describe.skipIf(skipReason !== null)(
       await page.waitForSelector('[data-testid="view-tile"]');
       expect(await page.locator('[data-testid="view-tile"]').count()).toBe(tptViews);
       expect(await page.textContent('[data-testid="inspector-run-chips"]')).toContain(`${tptViews} views`);
+      // Zero-shot's answer with its probability beside TPT's, and what TPT changed.
+      expect(await page.innerText('[data-testid="verdict-zero-shot"]')).toMatch(/\d+\.\d% · H = /);
+      await page.locator('[data-testid="verdict-change"]', { hasText: /^TPT (changed|kept)/ }).waitFor();
       await imagesLoaded('[data-testid="view-tile"] img');
       await shot('inspector');
 
