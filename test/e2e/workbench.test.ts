@@ -4,7 +4,8 @@
 // every image with the adapted ones marked → export writes every image → review with the keyboard,
 // bulk-assign and undo in the library → edit a prompt and re-score → the library shows the new
 // predictions → add a folder, delete / change / add files and rescan → summary and grid follow
-// without a reload → a reload keeps the tab, filters and selection → a stopped server is noticed.
+// without a reload → a reload keeps the tab, filters, selection and the Runs form's choices → a stopped
+// server is noticed.
 // Any console error or page error fails the test. Screenshots of every view at 1440 and 1024 px go to
 // a temporary folder, or to docs/screenshots with UPDATE_SCREENSHOTS=1.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -429,6 +430,12 @@ describe.skipIf(skipReason !== null)(
       await page.locator('[data-testid="scale-out"]', { hasText: 'this machine only' }).waitFor();
       expect(await page.locator('[data-testid="scale-out-url"]').count()).toBe(0);
       await shot('models');
+      // The Runs form comes back as it was left before the reloads: TPT, its preset, the views edited.
+      await tab('runs');
+      expect(await page.isChecked('[data-testid="method-tpt"]')).toBe(true);
+      expect(await page.inputValue('[data-testid="run-preset"]')).toBe('fast-cpu');
+      expect(await page.inputValue('[data-testid="param-views"]')).toBe(String(tptViews));
+      expect(await page.isChecked('[data-testid="scope-uncertain"]')).toBe(true);
       await tab('library');
       await page.click('[data-testid="theme-toggle"]');
       await page.locator('html[data-theme="light"]').waitFor({ state: 'attached' });
