@@ -374,6 +374,21 @@ describe.skipIf(skipReason !== null)(
       const src = await page.getAttribute(`[data-testid="tile"][data-index="${index}"] img`, 'src');
       expect(src).not.toBe(changedSrc);
       await imagesLoaded('[data-testid="tile"] img');
+
+      // A broken file stays counted and named as unreadable at the next scan, which does not re-read it.
+      writeFileSync(join(folder, 'broken.png'), 'not a png');
+      const summary = page.locator('[data-testid="scan-summary"] summary');
+      await page.click('[data-testid="rescan"]');
+      await summary
+        .filter({ hasText: '1 new, 0 changed, 0 moved, 0 removed, 1 unreadable (1 new this scan)' })
+        .waitFor();
+      await page.click('[data-testid="rescan"]');
+      await summary
+        .filter({ hasText: '0 new, 0 changed, 0 moved, 0 removed, 1 unreadable (0 new this scan)' })
+        .waitFor();
+      await summary.click();
+      expect(await page.locator('[data-testid="scan-failed"] .path').allInnerTexts()).toEqual(['broken.png']);
+      await summary.click();
     });
 
     it('keeps the tab, the filters and the selection over a reload', async () => {

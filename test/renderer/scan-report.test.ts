@@ -63,7 +63,7 @@ describe('ScanReport', () => {
     ]);
     expect(report.get('[data-testid="scan-added-list"] h3').text()).toBe('New (3)');
     expect(report.get('[data-testid="scan-added-list"]').text()).toContain(
-      '… and 1 more new images; metatpt index --json lists them all.',
+      '… and 1 more new image; metatpt index --json lists them all.',
     );
     // A list that names all its entries has no such line.
     expect(report.get('[data-testid="scan-removed-list"]').text()).not.toContain('more');

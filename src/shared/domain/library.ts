@@ -62,8 +62,9 @@ export interface ScanProgress extends ScanCounts {
 
 /**
  * Paths a scan summary names per kind (new, changed, moved, removed, unreadable, skipped): the first
- * SCAN_LISTED of each, by path. The rest are counted; `metatpt index --json` names them all. Also the
- * cap of the summary stored with the collection, which so stays a few tens of kilobytes at most.
+ * SCAN_LISTED of each (new, removed and unreadable by path, the others as the scan met them). The rest
+ * are counted; `metatpt index --json` names them all. Also the cap of the summary stored with the
+ * collection, which so stays a few tens of kilobytes at most.
  */
 export const SCAN_LISTED = 100;
 
