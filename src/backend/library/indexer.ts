@@ -181,7 +181,7 @@ export async function scanCollection(
 }
 
 /** The summary naming at most `limit` paths of each kind (the counts stay whole). */
-export function listedAtMost(summary: ScanSummary, limit: number): ScanSummary {
+function listedAtMost(summary: ScanSummary, limit: number): ScanSummary {
   return {
     ...summary,
     addedPaths: summary.addedPaths.slice(0, limit),

@@ -1,6 +1,7 @@
 // The Runs form's choices (model, method, preset, its parameters, variant, precision, which images,
 // the entropy threshold, CoOp start, whether the parameters are open), kept in local storage so that a
-// reload or a restart comes back to the form as the user left it. The class set is kept in the page
+// reload or a restart comes back to the form as the user left it. Local storage belongs to the page's
+// origin: in serve mode a restart keeps the choices where it keeps its port (--port, --keep-token). The class set is kept in the page
 // address (`k=`) and the uncertain images' base run follows the shown one: neither is kept here.
 import { useLocalStorage } from '@vueuse/core';
 import { defineStore } from 'pinia';
