@@ -239,6 +239,7 @@ export const apiSchemas = {
       layered: z.boolean().optional(),
       format: exportFormatSchema,
       outDir: z.string().min(1).max(4096),
+      /** 'reviewed' (the default, as in the app and the CLI): the expert's labels, else imported ones. */
       include: z.enum(EXPORT_INCLUDES).optional(),
       minConfidence: z.number().min(0).max(1).optional(),
       split: z

@@ -103,7 +103,12 @@ describe('createBackend', () => {
     const outDir = join(workspace.root, 'export');
     const progress: ApiEvents['export.progress'][] = [];
     const off = backend.events.on('export.progress', (p) => progress.push(p));
-    const exported = await call(backend, 'export.run', { runId: run.id, format: 'imagefolder', outDir });
+    const exported = await call(backend, 'export.run', {
+      runId: run.id,
+      format: 'imagefolder',
+      include: 'predictions',
+      outDir,
+    });
     off();
     expect(exported.outDir).toBe(outDir);
     expect(exported.counts).toMatchObject({ predicted: 4, unlabeled: 0 });

@@ -291,14 +291,15 @@ describe('the demo', () => {
       classSetId: opened.classSet.id,
       sort: { key: 'path' },
     });
-    expect(labels.items.map((i) => [i.labelClass, i.labelSource])).toEqual([
-      [0, 'imported'],
-      [1, 'imported'],
+    // Imported, not decided: every image is still to review.
+    expect(labels.items.map((i) => [i.importedClass, i.decision])).toEqual([
+      [0, null],
+      [1, null],
       [null, null],
     ]);
     const again = await openDemo(deps, demo);
     expect(again.classSet.id).toBe(opened.classSet.id);
-    expect(again.groundTruth).toMatchObject({ applied: 0, alreadyLabeled: 2 });
+    expect(again.groundTruth).toMatchObject({ applied: 0, replaced: 0, unchanged: 2 });
     await expect(openDemo(deps, tempDir())).rejects.toThrow(/classes\.txt: cannot read the classes file/);
   });
 });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands.js';
-import { listFiles, makeTempDir, seedRun, type SeededRun } from '../backend/export/fixtures.js';
+import { openStore } from '../../src/backend/store/index.js';
+import { listFiles, makeTempDir, seedRun, writePng, type SeededRun } from '../backend/export/fixtures.js';
 
 let work: string;
 let seeded: SeededRun;
@@ -41,6 +42,8 @@ describe('metatpt export', () => {
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'yolo-cls', '--out', out];
     const { code, stdout } = await runCommand('export', [
       ...args,
+      '--include',
+      'predictions',
       '--split',
       '0.5,0.5',
       '--seed',
@@ -56,12 +59,13 @@ describe('metatpt export', () => {
     expect(files.some((f) => f.startsWith('val/'))).toBe(true);
   });
 
-  it('exports only reviewed labels at or above a confidence when asked', async () => {
+  it('exports only reviewed labels by default, as the app does', async () => {
     const out = path.join(work, 'reviewed');
     const args = ['--db', dbFile, '--run', String(seeded.runId), '--format', 'csv', '--out', out];
-    const { code, stdout } = await runCommand('export', [...args, '--include', 'reviewed']);
+    const { code, stdout } = await runCommand('export', args);
     expect(code).toBe(0);
     expect(stdout).toMatch(/exported 2 images as csv/);
+    expect(stdout).toMatch(/reviewed 1, accepted 1, imported 0, predicted 0/);
   });
 
   it('links Label Studio tasks to local files below --ls-root', async () => {
@@ -110,6 +114,18 @@ describe('metatpt export', () => {
 });
 
 describe('metatpt import', () => {
+  /** The command line that imports `source` in `format` into the seeded collection. */
+  const importArgs = (source: string, format: string, ...options: string[]) => [
+    '--db',
+    dbFile,
+    '--collection',
+    String(seeded.collectionId),
+    '--format',
+    format,
+    ...options,
+    source,
+  ];
+
   it('imports an export back into a collection and reports what it did', async () => {
     const out = path.join(work, 'dataset');
     const exportArgs = [
@@ -119,42 +135,68 @@ describe('metatpt import', () => {
       String(seeded.runId),
       '--format',
       'hf-imagefolder',
+      '--include',
+      'predictions',
       '--out',
       out,
     ];
     expect((await runCommand('export', exportArgs)).code).toBe(0);
-    const importArgs = [
-      '--db',
-      dbFile,
-      '--collection',
-      String(seeded.collectionId),
-      '--format',
-      'export',
-      '--json',
-      out,
-    ];
-    const { code, stdout } = await runCommand('import', importArgs);
+    const { code, stdout } = await runCommand('import', importArgs(out, 'export', '--json'));
     expect(code).toBe(0);
-    // img0 and img1 already carry the expert's labels; img3 and img4 get the exported predictions.
-    expect(JSON.parse(stdout)).toMatchObject({ read: 4, applied: 2, alreadyLabeled: 2, unmatched: 0 });
+    // Every exported label becomes an imported label, img0's and img1's too: the expert's decisions on
+    // them are kept apart and left as they are.
+    expect(JSON.parse(stdout)).toMatchObject({
+      read: 4,
+      applied: 4,
+      replaced: 0,
+      unchanged: 0,
+      unmatched: 0,
+    });
+    // Importing again changes nothing (and is no failure).
+    const again = await runCommand('import', importArgs(out, 'export', '--json'));
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ read: 4, applied: 0, replaced: 0, unchanged: 4 });
+    const store = openStore(dbFile);
+    try {
+      expect(store.labels.get(seeded.imageIds[0], seeded.classSetId)).toMatchObject({ source: 'human' });
+      expect(store.labels.get(seeded.imageIds[3], seeded.classSetId)).toBeUndefined();
+      expect(store.importedLabels.get(seeded.imageIds[3], seeded.classSetId)?.classOrdinal).toBe(0);
+    } finally {
+      store.close();
+    }
   });
 
   it('imports a CSV by file name', async () => {
     const csv = path.join(work, 'labels.csv');
     await fs.writeFile(csv, 'filepath,class\nelsewhere/img5.png,bird\nmissing.png,cat\n');
-    const args = [
-      '--db',
-      dbFile,
-      '--collection',
-      String(seeded.collectionId),
-      '--format',
-      'csv',
-      '--class-set',
-      'animals',
-      csv,
-    ];
-    const { code, stdout } = await runCommand('import', args);
+    const { code, stdout } = await runCommand('import', importArgs(csv, 'csv', '--class-set', 'animals'));
     expect(code).toBe(0);
-    expect(stdout).toMatch(/read 2 labels .* applied 1, .* unmatched 1/);
+    expect(stdout).toMatch(/read 2 labels .* imported 1 .* unmatched 1/);
+  });
+
+  it("finds a CSV's relative paths beside the CSV, else in the collection folder, and names what it could not", async () => {
+    const gt = path.join(work, 'ground-truth');
+    const photos = path.join(work, 'photos');
+    // Written relative to the collection folder, not to the CSV; a/img1.png also exists beside the
+    // CSV with other content, and b/gone.png exists nowhere.
+    await writePng(path.join(gt, 'a', 'img1.png'), 9);
+    const csv = path.join(gt, 'labels.csv');
+    await fs.writeFile(
+      csv,
+      'filepath,label\na/img0.png,cat\na/img1.png,dog\nb/img3.png,bird\nb/gone.png,cat\n',
+    );
+    const { code, stdout } = await runCommand('import', importArgs(csv, 'csv', '--json'));
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as { applied: number; unmatched: number; warnings: string[] };
+    expect(result).toMatchObject({ applied: 3, unmatched: 1 });
+    const hashing = result.warnings.filter((w) => w.startsWith(`${csv}: `));
+    expect(hashing).toEqual([
+      `${csv}: could not read 1 listed images to hash them: ` +
+        JSON.stringify(
+          `b/gone.png (not found: tried ${path.join(gt, 'b', 'gone.png')} and ${path.join(photos, 'b', 'gone.png')})`,
+        ),
+      `${csv}: 1 listed paths name different files beside it and in the collection folder; the ones beside ` +
+        `it were used: ${JSON.stringify(`a/img1.png: used ${path.join(gt, 'a', 'img1.png')}, not ${path.join(photos, 'a', 'img1.png')}`)}`,
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands.js';
 import type { CommandIo } from '../../src/cli/format.js';
+import { createReviewService } from '../../src/backend/services/review.js';
 import { openStore } from '../../src/backend/store/index.js';
 import { imageRelPath, makeImageFolder } from '../../scripts/make-image-folder.js';
 import { SCAN_LISTED } from '../../src/shared/domain/library.js';
@@ -83,11 +84,18 @@ describe('metatpt status', () => {
     const seeded = seedCollection(store, 3);
     const run = createCollectionRun(store, seeded, 'metatpt');
     store.results.recordFailure(run.id, seeded.imageIds[1], 'cannot decode');
+    store.importedLabels.replace(seeded.classSet.id, [
+      { imageId: seeded.imageIds[0], classOrdinal: 0 },
+      { imageId: seeded.imageIds[2], classOrdinal: 1 },
+    ]);
+    createReviewService({ store }).assign([seeded.imageIds[0]], seeded.classSet.id, 1);
     store.close();
 
     const overview = capture();
     expect(await runStatus(['--db', db], overview.io)).toBe(0);
-    expect(overview.out()).toContain('1  photos  /data/photos  (3 images, 0 errors, 0 missing)');
+    expect(overview.out()).toContain(
+      '1  photos  /data/photos  (3 images, 0 errors, 0 missing; 1 reviewed, 2 imported labels)',
+    );
     expect(overview.out()).toMatch(/1\s+1\s+metatpt\s+queued\s+0\/3 \(1 failed\)/);
 
     const detail = capture();
@@ -151,6 +159,24 @@ describe('metatpt evaluate', () => {
     const [parsed] = JSON.parse(json.out());
     expect(parsed).toMatchObject({ runId: tpt.id, against: 'imported', labelled: 3 });
     expect(parsed.comparison).toMatchObject({ fixed: 2, broken: 0, mcnemarP: 0.5 });
+  });
+
+  it('still covers every imported label after the expert accepted a prediction over one', async () => {
+    const { db, tpt } = evaluatedDb();
+    const store = openStore(db);
+    const image = store.grid.query({ collectionId: 1, runId: tpt.id, sort: { key: 'id' } }).items[0];
+    createReviewService({ store }).accept([image.imageId], tpt.id);
+    store.close();
+    const labelled = async (against: string) => {
+      const json = capture();
+      expect(
+        await runEvaluate(['--db', db, '--run', String(tpt.id), '--against', against, '--json'], json.io),
+      ).toBe(0);
+      return (JSON.parse(json.out()) as { labelled: number }[])[0].labelled;
+    };
+    expect([await labelled('imported'), await labelled('reviewed'), await labelled('all')]).toEqual([
+      3, 3, 5,
+    ]);
   });
 
   it('refuses a bad label kind or a missing run, and notes runs without labels', async () => {

@@ -131,14 +131,15 @@ describe.skipIf(skipReason !== null)(
       demoId = collection.id;
       const [classSet] = await api.call('classSets.list', {});
       expect(classSet.name).toBe('Demo shapes');
-      const imported = await api.call('browse.grid', {
+      // Imported ground truth on every image, and every image still to review.
+      const toReview = await api.call('browse.grid', {
         collectionId: demoId,
         classSetId: classSet.id,
-        reviewState: 'labeled',
+        reviewState: 'unreviewed',
         limit: 1,
       });
-      expect(imported.total).toBeGreaterThan(0);
-      expect(imported.items[0].labelSource).toBe('imported');
+      expect(toReview.total).toBe(demoImages);
+      expect(toReview.items[0]).toMatchObject({ decision: null, importedClass: expect.any(Number) });
       // The header names the class set the library works with even before a run exists.
       expect(await page.textContent('[data-testid="shown-view"]')).toContain('No run shown');
     });
@@ -236,15 +237,30 @@ describe.skipIf(skipReason !== null)(
     it('reviews with the keyboard and undoes a bulk assignment in the library', async () => {
       await tab('review');
       await page.waitForSelector('[data-testid="review-image"]');
-      // The imported ground truth labels every demo image: review checks and corrects.
-      await page.waitForSelector('[data-testid="all-reviewed"]');
+      // Imported ground truth is a hint beside the image, not a decision: every image is to review.
+      const remaining = () => page.textContent('[data-testid="remaining-count"]');
+      expect(await remaining()).toBe(String(demoImages));
+      await page.locator('[data-testid="imported-label"]', { hasText: /^imported: \S/ }).waitFor();
       const path = () => page.textContent('[data-testid="review-path"]');
       const first = await path();
-      await page.keyboard.press('ArrowRight');
+      // A accepts the prediction: a decision of the expert's, next to the imported label it keeps.
+      await page.keyboard.press('a');
       await page.locator('[data-testid="review-path"]', { hasNotText: exactly(first!) }).waitFor();
+      await page.locator('[data-testid="remaining-count"]', { hasText: String(demoImages - 1) }).waitFor();
+      const shownRun = (await runsOf(demoId)).at(-1)!.id;
+      const accepted = await api.call('browse.grid', {
+        collectionId: demoId,
+        runId: shownRun,
+        layered: true,
+        reviewState: 'labeled',
+      });
+      expect(accepted.items.map((i) => [i.relPath, i.labelSource, i.importedClass !== null])).toEqual([
+        [first!.trim(), 'accepted', true],
+      ]);
+      const againstImported = await api.call('runs.evaluate', { runId: shownRun, against: 'imported' });
+      expect(againstImported.labelled).toBe(againstImported.results);
       await page.keyboard.press('2');
-      await page.locator('[data-testid="review-history"] li').first().waitFor();
-      await page.locator('[data-testid="current-label"]').waitFor();
+      await page.locator('[data-testid="review-history"] li').nth(1).waitFor();
       await page.keyboard.press('Control+z');
       await page.locator('[data-testid="review-history"] li.undone').waitFor();
       await shot('review');
@@ -254,6 +270,11 @@ describe.skipIf(skipReason !== null)(
       await page.keyboard.press('Escape');
 
       await tab('library');
+      const firstTwo = () =>
+        api
+          .call('browse.grid', { collectionId: demoId, runId: shownRun, limit: 2 })
+          .then((page) => page.items.map((i) => [i.decision, i.labelSource, i.importedClass]));
+      const before = await firstTwo();
       await page.click('[data-testid="tile"][data-index="0"]');
       await page.click('[data-testid="tile"][data-index="1"]', { modifiers: ['Shift'] });
       await page.selectOption('[data-testid="assign-class"]', { index: 2 });
@@ -262,13 +283,9 @@ describe.skipIf(skipReason !== null)(
       await page.waitForSelector('[data-testid="notice-action"] >> text=Undo');
       await page.keyboard.press('Control+z');
       await page.locator('[data-testid="notice"]', { hasText: 'Undone: bulk-assign of 2 images' }).waitFor();
-      // Back to what the images had: the imported ground truth.
-      const firstTwo = await api.call('browse.grid', {
-        collectionId: demoId,
-        runId: (await runsOf(demoId)).at(-1)!.id,
-        limit: 2,
-      });
-      expect(firstTwo.items.map((i) => i.labelSource)).toEqual(['imported', 'imported']);
+      // Back to what the images had, their imported labels untouched throughout.
+      expect(await firstTwo()).toEqual(before);
+      expect(before.every(([, , importedClass]) => importedClass !== null)).toBe(true);
     });
 
     it('re-scores after a prompt edit: the library shows the new predictions', async () => {

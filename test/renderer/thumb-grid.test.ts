@@ -25,6 +25,7 @@ const item = (index: number): GridItem => ({
   decision: null,
   labelClass: null,
   labelSource: null,
+  importedClass: null,
 });
 
 // The viewport: 1200×800 px, tiles of at least 168 px + 10 px gaps → 6 columns of 188 px, rows of

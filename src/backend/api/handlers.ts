@@ -244,7 +244,7 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
 
     'export.run': checked(
       store,
-      async ({ runId, layered = true, include = 'predictions', minConfidence, ...options }) => {
+      async ({ runId, layered = true, include = 'reviewed', minConfidence, ...options }) => {
         const { outDir, manifest } = await exportRun(
           store,
           { runId, layered, include, minConfidence },
@@ -261,7 +261,10 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
       const imported =
         format === 'export' || format === 'labelstudio'
           ? await importFromExport(path)
-          : await importLabels(path, format, { hashFile });
+          : await importLabels(path, format, {
+              hashFile,
+              collectionRoot: store.collections.require(collectionId).root,
+            });
       const summary = importLabelsIntoStore(store, { collectionId, classSetId }, imported.labels);
       if (summary.applied > 0) events.emit('labels.changed', { collectionId, classSetId });
       return { ...summary, warnings: [...imported.warnings, ...summary.warnings] };

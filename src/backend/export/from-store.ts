@@ -1,10 +1,10 @@
-// The thin adapter between the store and the format layer: a run's images, predictions and the
-// expert's labels become ExportItems, a finished export is recorded in the store, and imported
-// labels become the expert's labels.
+// The thin adapter between the store and the format layer: a run's images, predictions and labels
+// become ExportItems, a finished export is recorded in the store, and labels read from a file are
+// stored as imported labels (apart from the expert's decisions).
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isInside, toAbsolute } from '../library/files.js';
-import type { ClassSet, GridItem, LabelChange, Store } from '../store/index.js';
+import type { ClassSet, GridItem, Store } from '../store/index.js';
 import { exportDataset } from './export.js';
 import { ClassNameMatcher } from '../../shared/domain/class-names.js';
 import { matchImportedLabels, type CollectionImage } from './match.js';
@@ -18,6 +18,7 @@ import type {
 } from './types.js';
 import type { ExportInclude, ImportSummary } from '../../shared/domain/export.js';
 import { InvalidRequestError } from '../store/errors.js';
+import { quoted } from './named-list.js';
 
 export interface RunSelection {
   runId: number;
@@ -26,7 +27,10 @@ export interface RunSelection {
    * default false, the run alone.
    */
   layered?: boolean;
-  /** 'reviewed': only the expert's labels; 'predictions': those, and the model's label elsewhere. */
+  /**
+   * 'reviewed': only labels a person gave (the expert's, else an imported one); 'predictions': those,
+   * and the model's label elsewhere.
+   */
   include: ExportInclude;
   /** Predictions below this confidence are left unlabeled (the expert's labels always count). */
   minConfidence?: number;
@@ -45,9 +49,11 @@ function promptOf(classSet: ClassSet, className: string, prompt: string | null):
 }
 
 /**
- * One image's export item. Its confidence is the model's probability of the exported label (so a
- * human label the model disagreed with shows a low number), null without a prediction. A rejected
- * prediction is never exported as a label.
+ * One image's export item. Its label is the expert's where he gave one, else the imported label, else
+ * (with include 'predictions') the model's prediction; a rejected prediction is never exported as a
+ * label. Its confidence is the model's probability of the label where the label is the model's
+ * prediction, null where a person gave it or it was imported (the model's probability of every class
+ * is in `probs` either way).
  */
 function toItem(
   row: GridItem,
@@ -61,6 +67,9 @@ function toItem(
   if (row.decision === 'label' && row.labelClass !== null) {
     ordinal = row.labelClass;
     source = row.labelSource;
+  } else if (row.importedClass !== null) {
+    ordinal = row.importedClass;
+    source = 'imported';
   } else if (
     row.decision !== 'reject' &&
     selection.include === 'predictions' &&
@@ -75,7 +84,7 @@ function toItem(
     sourcePath: toAbsolute(root, row.relPath),
     relativePath: row.relPath,
     label: nameOf(ordinal),
-    confidence: ordinal !== null && probs ? probs[ordinal] : null,
+    confidence: source === 'predicted' && probs ? probs[ordinal!] : null,
     source,
     ...(probs ? { probs: Object.fromEntries(names.map((name, i) => [name, probs[i]])) } : {}),
     extra: {
@@ -209,18 +218,7 @@ export async function exportRun(
 export interface StoreImportTarget {
   collectionId: number;
   classSetId: number;
-  /** Replace labels the images already have (the import is one undoable action either way). */
-  overwrite?: boolean;
 }
-
-/** Values named in a warning line; --json and the API list them all. */
-const NAMED_IN_WARNING = 10;
-
-const quoted = (values: readonly string[]) =>
-  values
-    .slice(0, NAMED_IN_WARNING)
-    .map((v) => JSON.stringify(v))
-    .join(', ') + (values.length > NAMED_IN_WARNING ? `, … (${values.length - NAMED_IN_WARNING} more)` : '');
 
 /** Readable images of a collection, as matchImportedLabels wants them. */
 function collectionImages(store: Store, collectionId: number): CollectionImage<number>[] {
@@ -235,8 +233,10 @@ function collectionImages(store: Store, collectionId: number): CollectionImage<n
 }
 
 /**
- * Matches imported labels to the collection's images and applies them as one undoable action,
- * with source 'imported'. Labels naming a class the class set does not have are counted, not added.
+ * Matches imported labels to the collection's images and stores them as the images' imported labels
+ * under the class set, replacing imported labels they had; the expert's decisions are left as they
+ * are (and the import is not part of their undo history). Labels naming a class the class set does
+ * not have are counted, not added.
  */
 export function importLabelsIntoStore(
   store: Store,
@@ -251,7 +251,8 @@ export function importLabelsIntoStore(
   const unknown = new Map<string, number>();
   const summary: ImportSummary = {
     applied: 0,
-    alreadyLabeled: 0,
+    replaced: 0,
+    unchanged: 0,
     unknownClass: 0,
     unmatched: match.unmatched.length,
     unknownLabels: [],
@@ -263,20 +264,13 @@ export function importLabelsIntoStore(
       `${summary.unmatched} imported files matched no image: ${quoted(summary.unmatchedFiles.map((u) => `${u.path} (${u.reason})`))}`,
     );
   }
-  const changes: LabelChange[] = [];
+  const known: { imageId: number; classOrdinal: number }[] = [];
   for (const { imageId, label } of match.matches) {
     const index = classes.match(label);
-    const classOrdinal = index === undefined ? undefined : classSet.classes[index].ordinal;
-    if (classOrdinal === undefined) {
+    if (index === undefined) {
       summary.unknownClass++;
       unknown.set(label, (unknown.get(label) ?? 0) + 1);
-    } else if (!target.overwrite && store.labels.get(imageId, target.classSetId)) summary.alreadyLabeled++;
-    else {
-      changes.push({
-        imageId,
-        after: { decision: 'label', classOrdinal, rejectedOrdinal: null, source: 'imported', runId: null },
-      });
-    }
+    } else known.push({ imageId, classOrdinal: classSet.classes[index].ordinal });
   }
   if (summary.unknownClass > 0) {
     summary.unknownLabels = [...unknown].map(([label, count]) => ({ label, count }));
@@ -286,7 +280,9 @@ export function importLabelsIntoStore(
         ` (its classes: ${quoted(classSet.classes.map((c) => c.name))})`,
     );
   }
-  const action = store.labels.apply(target, 'import', changes);
-  summary.applied = action?.imageCount ?? 0;
+  const written = store.importedLabels.replace(target.classSetId, known);
+  summary.applied = written.added + written.replaced;
+  summary.replaced = written.replaced;
+  summary.unchanged = written.unchanged;
   return summary;
 }

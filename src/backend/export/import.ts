@@ -17,6 +17,7 @@ import {
   type LabelSource,
 } from './types.js';
 import { InvalidRequestError } from '../store/errors.js';
+import { quoted } from './named-list.js';
 
 /** Folder names that mean "a split" in the trees people hand around (torchvision, Ultralytics, HF). */
 const SPLIT_FOLDER_NAMES = new Set([
@@ -38,6 +39,11 @@ const CSV_LABEL_COLUMNS = ['label', 'class', 'category', 'choice', 'choices'];
 export interface ImportDependencies {
   /** Content hash of an imported image, in the same form the collection stores; enables hash matching. */
   hashFile?: (absolutePath: string) => Promise<string>;
+  /**
+   * The folder of the collection the labels go to: a CSV's relative path that is not beside the CSV
+   * is looked for there (CSVs are often written relative to the image folder, not to themselves).
+   */
+  collectionRoot?: string;
 }
 
 function toPosix(relativePath: string): string {
@@ -162,28 +168,58 @@ async function importCsv(file: string): Promise<ImportResult> {
   return { labels, warnings };
 }
 
+async function isFile(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => null))?.isFile() ?? false;
+}
+
+/**
+ * Hashes each listed image (for matching by content). A relative path is looked for under each of
+ * `bases` in turn and the first that holds the file is used. Warns, naming the files, about those
+ * found nowhere (with every place tried) or unreadable, and about those found under two bases with
+ * different content (saying which was used).
+ */
 async function addContentHashes(
-  base: string,
+  source: string,
+  bases: readonly string[],
   result: ImportResult,
   hashFile: ImportDependencies['hashFile'],
 ) {
   if (!hashFile) return result;
-  let unreadable = 0;
+  const unreadable: string[] = [];
+  const ambiguous: string[] = [];
   for (const label of result.labels) {
+    const tried = [...new Set(bases.map((base) => path.resolve(base, label.relativePath)))];
+    const present: string[] = [];
+    for (const file of tried) if (await isFile(file)) present.push(file);
+    if (present.length === 0) {
+      unreadable.push(`${label.relativePath} (not found: tried ${tried.join(' and ')})`);
+      continue;
+    }
+    const [used, other] = present;
     try {
-      label.contentHash = await hashFile(path.resolve(base, label.relativePath));
-    } catch {
-      unreadable++;
+      label.contentHash = await hashFile(used);
+      if (other !== undefined && (await hashFile(other).catch(() => null)) !== label.contentHash)
+        ambiguous.push(`${label.relativePath}: used ${used}, not ${other}`);
+    } catch (cause) {
+      unreadable.push(`${label.relativePath} (${used}: ${cause instanceof Error ? cause.message : cause})`);
     }
   }
-  if (unreadable > 0)
-    result.warnings.push(`${base}: could not read ${unreadable} listed images to hash them`);
+  if (unreadable.length > 0)
+    result.warnings.push(
+      `${source}: could not read ${unreadable.length} listed images to hash them: ${quoted(unreadable)}`,
+    );
+  if (ambiguous.length > 0)
+    result.warnings.push(
+      `${source}: ${ambiguous.length} listed paths name different files beside it and in the collection ` +
+        `folder; the ones beside it were used: ${quoted(ambiguous)}`,
+    );
   return result;
 }
 
 /**
  * Labels from a class-folder tree (`path` is its root) or a CSV file. Relative paths are relative
- * to the tree's root or to the CSV's folder; match them to a collection with matchImportedLabels.
+ * to the tree's root, or to the CSV's folder and failing that to `deps.collectionRoot`; match them to
+ * a collection with matchImportedLabels.
  */
 export async function importLabels(
   source: string,
@@ -196,11 +232,12 @@ export async function importLabels(
       throw new InvalidRequestError(
         `${source}: not a folder (a class-folder tree is a folder of class folders)`,
       );
-    return addContentHashes(source, await importFolderTree(source), deps.hashFile);
+    return addContentHashes(source, [source], await importFolderTree(source), deps.hashFile);
   }
   if (!stat) throw new InvalidRequestError(`${source}: no such CSV file`);
   if (!stat.isFile()) throw new InvalidRequestError(`${source}: not a CSV file (it is not a regular file)`);
-  return addContentHashes(path.dirname(source), await importCsv(source), deps.hashFile);
+  const bases = [path.dirname(source), ...(deps.collectionRoot ? [deps.collectionRoot] : [])];
+  return addContentHashes(source, bases, await importCsv(source), deps.hashFile);
 }
 
 const manifestSchema = z.object({

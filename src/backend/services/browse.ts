@@ -32,13 +32,16 @@ export function createBrowseService({ store }: { store: Store }) {
         };
       });
       const current = store.labels.ofImage(imageId);
+      const imported = store.importedLabels.ofImage(imageId);
       const classSetIds = new Set([
         ...results.map((r) => r.run.classSetId),
         ...current.map((l) => l.classSetId),
+        ...imported.map((l) => l.classSetId),
       ]);
       const labels = [...classSetIds].map((classSetId) => ({
         classSetId,
         label: current.find((l) => l.classSetId === classSetId) ?? null,
+        imported: imported.find((l) => l.classSetId === classSetId) ?? null,
         history: store.labels.historyOfImage(imageId, classSetId),
       }));
       return {

@@ -21,8 +21,8 @@ const groundTruthName = /^ground[-_ ]?truth.*\.csv$/i;
 
 /**
  * Adds the demo folder `demoDir` as a collection, creates its class set from classes.txt (or reuses
- * the one of that name with the same classes) and imports its ground truth as labels with source
- * 'imported' (images already labeled keep their label). Throws when the folder has no class list.
+ * the one of that name with the same classes) and imports its ground truth as imported labels (apart
+ * from the expert's decisions, which it leaves as they are). Throws when the folder has no class list.
  */
 export async function openDemo(
   deps: { store: Store; collections: CollectionsService; classSets: ClassSetsService },
@@ -44,7 +44,7 @@ export async function openDemo(
   let groundTruth: DemoOpened['groundTruth'] = null;
   if (file) {
     const path = join(demoDir, file);
-    const imported = await importLabels(path, 'csv', { hashFile });
+    const imported = await importLabels(path, 'csv', { hashFile, collectionRoot: collection.root });
     const summary = importLabelsIntoStore(
       store,
       { collectionId: collection.id, classSetId: classSet.id },

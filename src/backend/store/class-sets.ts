@@ -46,8 +46,9 @@ export function classSetsRepository(db: Db) {
   const dropTail = db.prepare<[number, number]>(
     'DELETE FROM classes WHERE class_set_id = ? AND ordinal >= ?',
   );
-  const labelsBeyond = db.prepare<[number, number], { n: number }>(
-    'SELECT COUNT(*) AS n FROM labels WHERE class_set_id = ? AND class_ordinal >= ?',
+  const labelsBeyond = db.prepare<{ id: number; from: number }, { n: number }>(
+    `SELECT (SELECT COUNT(*) FROM labels WHERE class_set_id = @id AND class_ordinal >= @from)
+       + (SELECT COUNT(*) FROM imported_labels WHERE class_set_id = @id AND class_ordinal >= @from) AS n`,
   );
   const remove = db.prepare<[number]>('DELETE FROM class_sets WHERE id = ?');
 
@@ -68,7 +69,7 @@ export function classSetsRepository(db: Db) {
     const [problem] = classNameProblems(classes.map((c) => c.name));
     if (problem)
       throw new InvalidRequestError(`class ${problem.index + 1} of the class set: ${problem.message}`);
-    const orphaned = labelsBeyond.get(id, classes.length)!.n;
+    const orphaned = labelsBeyond.get({ id, from: classes.length })!.n;
     if (orphaned > 0) {
       throw new InvalidRequestError(
         `cannot drop classes from position ${classes.length}: ${orphaned} labels use them`,

@@ -4,11 +4,22 @@
 import { LABEL_KINDS, type LabelKind } from '../../shared/domain/evaluation.js';
 import type { Db } from './database.js';
 
-/** SQL condition on the labels row `l` for each kind (the sources are labels.ts's LabelSource). */
-export const labelKindCondition: Record<LabelKind, string> = {
-  all: "l.decision = 'label'",
-  reviewed: "l.decision = 'label' AND l.source IN ('human', 'accepted')",
-  imported: "l.decision = 'label' AND l.source = 'imported'",
+/** Joins the image `i`'s decision `l` and imported label `m` under the class set `classSet` (SQL). */
+export const labelJoins = (image: string, classSet: string): string =>
+  `LEFT JOIN labels l ON l.image_id = ${image} AND l.class_set_id = ${classSet} ` +
+  `LEFT JOIN imported_labels m ON m.image_id = ${image} AND m.class_set_id = ${classSet}`;
+
+const decidedClass = "CASE WHEN l.decision = 'label' THEN l.class_ordinal END";
+
+/**
+ * SQL expression over `l` and `m` (labelJoins) for the true class by each kind of label, NULL where
+ * the image has none: 'reviewed' the expert's label, 'imported' the imported one, 'all' the expert's
+ * where there is one, else the imported one.
+ */
+export const labelKindTruth: Record<LabelKind, string> = {
+  all: `COALESCE(${decidedClass}, m.class_ordinal)`,
+  reviewed: decidedClass,
+  imported: 'm.class_ordinal',
 };
 
 /**
@@ -51,13 +62,13 @@ export function evaluationRepository(db: Db) {
     LABEL_KINDS.map((kind) => [
       kind,
       db.prepare<[number], LabelledRow>(
-        `SELECT p.image_id AS imageId, l.class_ordinal AS truth, p.label AS predicted, p.confidence,
+        `SELECT p.image_id AS imageId, ${labelKindTruth[kind]} AS truth, p.label AS predicted, p.confidence,
            p.zero_shot_label AS zeroShotLabel, f32_max(d.zero_shot_probs) AS zeroShotConfidence, p.adapted
          FROM predictions p
          JOIN runs r ON r.id = p.run_id
-         JOIN labels l ON l.image_id = p.image_id AND l.class_set_id = r.class_set_id
+         ${labelJoins('p.image_id', 'r.class_set_id')}
          JOIN prediction_details d ON d.run_id = p.run_id AND d.image_id = p.image_id
-         WHERE p.run_id = ? AND ${labelKindCondition[kind]} AND ${notTrainedOn}
+         WHERE p.run_id = ? AND ${labelKindTruth[kind]} IS NOT NULL AND ${notTrainedOn}
          ORDER BY p.image_id`,
       ),
     ]),
@@ -68,8 +79,8 @@ export function evaluationRepository(db: Db) {
       db.prepare<[number], { n: number }>(
         `SELECT COUNT(*) AS n FROM predictions p
          JOIN runs r ON r.id = p.run_id
-         JOIN labels l ON l.image_id = p.image_id AND l.class_set_id = r.class_set_id
-         WHERE p.run_id = ? AND ${labelKindCondition[kind]} AND NOT ${notTrainedOn}`,
+         ${labelJoins('p.image_id', 'r.class_set_id')}
+         WHERE p.run_id = ? AND ${labelKindTruth[kind]} IS NOT NULL AND NOT ${notTrainedOn}`,
       ),
     ]),
   );

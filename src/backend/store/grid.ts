@@ -4,7 +4,7 @@
 // database (tested on its own); gridRepository looks up what it needs and runs it.
 import { InvalidRequestError } from './errors.js';
 import type { Db } from './database.js';
-import { labelKindCondition, notTrainedOn } from './evaluation.js';
+import { labelJoins, labelKindTruth, notTrainedOn } from './evaluation.js';
 import {
   maxGridPageSize,
   type GridItem,
@@ -24,6 +24,7 @@ const sortColumns: Record<GridSortKey, string> = {
   id: 'i.id',
 };
 
+// By the expert's decision alone: an image with only an imported label is still to review.
 const reviewConditions: Record<ReviewState, string> = {
   unreviewed: "(l.decision IS NULL OR l.decision = 'skip')",
   reviewed: "l.decision IN ('label', 'reject')",
@@ -32,10 +33,11 @@ const reviewConditions: Record<ReviewState, string> = {
   skipped: "l.decision = 'skip'",
 };
 
-// Judged by the label l; the prediction p carries both the run's and the zero-shot label.
-const outcomeConditions: Record<'fixed' | 'broken', string> = {
-  fixed: 'p.label = l.class_ordinal AND p.zero_shot_label != l.class_ordinal',
-  broken: 'p.label != l.class_ordinal AND p.zero_shot_label = l.class_ordinal',
+// Judged by the true class `truth` (an expression of labelKindTruth); the prediction p carries both
+// the run's and the zero-shot label.
+const outcomeConditions: Record<'fixed' | 'broken', (truth: string) => string> = {
+  fixed: (truth) => `p.label = ${truth} AND p.zero_shot_label != ${truth}`,
+  broken: (truth) => `p.label != ${truth} AND p.zero_shot_label = ${truth}`,
 };
 
 interface GridRow extends Omit<GridItem, 'adapted'> {
@@ -131,10 +133,11 @@ export function buildGridQuery(q: GridQuery, context: GridContext): GridPlan {
       );
     if (!Object.hasOwn(outcomeConditions, outcome))
       throw new InvalidRequestError(`unknown outcome "${outcome}"`);
-    if (!Object.hasOwn(labelKindCondition, against))
+    if (!Object.hasOwn(labelKindTruth, against))
       throw new InvalidRequestError(`unknown label kind "${against}"`);
-    labelWhere.push(labelKindCondition[against]);
-    predictionWhere.push(outcomeConditions[outcome], notTrainedOn);
+    const truth = labelKindTruth[against];
+    labelWhere.push(`${truth} IS NOT NULL`);
+    predictionWhere.push(outcomeConditions[outcome](truth), notTrainedOn);
   }
   if (q.labelClass !== undefined) {
     labelWhere.push("l.decision = 'label' AND l.class_ordinal = @labelClass");
@@ -171,10 +174,7 @@ export function buildGridQuery(q: GridQuery, context: GridContext): GridPlan {
         : display
           ? `LEFT JOIN predictions p ON ${predictionOf}`
           : '';
-    const labelJoin =
-      display || labelWhere.length > 0
-        ? 'LEFT JOIN labels l ON l.image_id = i.id AND l.class_set_id = @classSetId'
-        : '';
+    const labelJoin = display || labelWhere.length > 0 ? labelJoins('i.id', '@classSetId') : '';
     const where = [...imageWhere, ...labelWhere];
     if (segment === 'with-prediction') where.push(...predictionWhere);
     if (segment === 'without-prediction')
@@ -263,7 +263,7 @@ export function gridRepository(db: Db) {
 const selectColumns = `SELECT i.id AS imageId, i.rel_path AS relPath, i.width, i.height, i.status, i.error,
   i.content_hash AS contentHash, p.run_id AS runId, p.label AS predicted, p.confidence, p.entropy, p.zero_shot_label AS zeroShotLabel,
   p.zero_shot_entropy AS zeroShotEntropy, p.adapted,
-  l.decision, l.class_ordinal AS labelClass, l.source AS labelSource`;
+  l.decision, l.class_ordinal AS labelClass, l.source AS labelSource, m.class_ordinal AS importedClass`;
 
 function wholeNumber(value: number, name: string, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

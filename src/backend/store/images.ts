@@ -89,6 +89,7 @@ export function imagesRepository(db: Db) {
      WHERE old.collection_id = @collectionId AND old.last_seen < @scan
        AND new.last_seen >= @scan AND new.first_seen > old.last_seen
        AND NOT EXISTS (SELECT 1 FROM labels WHERE image_id = new.id)
+       AND NOT EXISTS (SELECT 1 FROM imported_labels WHERE image_id = new.id)
        AND NOT EXISTS (SELECT 1 FROM predictions WHERE image_id = new.id)
        AND NOT EXISTS (SELECT 1 FROM run_items WHERE image_id = new.id)
      ORDER BY old.id, new.id`,

@@ -7,6 +7,7 @@ import { modelsRepository } from './models.js';
 import { runsRepository } from './runs.js';
 import { resultsRepository } from './results.js';
 import { labelsRepository } from './labels.js';
+import { importedLabelsRepository } from './imported-labels.js';
 import { gridRepository } from './grid.js';
 import { exportsRepository } from './exports.js';
 import { imageFeaturesRepository } from './image-features.js';
@@ -36,6 +37,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     runs: runsRepository(db),
     results: resultsRepository(db),
     labels: labelsRepository(db),
+    importedLabels: importedLabelsRepository(db),
     grid: gridRepository(db),
     exports: exportsRepository(db),
     imageFeatures: imageFeaturesRepository(db),
@@ -64,8 +66,10 @@ export type {
   LabelHistoryEntry,
   Decision,
   LabelSource,
+  ImportedLabelRecord,
 } from '../../shared/domain/labels.js';
 export type { LabelChange } from './labels.js';
+export type { ImportedLabelsWrite } from './imported-labels.js';
 export type {
   GridQuery,
   GridPage,

@@ -1,5 +1,6 @@
-// The expert's decisions, with an undo/redo history. Every change goes through apply(), which writes
-// the new labels and their before/after states in one transaction.
+// The expert's decisions, with an undo/redo history (labels imported from a file live apart, in
+// imported-labels.ts). Every change goes through apply(), which writes the new labels and their
+// before/after states in one transaction.
 import type { Db } from './database.js';
 import type {
   Decision,
@@ -14,6 +15,13 @@ export interface LabelChange {
   imageId: number;
   /** The new decision; null removes the image's label. */
   after: Omit<LabelState, 'createdAt'> | null;
+}
+
+export interface LabelCounts {
+  /** Decisions that label or reject an image (a skip is no review). */
+  reviewed: number;
+  /** Labels imported from a file. */
+  imported: number;
 }
 
 interface LabelRow {
@@ -112,6 +120,13 @@ export function labelsRepository(db: Db) {
      WHERE h.image_id = ? AND a.class_set_id = ? ORDER BY h.id`,
   );
 
+  const counts = db.prepare<{ collectionId: number }, LabelCounts>(
+    `SELECT (SELECT COUNT(*) FROM labels l JOIN images i ON i.id = l.image_id
+             WHERE i.collection_id = @collectionId AND l.decision IN ('label', 'reject')) AS reviewed,
+            (SELECT COUNT(*) FROM imported_labels m JOIN images i ON i.id = m.image_id
+             WHERE i.collection_id = @collectionId) AS imported`,
+  );
+
   const write = (imageId: number, classSetId: number, state: LabelState | null) => {
     if (state === null) remove.run(imageId, classSetId);
     else upsert.run({ imageId, classSetId, ...state });
@@ -202,6 +217,10 @@ export function labelsRepository(db: Db) {
     /** Newest actions first, undone ones included (they are the redo stack). */
     recentActions(scope: { collectionId: number; classSetId: number }, limit: number): LabelAction[] {
       return recent.all(scope.collectionId, scope.classSetId, limit).map((a) => describe(a.id));
+    },
+    /** A collection's reviewed images (labelled or rejected) and imported labels, over all class sets. */
+    countsIn(collectionId: number): LabelCounts {
+      return counts.get({ collectionId })!;
     },
     historyOfImage(imageId: number, classSetId: number): LabelHistoryEntry[] {
       return historyOfImage.all(imageId, classSetId).map((h) => ({

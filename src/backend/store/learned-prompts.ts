@@ -5,7 +5,6 @@ import type {
   LearnedPromptSummary,
 } from '../../shared/domain/learned-prompts.js';
 import type { Db } from './database.js';
-import { labelKindCondition } from './evaluation.js';
 import { blobToFloat32, float32ToBlob } from './float32.js';
 
 /** Self-TPT's stage-1 result, what stage 2 adapts to new class names. */
@@ -149,7 +148,7 @@ export function learnedPromptsRepository(db: Db) {
      JOIN images i ON i.id = l.image_id
      JOIN collections c ON c.id = i.collection_id
      LEFT JOIN image_features f ON f.model_id = ? AND f.image_id = l.image_id
-     WHERE l.class_set_id = ? AND ${labelKindCondition.reviewed} AND i.status = 'ok'
+     WHERE l.class_set_id = ? AND l.decision = 'label' AND i.status = 'ok'
      ORDER BY l.image_id`,
   );
 

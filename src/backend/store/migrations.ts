@@ -319,6 +319,50 @@ const collectionLastScan = `
 ALTER TABLE collections ADD COLUMN last_scan_json TEXT;
 `;
 
+// Labels read from a file (ground truth made elsewhere) are kept apart from the expert's decisions,
+// so that neither overwrites the other: an image with only an imported label is still to review, and
+// accepting a prediction leaves the imported label for evaluation. Existing imported rows move over;
+// the label history forgets them (undo/redo concern decisions only), and import actions that are left
+// with no change are dropped. The labels table is rebuilt so that its CHECK admits decisions only.
+const importedLabelsApart = `
+CREATE TABLE imported_labels (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  class_ordinal INTEGER NOT NULL,
+  imported_at INTEGER NOT NULL,        -- ms since the epoch
+  PRIMARY KEY (image_id, class_set_id),
+  FOREIGN KEY (class_set_id, class_ordinal) REFERENCES classes(class_set_id, ordinal)
+);
+CREATE INDEX imported_labels_by_class_set ON imported_labels (class_set_id, class_ordinal);
+INSERT INTO imported_labels (image_id, class_set_id, class_ordinal, imported_at)
+  SELECT image_id, class_set_id, class_ordinal, created_at FROM labels
+  WHERE source = 'imported' AND decision = 'label';
+
+UPDATE label_history SET before_json = NULL WHERE json_extract(before_json, '$.source') = 'imported';
+UPDATE label_history SET after_json = NULL WHERE json_extract(after_json, '$.source') = 'imported';
+DELETE FROM label_history WHERE before_json IS NULL AND after_json IS NULL;
+DELETE FROM label_actions WHERE NOT EXISTS (SELECT 1 FROM label_history h WHERE h.action_id = label_actions.id);
+
+CREATE TABLE decisions (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_set_id INTEGER NOT NULL REFERENCES class_sets(id) ON DELETE CASCADE,
+  decision TEXT NOT NULL CHECK (decision IN ('label', 'reject', 'skip')),
+  class_ordinal INTEGER,
+  rejected_ordinal INTEGER,
+  source TEXT NOT NULL CHECK (source IN ('human', 'accepted')),
+  run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (image_id, class_set_id),
+  FOREIGN KEY (class_set_id, class_ordinal) REFERENCES classes(class_set_id, ordinal),
+  CHECK ((decision = 'label') = (class_ordinal IS NOT NULL))
+);
+INSERT INTO decisions SELECT image_id, class_set_id, decision, class_ordinal, rejected_ordinal, source, run_id, created_at
+  FROM labels WHERE source != 'imported';
+DROP TABLE labels;
+ALTER TABLE decisions RENAME TO labels;
+CREATE INDEX labels_by_class_set ON labels (class_set_id, decision, class_ordinal);
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -338,4 +382,5 @@ export const migrations: readonly Migration[] = [
     sql: collectionFollowLinks,
   },
   { version: 10, description: "each collection's last scan summary", sql: collectionLastScan },
+  { version: 11, description: "imported labels apart from the expert's decisions", sql: importedLabelsApart },
 ];

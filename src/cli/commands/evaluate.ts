@@ -139,7 +139,8 @@ export const evaluateCommand = defineCommand<EvaluateOptions>({
       )
       .option(
         '--against <kind>',
-        "all labels | reviewed (the expert's decisions) | imported (read from a file)",
+        'all (your label where there is one, else the imported one) | reviewed (your decisions) | ' +
+          'imported (labels read from a file by metatpt import)',
         'all',
       )
       .option('--json', 'print a JSON array, one object per run'),

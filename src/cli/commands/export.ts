@@ -118,8 +118,10 @@ export const exportCommand = defineCommand<ExportOptions>({
       .option('--out <dir>', 'the folder to write (must be empty or missing)')
       .option(
         '--include <what>',
-        "predictions (the expert's labels, the model's elsewhere) | reviewed",
-        'predictions',
+        "reviewed (your review decisions, else imported labels) | predictions (those, and the model's " +
+          "label elsewhere). The CSV/JSONL confidence column is the model's probability of a predicted " +
+          'label, empty for a label you gave or imported (prob_<class> columns hold every probability)',
+        'reviewed',
       )
       .option('--min-confidence <x>', 'leave predictions below X unlabeled')
       .option('--split <t,v[,e]>', 'train/val/test ratios, e.g. 0.8,0.1,0.1 (yolo-cls defaults to 0.8,0.2)')

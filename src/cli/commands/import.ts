@@ -1,5 +1,5 @@
 // `metatpt import`: brings labels made elsewhere (a class-folder tree, a CSV, one of our exports)
-// into a collection, as the expert's labels with source "imported".
+// into a collection as its imported labels, kept apart from the expert's decisions.
 import path from 'node:path';
 import { importLabelsIntoStore } from '../../backend/export/from-store.js';
 import { importFromExport, importLabels } from '../../backend/export/index.js';
@@ -15,7 +15,6 @@ interface ImportOptions {
   collection?: string;
   format?: string;
   classSet?: string;
-  overwrite?: boolean;
   json?: boolean;
 }
 
@@ -40,29 +39,25 @@ async function run(values: ImportOptions, [pathArg]: string[], io: CommandIo): P
   const store = openStore(requireOption(values.db, 'db'));
   try {
     const classSetId = resolveClassSet(store, values.classSet);
+    const collectionRoot = store.collections.require(collectionId).root;
     const imported =
       format === 'export' || format === 'labelstudio'
         ? await importFromExport(source)
-        : await importLabels(source, format, { hashFile });
-    const summary = importLabelsIntoStore(
-      store,
-      { collectionId, classSetId, overwrite: values.overwrite },
-      imported.labels,
-    );
+        : await importLabels(source, format, { hashFile, collectionRoot });
+    const summary = importLabelsIntoStore(store, { collectionId, classSetId }, imported.labels);
     const warnings = [...imported.warnings, ...summary.warnings];
     if (values.json) {
       io.stdout(JSON.stringify({ read: imported.labels.length, ...summary, warnings }) + '\n');
     } else {
       io.stdout(
-        `read ${imported.labels.length} labels from ${source}; applied ${summary.applied}, ` +
-          `already labeled ${summary.alreadyLabeled}, unknown class ${summary.unknownClass}, ` +
-          `unmatched ${summary.unmatched}\n` +
+        `read ${imported.labels.length} labels from ${source}; imported ${summary.applied} ` +
+          `(replacing ${summary.replaced} imported earlier with another class), unchanged ${summary.unchanged}, ` +
+          `unknown class ${summary.unknownClass}, unmatched ${summary.unmatched}\n` +
           warnings.map((w) => `  warning: ${w}\n`).join(''),
       );
     }
     const nothingNew =
-      summary.applied === 0 &&
-      (imported.labels.length === 0 || summary.alreadyLabeled < imported.labels.length);
+      summary.applied === 0 && (imported.labels.length === 0 || summary.unchanged < imported.labels.length);
     if (nothingNew) io.stderr(`metatpt: no label of ${source} was applied\n`);
     return nothingNew ? 1 : 0;
   } finally {
@@ -72,7 +67,9 @@ async function run(values: ImportOptions, [pathArg]: string[], io: CommandIo): P
 
 export const importCommand = defineCommand<ImportOptions>({
   name: 'import',
-  summary: 'import labels from class folders, a CSV, or an earlier export into a collection',
+  summary:
+    'import ground-truth labels (class folders, a CSV, an earlier export) into a collection: they are ' +
+    "kept apart from your review decisions, and a re-import replaces only the images' imported labels",
   define: (command) =>
     command
       .usage('--db FILE --collection ID --format FORMAT [options] PATH')
@@ -84,14 +81,14 @@ export const importCommand = defineCommand<ImportOptions>({
         'imagefolder (PATH/<class>/… or PATH/<split>/<class>/…) | csv (a path and a label column; , ; or tab; ' +
           'UTF-8 or UTF-16) | export (a folder written by metatpt export) | labelstudio (a Label Studio ' +
           'JSON, JSON_MIN or CSV export file). Labels match classes ignoring case and Unicode form; files ' +
-          'match by path, content, then name. Every label or file that matched nothing is named; the exit ' +
-          'code is 1 when nothing was applied (unless every label was there already)',
+          'match by path, content, then name. A relative CSV path is looked for beside the CSV, then in the ' +
+          "collection's folder. Every label or file that matched nothing is named; the exit code is 1 when " +
+          'nothing was imported (unless every label was there already)',
       )
       .option(
         '--class-set <id|name>',
         'the class set the labels belong to (needed when the store has several)',
       )
-      .option('--overwrite', 'replace labels images already have (the import can be undone either way)')
       .option('--json', 'print the result as JSON'),
   run,
 });

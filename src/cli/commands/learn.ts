@@ -115,7 +115,8 @@ export const learnCommand = defineCommand<LearnOptions>({
     command
       .usage('[--db FILE] --class-set NAME_OR_ID --model DIR [--method coop|selftpt] [options]')
       .description(
-        "Learns the class set's prompt from every image labelled in it (reviewed, accepted or imported) and " +
+        "Learns the class set's prompt from every image you labelled in it (by hand or by accepting a " +
+          'prediction; imported labels are not learned from, they stay ground truth to evaluate against) and ' +
           'stores it as its next version; runs use it with --method coop, selftpt or selftpt-v, or as ' +
           "TPT's start (--learned-prompt ID). A share of each class's labels is held out to stop early and to report.",
       )

@@ -29,7 +29,7 @@ const progressText = (run: Run) =>
 function overview(store: Store, io: CommandIo, json: boolean): void {
   const collections = store.collections
     .list()
-    .map((c) => ({ ...c, images: store.images.countByStatus(c.id) }));
+    .map((c) => ({ ...c, images: store.images.countByStatus(c.id), labels: store.labels.countsIn(c.id) }));
   const runs = store.runs.list();
   if (json) {
     io.stdout(`${JSON.stringify({ collections, runs })}\n`);
@@ -38,7 +38,11 @@ function overview(store: Store, io: CommandIo, json: boolean): void {
   io.stdout(collections.length === 0 ? 'no collections\n' : 'collections:\n');
   for (const c of collections) {
     const { ok, error, missing } = c.images;
-    io.stdout(`  ${c.id}  ${c.name}  ${c.root}  (${ok} images, ${error} errors, ${missing} missing)\n`);
+    const { reviewed, imported } = c.labels;
+    io.stdout(
+      `  ${c.id}  ${c.name}  ${c.root}  (${ok} images, ${error} errors, ${missing} missing; ` +
+        `${reviewed} reviewed, ${imported} imported labels)\n`,
+    );
   }
   if (runs.length === 0) return;
   io.stdout('runs:\n');

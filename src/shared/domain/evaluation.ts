@@ -13,8 +13,10 @@ export const ECE_BINS = 15;
 
 /**
  * Which labels count as the truth: 'reviewed' = the expert's decisions (given by hand or by accepting a
- * prediction), 'imported' = labels read from a file, 'all' = either. Only decisions that name a class
- * count; a rejection says what an image is not, a skip says nothing.
+ * prediction), 'imported' = labels read from a file (kept apart from the decisions), 'all' = the
+ * expert's label where there is one, else the imported one. Only decisions that name a class count; a
+ * rejection says what an image is not, a skip says nothing (an imported label then still counts for
+ * 'all').
  */
 export const LABEL_KINDS = ['all', 'reviewed', 'imported'] as const;
 export type LabelKind = (typeof LABEL_KINDS)[number];

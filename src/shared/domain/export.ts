@@ -15,7 +15,10 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export const LINK_MODES = ['copy', 'hardlink', 'symlink'] as const;
 export type LinkMode = (typeof LINK_MODES)[number];
 
-/** Which images an export takes: only those the expert reviewed, or every prediction. */
+/**
+ * Which labels an export takes: 'reviewed' = the expert's label where he gave one, else the imported
+ * one (the default everywhere); 'predictions' = those, and the model's prediction elsewhere.
+ */
 export const EXPORT_INCLUDES = ['reviewed', 'predictions'] as const;
 export type ExportInclude = (typeof EXPORT_INCLUDES)[number];
 
@@ -46,10 +49,17 @@ export interface ExportSummary {
   counts: ExportCounts;
 }
 
-/** What an import of labels did: applied, skipped (and why), and what matched nothing. */
+/**
+ * What an import of labels did: imported labels stored (new or replacing another class), left as they
+ * were, skipped (and why), and what matched nothing. It never changes the expert's decisions.
+ */
 export interface ImportSummary {
+  /** Imported labels written: images without one before, and `replaced`. */
   applied: number;
-  alreadyLabeled: number;
+  /** Images whose earlier imported label named another class. */
+  replaced: number;
+  /** Images that already had this imported label. */
+  unchanged: number;
   unknownClass: number;
   unmatched: number;
   /** Each label value that names no class of the class set, with how many rows gave it. */

@@ -3,7 +3,10 @@ import type { LabelKind } from './evaluation.js';
 import type { ImageStatus } from './library.js';
 import type { Decision, LabelSource } from './labels.js';
 
-/** Review states the grid filters on ('unreviewed' includes skipped images). */
+/**
+ * Review states the grid filters on, by the expert's decision only ('unreviewed' includes skipped
+ * images and those with nothing but an imported label).
+ */
 export const REVIEW_STATES = ['unreviewed', 'reviewed', 'labeled', 'rejected', 'skipped'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
 
@@ -32,6 +35,7 @@ export interface GridQuery {
    */
   hasPrediction?: boolean;
   predictedClass?: number;
+  /** Only images the expert labelled with this class (imported labels do not count). */
   labelClass?: number;
   reviewState?: ReviewState;
   confidence?: Range;
@@ -67,9 +71,12 @@ export interface GridItem {
   zeroShotLabel: number | null;
   zeroShotEntropy: number | null;
   adapted: boolean | null;
+  /** The expert's decision, its class (for 'label') and how it was made. */
   decision: Decision | null;
   labelClass: number | null;
   labelSource: LabelSource | null;
+  /** The class of the label imported from a file, kept apart from the decision. */
+  importedClass: number | null;
 }
 
 export interface GridPage {

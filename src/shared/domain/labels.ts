@@ -1,8 +1,11 @@
-// The expert's decisions as the API and the store know them.
+// The expert's decisions, and labels imported from a file, as the API and the store know them. The two
+// are kept apart: an imported label is ground truth made elsewhere (for evaluation, export, and shown
+// as a hint while reviewing); a decision is the expert's own; neither overwrites the other.
 
 export type Decision = 'label' | 'reject' | 'skip';
 
-export type LabelSource = 'human' | 'accepted' | 'imported';
+/** Who made a decision: the expert by hand, or the expert accepting a run's prediction. */
+export type LabelSource = 'human' | 'accepted';
 
 /** A decision about one image under one class set. */
 export interface LabelState {
@@ -37,4 +40,13 @@ export interface LabelHistoryEntry {
   createdAt: number;
   before: LabelState | null;
   after: LabelState | null;
+}
+
+/** A label read from a file for one image under one class set (a re-import replaces it). */
+export interface ImportedLabelRecord {
+  imageId: number;
+  classSetId: number;
+  classOrdinal: number;
+  /** When it was imported, ms since the epoch. */
+  importedAt: number;
 }

@@ -1,6 +1,6 @@
 // What a run recorded for an image, and everything known about one image, as the API returns them.
 import type { ImageRecord } from './library.js';
-import type { Label, LabelHistoryEntry } from './labels.js';
+import type { ImportedLabelRecord, Label, LabelHistoryEntry } from './labels.js';
 import type { Run } from './runs.js';
 
 export interface StoredView {
@@ -44,5 +44,11 @@ export interface ImageDetail {
     views: StoredView[];
   }[];
   /** The current decision and its history, per class set. */
-  labels: { classSetId: number; label: Label | null; history: LabelHistoryEntry[] }[];
+  /** Per class set: the expert's decision with its history, and the label imported from a file. */
+  labels: {
+    classSetId: number;
+    label: Label | null;
+    imported: ImportedLabelRecord | null;
+    history: LabelHistoryEntry[];
+  }[];
 }

@@ -114,6 +114,8 @@ describe('the hostile folder', () => {
         '1',
         '--format',
         'yolo-cls',
+        '--include',
+        'predictions',
         '--out',
         join(parent, 'dataset'),
         '--json',

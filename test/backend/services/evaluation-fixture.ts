@@ -60,22 +60,20 @@ export function recordEvaluatedRuns<T extends SeededRows & { imageIds: number[] 
     store.results.recordResult(tpt.id, imageIds[i], result(c.run[0], probs(c.run[0], c.run[1]), true));
     store.results.recordResult(zeroShot.id, imageIds[i], result(c.zeroShot[0], zeroShotProbs, false));
   });
-  store.labels.apply(
-    { collectionId: collection.id, classSetId: classSet.id },
-    'import',
-    EVALUATION_CASES.map((c, i) => {
-      const after: Omit<LabelState, 'createdAt'> =
-        c.truth === null
-          ? { decision: 'reject', classOrdinal: null, rejectedOrdinal: 1, source: c.source, runId: tpt.id }
-          : {
-              decision: 'label',
-              classOrdinal: c.truth,
-              rejectedOrdinal: null,
-              source: c.source,
-              runId: null,
-            };
-      return { imageId: imageIds[i], after };
-    }),
+  const decided = EVALUATION_CASES.flatMap((c, i) => {
+    if (c.source === 'imported') return [];
+    const after: Omit<LabelState, 'createdAt'> =
+      c.truth === null
+        ? { decision: 'reject', classOrdinal: null, rejectedOrdinal: 1, source: c.source, runId: tpt.id }
+        : { decision: 'label', classOrdinal: c.truth, rejectedOrdinal: null, source: c.source, runId: null };
+    return [{ imageId: imageIds[i], after }];
+  });
+  store.labels.apply({ collectionId: collection.id, classSetId: classSet.id }, 'review', decided);
+  store.importedLabels.replace(
+    classSet.id,
+    EVALUATION_CASES.flatMap((c, i) =>
+      c.source === 'imported' ? [{ imageId: imageIds[i], classOrdinal: c.truth }] : [],
+    ),
   );
   return { ...seeded, tpt, zeroShot };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateRun } from '../../../src/backend/services/evaluation.js';
+import { createReviewService } from '../../../src/backend/services/review.js';
 import { wilsonInterval } from '../../../src/shared/domain/evaluation.js';
 import { EVALUATION_CASES, recordEvaluatedRuns, seedEvaluatedRuns } from './evaluation-fixture.js';
 import { seedCollection, tempStore } from '../helpers.js';
@@ -74,6 +75,40 @@ describe('evaluateRun', () => {
     const reviewed = evaluateRun(store, tpt.id, 'reviewed');
     expect(reviewed).toMatchObject({ labelled: 2, comparison: { fixed: 0, broken: 1, mcnemarP: 1 } });
     expect(reviewed.comparison!.run.accuracy).toBe(0);
+  });
+
+  it("keeps an imported label when the expert decides: 'all' takes his label, 'imported' the file's", () => {
+    const store = tempStore();
+    const { tpt, zeroShot, collection, classSet, imageIds } = seedEvaluatedRuns(store);
+    const review = createReviewService({ store });
+    const scope = { collectionId: collection.id, classSetId: classSet.id };
+    const toReview = () =>
+      store.grid
+        .query({ collectionId: collection.id, runId: tpt.id, reviewState: 'unreviewed' })
+        .items.map((i) => i.imageId);
+    // Images 0-2 carry only an imported label: still to review.
+    expect(toReview()).toEqual([imageIds[0], imageIds[1], imageIds[2]]);
+    // Image 1 (imported 1): the expert accepts the zero-shot prediction, 0.
+    review.accept([imageIds[1]], zeroShot.id);
+    expect(toReview()).toEqual([imageIds[0], imageIds[2]]);
+    expect(store.importedLabels.get(imageIds[1], classSet.id)).toMatchObject({ classOrdinal: 1 });
+    expect(store.labels.get(imageIds[1], classSet.id)).toMatchObject({ classOrdinal: 0, source: 'accepted' });
+    // Imported labels are untouched: still 3 of 3, the run right on all.
+    const imported = evaluateRun(store, tpt.id, 'imported');
+    expect(imported).toMatchObject({ labelled: 3, comparison: { fixed: 2, broken: 0 } });
+    expect(imported.comparison!.run.accuracy).toBe(1);
+    expect(evaluateRun(store, tpt.id, 'reviewed')).toMatchObject({ labelled: 3 });
+    // All: image 1's truth is now the expert's 0 (run 1 wrong, zero-shot 0 right): run right on 0 and
+    // 2, zero-shot on 0, 1 and 3; fixed 2, broken 1 and 3.
+    const all = evaluateRun(store, tpt.id, 'all');
+    expect(all).toMatchObject({ labelled: 5, comparison: { fixed: 1, broken: 2 } });
+    expect(all.comparison!.run.correct).toBe(2);
+    expect(all.comparison!.baseline.correct).toBe(3);
+    // Undo concerns the decision only: the imported label stays, the image is to review again.
+    expect(review.undo(scope)).toMatchObject({ kind: 'accept' });
+    expect(store.labels.get(imageIds[1], classSet.id)).toBeUndefined();
+    expect(store.importedLabels.get(imageIds[1], classSet.id)).toMatchObject({ classOrdinal: 1 });
+    expect(toReview()).toEqual([imageIds[0], imageIds[1], imageIds[2]]);
   });
 
   it('finds nothing fixed or broken in a zero-shot run, and says when there is nothing to compare', () => {

@@ -171,13 +171,9 @@ describe('learned prompts', () => {
     const images = backend.store.images.pageAfter(ids.collectionId, 0, 100).map((i) => i.id);
     await call(backend, 'review.clear', { imageIds: images, classSetId: ids.classSetId });
     // Imported labels are the ground truth runs are evaluated against: never learned from.
-    backend.store.labels.apply(
-      { collectionId: ids.collectionId, classSetId: ids.classSetId },
-      'import',
-      images.map((imageId) => ({
-        imageId,
-        after: { decision: 'label', classOrdinal: 0, rejectedOrdinal: null, source: 'imported', runId: null },
-      })),
+    backend.store.importedLabels.replace(
+      ids.classSetId,
+      images.map((imageId) => ({ imageId, classOrdinal: 0 })),
     );
     expect(
       await call(backend, 'prompts.labelCount', { classSetId: ids.classSetId, modelId: ids.modelId }),

@@ -116,6 +116,75 @@ describe('migrations', () => {
     store.close();
   });
 
+  it('moves imported labels out of a version 10 labels table, keeping every decision and its history', () => {
+    const path = join(tempDir(), 'v10.db');
+    const v10 = openDatabase(path, { targetVersion: 10 });
+    insertRunParentsSql(v10);
+    const state = (decision: string, ordinal: number | null, source: string) =>
+      JSON.stringify({
+        decision,
+        classOrdinal: ordinal,
+        rejectedOrdinal: null,
+        source,
+        runId: source === 'accepted' ? 1 : null,
+        createdAt: 5,
+      });
+    v10.exec(`
+      INSERT INTO classes (class_set_id, ordinal, name) VALUES (1, 0, 'cat'), (1, 1, 'dog');
+      INSERT INTO images (id, collection_id, rel_path, size, mtime_ms, status, first_seen, last_seen)
+        VALUES (1, 1, 'a.png', 1, 0, 'ok', 0, 0), (2, 1, 'b.png', 1, 0, 'ok', 0, 0),
+               (3, 1, 'c.png', 1, 0, 'ok', 0, 0), (4, 1, 'd.png', 1, 0, 'ok', 0, 0);
+      INSERT INTO runs (id, collection_id, class_set_id, model_id, method, params_json, scope_json, status, created_at)
+        VALUES (1, 1, 1, 1, 'tpt', '{}', '{}', 'done', 0);
+      INSERT INTO labels (image_id, class_set_id, decision, class_ordinal, rejected_ordinal, source, run_id, created_at)
+        VALUES (1, 1, 'label', 1, NULL, 'human', NULL, 5), (2, 1, 'label', 0, NULL, 'accepted', 1, 5),
+               (3, 1, 'label', 1, NULL, 'imported', NULL, 3), (4, 1, 'label', 0, NULL, 'imported', NULL, 3);
+      INSERT INTO label_actions (id, collection_id, class_set_id, kind, undone, created_at)
+        VALUES (1, 1, 1, 'import', 0, 3), (2, 1, 1, 'assign', 0, 5), (3, 1, 1, 'accept', 0, 5);`);
+    const change = v10.prepare(
+      'INSERT INTO label_history (action_id, image_id, before_json, after_json) VALUES (?, ?, ?, ?)',
+    );
+    change.run(1, 2, null, state('label', 1, 'imported'));
+    change.run(1, 3, null, state('label', 1, 'imported'));
+    change.run(1, 4, null, state('label', 0, 'imported'));
+    change.run(2, 1, null, state('label', 1, 'human'));
+    // Image 2's imported label was replaced by accepting a prediction (what the old schema did).
+    change.run(3, 2, state('label', 1, 'imported'), state('label', 0, 'accepted'));
+    v10.close();
+
+    const store = openStore(path);
+    expect(store.schemaVersion()).toBe(migrations.length);
+    expect([1, 2, 3, 4].map((id) => store.labels.get(id, 1)?.source ?? null)).toEqual([
+      'human',
+      'accepted',
+      null,
+      null,
+    ]);
+    expect(store.labels.get(1, 1)).toMatchObject({ decision: 'label', classOrdinal: 1, createdAt: 5 });
+    expect(store.labels.get(2, 1)).toMatchObject({ classOrdinal: 0, runId: 1 });
+    expect([1, 2, 3, 4].map((id) => store.importedLabels.get(id, 1)?.classOrdinal ?? null)).toEqual([
+      null,
+      null,
+      1,
+      0,
+    ]);
+    expect(store.importedLabels.get(3, 1)).toMatchObject({ importedAt: 3 });
+    // The import action is gone (undo concerns decisions); the accept now undoes to no decision.
+    const scope = { collectionId: 1, classSetId: 1 };
+    expect(store.labels.recentActions(scope, 10).map((a) => [a.kind, a.imageCount])).toEqual([
+      ['accept', 1],
+      ['assign', 1],
+    ]);
+    expect(store.labels.historyOfImage(2, 1)).toMatchObject([{ kind: 'accept', before: null }]);
+    // Decisions only from now on: the table refuses the old source.
+    expect(() =>
+      store.db.exec(
+        "INSERT INTO labels (image_id, class_set_id, decision, class_ordinal, source, created_at) VALUES (3, 1, 'label', 0, 'imported', 0)",
+      ),
+    ).toThrow(/CHECK constraint failed/);
+    store.close();
+  });
+
   it('rolls a failing migration back whole and keeps the old version', () => {
     const path = join(tempDir(), 'broken.db');
     const broken = [

@@ -16,7 +16,11 @@ export const exportFormats: { value: ExportFormat; label: string; hint: string }
     hint: 'root/<class>/<image> — torchvision, Keras, timm',
   },
   { value: 'yolo-cls', label: 'Ultralytics YOLO classification', hint: 'train/ val/ test/ of class folders' },
-  { value: 'csv', label: 'CSV', hint: 'filepath,label,confidence relative to the CSV' },
+  {
+    value: 'csv',
+    label: 'CSV',
+    hint: 'path,label,confidence (of predicted labels),source… relative to the CSV',
+  },
   { value: 'jsonl', label: 'JSON Lines', hint: 'one record per image with provenance' },
   {
     value: 'hf-imagefolder',
