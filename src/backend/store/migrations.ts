@@ -321,8 +321,9 @@ ALTER TABLE collections ADD COLUMN last_scan_json TEXT;
 
 // Labels read from a file (ground truth made elsewhere) are kept apart from the expert's decisions,
 // so that neither overwrites the other: an image with only an imported label is still to review, and
-// accepting a prediction leaves the imported label for evaluation. Existing imported rows move over;
-// the label history forgets them (undo/redo concern decisions only), and import actions that are left
+// accepting a prediction leaves the imported label for evaluation. Existing imported rows move over,
+// and so do imported labels an applied decision had replaced (restored from its history); the label
+// history then forgets them (undo/redo concern decisions only), and import actions that are left
 // with no change are dropped. The labels table is rebuilt so that its CHECK admits decisions only.
 const importedLabelsApart = `
 CREATE TABLE imported_labels (
@@ -337,6 +338,16 @@ CREATE INDEX imported_labels_by_class_set ON imported_labels (class_set_id, clas
 INSERT INTO imported_labels (image_id, class_set_id, class_ordinal, imported_at)
   SELECT image_id, class_set_id, class_ordinal, created_at FROM labels
   WHERE source = 'imported' AND decision = 'label';
+-- An imported label a decision had replaced comes back from the history (the newest one first).
+INSERT OR IGNORE INTO imported_labels (image_id, class_set_id, class_ordinal, imported_at)
+  SELECT h.image_id, a.class_set_id, json_extract(h.before_json, '$.classOrdinal'),
+         json_extract(h.before_json, '$.createdAt')
+  FROM label_history h JOIN label_actions a ON a.id = h.action_id
+  WHERE a.undone = 0 AND json_extract(h.before_json, '$.source') = 'imported'
+    AND json_extract(h.before_json, '$.decision') = 'label'
+    AND EXISTS (SELECT 1 FROM classes c WHERE c.class_set_id = a.class_set_id
+                AND c.ordinal = json_extract(h.before_json, '$.classOrdinal'))
+  ORDER BY h.id DESC;
 
 UPDATE label_history SET before_json = NULL WHERE json_extract(before_json, '$.source') = 'imported';
 UPDATE label_history SET after_json = NULL WHERE json_extract(after_json, '$.source') = 'imported';

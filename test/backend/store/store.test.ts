@@ -116,7 +116,7 @@ describe('migrations', () => {
     store.close();
   });
 
-  it('moves imported labels out of a version 10 labels table, keeping every decision and its history', () => {
+  it('moves imported labels out of a version 10 labels table (and back from its history), keeping every decision', () => {
     const path = join(tempDir(), 'v10.db');
     const v10 = openDatabase(path, { targetVersion: 10 });
     insertRunParentsSql(v10);
@@ -140,7 +140,8 @@ describe('migrations', () => {
         VALUES (1, 1, 'label', 1, NULL, 'human', NULL, 5), (2, 1, 'label', 0, NULL, 'accepted', 1, 5),
                (3, 1, 'label', 1, NULL, 'imported', NULL, 3), (4, 1, 'label', 0, NULL, 'imported', NULL, 3);
       INSERT INTO label_actions (id, collection_id, class_set_id, kind, undone, created_at)
-        VALUES (1, 1, 1, 'import', 0, 3), (2, 1, 1, 'assign', 0, 5), (3, 1, 1, 'accept', 0, 5);`);
+        VALUES (1, 1, 1, 'import', 0, 3), (2, 1, 1, 'assign', 0, 5), (3, 1, 1, 'accept', 0, 5),
+               (4, 1, 1, 'assign', 1, 6);`);
     const change = v10.prepare(
       'INSERT INTO label_history (action_id, image_id, before_json, after_json) VALUES (?, ?, ?, ?)',
     );
@@ -150,6 +151,8 @@ describe('migrations', () => {
     change.run(2, 1, null, state('label', 1, 'human'));
     // Image 2's imported label was replaced by accepting a prediction (what the old schema did).
     change.run(3, 2, state('label', 1, 'imported'), state('label', 0, 'accepted'));
+    // An undone action's earlier state is not what the image has: nothing to restore from it.
+    change.run(4, 1, state('label', 0, 'imported'), state('label', 1, 'human'));
     v10.close();
 
     const store = openStore(path);
@@ -162,18 +165,20 @@ describe('migrations', () => {
     ]);
     expect(store.labels.get(1, 1)).toMatchObject({ decision: 'label', classOrdinal: 1, createdAt: 5 });
     expect(store.labels.get(2, 1)).toMatchObject({ classOrdinal: 0, runId: 1 });
+    // Image 2's imported label, which the accept had replaced, comes back from the history.
     expect([1, 2, 3, 4].map((id) => store.importedLabels.get(id, 1)?.classOrdinal ?? null)).toEqual([
       null,
-      null,
+      1,
       1,
       0,
     ]);
     expect(store.importedLabels.get(3, 1)).toMatchObject({ importedAt: 3 });
     // The import action is gone (undo concerns decisions); the accept now undoes to no decision.
     const scope = { collectionId: 1, classSetId: 1 };
-    expect(store.labels.recentActions(scope, 10).map((a) => [a.kind, a.imageCount])).toEqual([
-      ['accept', 1],
-      ['assign', 1],
+    expect(store.labels.recentActions(scope, 10).map((a) => [a.kind, a.imageCount, a.undone])).toEqual([
+      ['assign', 1, true],
+      ['accept', 1, false],
+      ['assign', 1, false],
     ]);
     expect(store.labels.historyOfImage(2, 1)).toMatchObject([{ kind: 'accept', before: null }]);
     // Decisions only from now on: the table refuses the old source.
