@@ -26,6 +26,7 @@ import {
 } from './scale-out/queue-processors.js';
 import { createScaleOutSettingsService } from './scale-out/settings.js';
 import { createServices, type Services } from './services/index.js';
+import { createStage2Service } from './services/stage2.js';
 import { openStore, type Store } from './store/index.js';
 
 export interface BackendOptions {
@@ -81,6 +82,8 @@ export interface Backend {
   imageFile(imageId: number, kind: 'full' | 'thumb'): Promise<ImageFile>;
   /** One file of a registered model (config, weights, tokenizer, preprocessor) for a scale-out worker. */
   modelFile(modelId: number, name: string): Promise<ImageFile>;
+  /** Self-TPT stage-2 jobs the engine workers completed in this process (workers run it nowhere else). */
+  stage2Runs(): number;
   /** Stops the runs (they stay queued and resume at the next start), the workers and the store. */
   close(): Promise<void>;
 }
@@ -106,17 +109,25 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     store.close();
     throw error;
   }
+  const stage2 = createStage2Service({
+    store,
+    stage2: processors.stage2,
+    onStatus: (status) => events.emit('prompts.stage2', status),
+  });
+  const open = queueProcessors?.open ?? processors.open;
   const executor = new RunExecutor({
     store,
-    openProcessor: queueProcessors?.open ?? processors.open,
+    // Self-TPT runs of an edited class set get stage 2's context here, once, for every worker.
+    openProcessor: async (spec, signal) => open(await stage2.adaptedSpec(spec, signal), signal),
     onProgress: (progress) => events.emit('run.progress', progress),
   });
   const services = createServices({
     store,
     executor,
     thumbnails,
-    zeroShotText: processors.zeroShotText,
+    zeroShotText: async (spec) => processors.zeroShotText(await stage2.adaptedSpec(spec)),
     learn: processors.learn,
+    stage2,
   });
   // Background thumbnail filling after scans; aborted on close.
   const background = new AbortController();
@@ -210,6 +221,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
       await executor.pause(active);
     }
     await executor.idle();
+    stage2.close();
     // Paused by the shutdown, not by the user: queued again, they resume at the next start.
     for (const runId of interrupted) store.runs.setStatus(runId, 'queued');
     await processors.close();
@@ -226,6 +238,7 @@ export async function createBackend(options: BackendOptions): Promise<Backend> {
     info,
     imageFile,
     modelFile,
+    stage2Runs: () => processors.stage2Runs,
     close: () => (closing ??= shutdown()),
   };
 }

@@ -3,8 +3,14 @@
 // same model and classes (a zero-shot pass, then TPT on the uncertain images) skip the model load.
 import type { ExecutionProvider } from '../engine/runtime.js';
 import { startEngineHost, type EngineHost } from './engine-host/host.js';
-import type { EngineWorkerInit, LearnJob, LearnJobResult } from './engine-host/protocol.js';
-import type { LearnProgress } from '../shared/domain/learned-prompts.js';
+import type {
+  EngineWorkerInit,
+  LearnJob,
+  LearnJobResult,
+  Stage2Job,
+  Stage2JobResult,
+} from './engine-host/protocol.js';
+import type { LearnProgress, Stage2Progress } from '../shared/domain/learned-prompts.js';
 import type { ImageProcessor, OpenProcessor, RunSpec, ZeroShotTextOf } from './jobs/types.js';
 
 export type LearnWith = (
@@ -13,6 +19,14 @@ export type LearnWith = (
   signal?: AbortSignal,
   onProgress?: (progress: LearnProgress) => void,
 ) => Promise<LearnJobResult>;
+
+/** Runs Self-TPT stage 2 of a learned prompt on a class set under a model (in an engine worker). */
+export type Stage2With = (
+  spec: Pick<RunSpec, 'model' | 'classSet'>,
+  job: Omit<Stage2Job, 'kind'>,
+  signal?: AbortSignal,
+  onProgress?: (progress: Stage2Progress) => void,
+) => Promise<Stage2JobResult>;
 
 export interface RunProcessorsOptions {
   provider: ExecutionProvider | 'auto';
@@ -31,6 +45,9 @@ export interface RunProcessors {
   zeroShotText: ZeroShotTextOf;
   /** Learns a prompt for a class set under a model from labelled images (in an engine worker). */
   learn: LearnWith;
+  stage2: Stage2With;
+  /** Stage-2 jobs completed by every host these processors started (for tests). */
+  readonly stage2Runs: number;
   /** Frees the kept host, if any. */
   close(): Promise<void>;
 }
@@ -70,6 +87,7 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
   const start = (init: EngineWorkerInit) =>
     startHost(init, workerScript, { onWorkerDied: (report) => log?.(`engine: ${report}`) });
   let kept: KeptHost | null = null;
+  let stage2Runs = 0;
 
   async function closeHost(entry: KeptHost | null): Promise<void> {
     if (!entry) return;
@@ -129,6 +147,24 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
     };
   }
 
+  /**
+   * Calls `use` with a host of the class set's own words, not a learned prompt: where learning and
+   * stage 2 start.
+   */
+  async function withWordsHost<T>(
+    spec: Pick<RunSpec, 'model' | 'classSet'>,
+    use: (host: EngineHost) => Promise<T>,
+  ): Promise<T> {
+    const { host, release } = await borrow(
+      workerInit({ ...spec, classSet: { ...spec.classSet, learnedPrompt: null } }, provider),
+    );
+    try {
+      return await use(host);
+    } finally {
+      await release();
+    }
+  }
+
   return {
     async open(spec): Promise<ImageProcessor> {
       const { host, release } = await borrow(workerInit(spec, provider));
@@ -149,16 +185,15 @@ export function createRunProcessors(options: RunProcessorsOptions): RunProcessor
         await release();
       }
     },
-    async learn(spec, job, signal, onProgress) {
-      // Learning starts from the class set's words, not from an earlier learned prompt.
-      const { host, release } = await borrow(
-        workerInit({ ...spec, classSet: { ...spec.classSet, learnedPrompt: null } }, provider),
-      );
-      try {
-        return await host.learn(job, signal, onProgress);
-      } finally {
-        await release();
-      }
+    learn: (spec, job, signal, onProgress) =>
+      withWordsHost(spec, (host) => host.learn(job, signal, onProgress)),
+    async stage2(spec, job, signal, onProgress) {
+      const result = await withWordsHost(spec, (host) => host.stage2(job, signal, onProgress));
+      stage2Runs++;
+      return result;
+    },
+    get stage2Runs() {
+      return stage2Runs;
     },
     close: discardKept,
   };

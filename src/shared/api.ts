@@ -41,7 +41,7 @@ import {
   type RunProgress,
   type SettingValue,
 } from './domain/runs.js';
-import type { LearnedPromptSummary, LearnProgress } from './domain/learned-prompts.js';
+import type { LearnedPromptSummary, LearnProgress, Stage2Status } from './domain/learned-prompts.js';
 import { scaleOutInputSchema, type ScaleOutState } from './domain/scale-out.js';
 
 const id = z.number().int().positive();
@@ -218,6 +218,10 @@ export const apiSchemas = {
   'prompts.list': z.object({ classSetId: id }).strict(),
   /** How many labelled images "Learn" would use now. */
   'prompts.labelCount': z.object({ classSetId: id, modelId: id }).strict(),
+  /** The class set's Self-TPT stage 2 under the model (null: it uses no Self-TPT prompt there); changes arrive as 'prompts.stage2'. */
+  'prompts.stage2': z.object({ classSetId: id, modelId: id }).strict(),
+  /** Cancels the class set's background stage-2 jobs (not one a run start waits for). */
+  'prompts.cancelStage2': z.object({ classSetId: id }).strict(),
 
   'review.assign': z.object({ imageIds, classSetId: id, classOrdinal: z.number().int().min(0) }).strict(),
   'review.accept': z.object({ imageIds, runId: id }).strict(),
@@ -306,6 +310,8 @@ export interface ApiOutputs {
   'prompts.cancelLearn': boolean;
   'prompts.list': LearnedPromptSummary[];
   'prompts.labelCount': number;
+  'prompts.stage2': Stage2Status | null;
+  'prompts.cancelStage2': boolean;
   'review.assign': LabelAction | null;
   'review.accept': LabelAction | null;
   'review.reject': LabelAction | null;
@@ -342,6 +348,8 @@ export interface ApiEvents {
   'labels.changed': { collectionId: number; classSetId: number };
   /** A prompt being learned: encoding the labelled images, then one report per epoch. */
   'prompts.learnProgress': { classSetId: number; method: 'coop' | 'selftpt' } & LearnProgress;
+  /** A class set's Self-TPT stage 2 changed state or made progress. */
+  'prompts.stage2': Stage2Status;
   /** A command from the desktop shell's menu, for the renderer to carry out (never sent in a browser). */
   'app.command': { command: AppCommand };
 }
@@ -381,4 +389,5 @@ export type {
   ScanSummary,
   SettingValue,
   DemoOpened,
+  Stage2Status,
 };

@@ -11,6 +11,7 @@ import type { ThumbnailCache } from '../../src/backend/library/thumbnails.js';
 import { DEMO_CLASS_SET, openDemo } from '../../src/backend/services/demo.js';
 import { createServices } from '../../src/backend/services/index.js';
 import { runSettings } from '../../src/backend/services/runs.js';
+import type { Stage2Service } from '../../src/backend/services/stage2.js';
 import { openDatabase } from '../../src/backend/store/database.js';
 import { openStore, type Store } from '../../src/backend/store/index.js';
 import { createCollectionRun, insertRunParentsSql, seedCollection, tempDir, tempStore } from './helpers.js';
@@ -273,6 +274,7 @@ describe('the demo', () => {
       learn: async () => {
         throw new Error('unused');
       },
+      stage2: {} as Stage2Service,
     });
     const deps = { store, collections: services.collections, classSets: services.classSets };
     const opened = await openDemo(deps, demo);

@@ -50,6 +50,10 @@ function countedHosts() {
       processImage: host.processImage,
       zeroShotText: host.zeroShotText,
       learn: host.learn,
+      stage2: host.stage2,
+      get stage2Runs() {
+        return host.stage2Runs;
+      },
       get device() {
         return host.device;
       },

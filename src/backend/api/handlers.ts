@@ -80,7 +80,12 @@ function modelError(error: unknown): unknown {
 
 export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
   const { store, services, events, modelsRoot } = deps;
-  const { collections, classSets, runs, review, browse, learnedPrompts } = services;
+  const { collections, classSets, runs, review, browse, learnedPrompts, stage2 } = services;
+  /** Self-TPT stage 2 of a created or edited class set starts in the background (never awaited). */
+  const adapting = <T extends { id: number }>(classSet: T): T => {
+    stage2.schedule(classSet.id);
+    return classSet;
+  };
 
   /** Emits labels.changed when a review command changed something. */
   const labelsChanged = (collectionId: number, classSetId: number, action: LabelAction | null) => {
@@ -131,8 +136,10 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
 
     'classSets.list': () => classSets.list(),
     'classSets.get': checked(store, ({ classSetId }) => classSets.get(classSetId)),
-    'classSets.create': (input) => classSets.create(input),
-    'classSets.update': checked(store, ({ classSetId, patch }) => classSets.update(classSetId, patch)),
+    'classSets.create': (input) => adapting(classSets.create(input)),
+    'classSets.update': checked(store, ({ classSetId, patch }) =>
+      adapting(classSets.update(classSetId, patch)),
+    ),
     'classSets.remove': checked(store, ({ classSetId }) => {
       classSets.remove(classSetId);
       return null;
@@ -176,17 +183,22 @@ export function createApiHandlers(deps: ApiHandlerDeps): ApiHandlers {
     }),
     'runs.rescore': checked(store, (input) => runs.rescore(input)),
 
-    'prompts.learn': checked(store, (input) =>
-      learnedPrompts.learn(input, (progress) =>
+    'prompts.learn': checked(store, async (input) => {
+      const learned = await learnedPrompts.learn(input, (progress) =>
         events.emit('prompts.learnProgress', {
           classSetId: input.classSetId,
           method: input.method,
           ...progress,
         }),
-      ),
-    ),
+      );
+      // Other class sets using the new Self-TPT prompt need stage 2 on their own classes.
+      if (learned.method === 'selftpt') stage2.scheduleUsersOf(learned.id);
+      return learned;
+    }),
     'prompts.cancelLearn': checked(store, ({ classSetId }) => learnedPrompts.cancel(classSetId)),
     'prompts.list': checked(store, ({ classSetId }) => learnedPrompts.list(classSetId)),
+    'prompts.stage2': checked(store, ({ classSetId, modelId }) => stage2.status(classSetId, modelId)),
+    'prompts.cancelStage2': checked(store, ({ classSetId }) => stage2.cancel(classSetId)),
     'prompts.labelCount': checked(store, ({ classSetId, modelId }) =>
       learnedPrompts.labelCount(classSetId, modelId),
     ),

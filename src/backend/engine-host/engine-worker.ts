@@ -1,12 +1,14 @@
 // The engine worker: loads a CLIP model and a class set once (with its learned prompt, if the run
-// uses one), then classifies images one at a time in its own process, or learns a prompt.
+// uses one), then classifies images one at a time in its own process, learns a prompt, or adapts a
+// Self-TPT prompt to the class set (stage 2).
 import { adaptOptions } from '../../engine/adapt/adapt.js';
 import { Classifier } from '../../engine/adapt/classifier.js';
 import {
+  adaptLearnedContext,
   flatLearnSettings,
   learnPrompt,
-  promptsWithLearnedContext,
   resolveLearnSettings,
+  usableAsLearned,
 } from '../../engine/adapt/learn.js';
 import { nearestTokens, PromptSet } from '../../engine/adapt/prompts.js';
 import { normalizeRowsHost } from '../../engine/host-math.js';
@@ -15,7 +17,7 @@ import { ClipModel } from '../../engine/clip/model.js';
 import { Engine } from '../../engine/runtime.js';
 import { serveWorker } from '../jobs/worker-protocol.js';
 import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
-import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
+import type { LearnProgress, Stage2Progress } from '../../shared/domain/learned-prompts.js';
 
 let classifier: Classifier | null = null;
 
@@ -24,10 +26,13 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     const engine = new Engine({ provider, log: (line) => process.stderr.write(`${line}\n`) });
     const encoder = new ClipEncoder(ClipModel.load(modelDir), engine);
     const options = { template, prompts: perClass, contextInit };
+    if (learnedPrompt && !usableAsLearned(learnedPrompt, classNames)) {
+      throw new Error(
+        'a Self-TPT prompt learned for other class names reached an engine worker unadapted: stage 2 runs as its own job',
+      );
+    }
     classifier = new Classifier(
-      learnedPrompt
-        ? (await promptsWithLearnedContext(encoder, classNames, options, learnedPrompt)).prompts
-        : await PromptSet.create(encoder, classNames, options),
+      await PromptSet.create(encoder, classNames, { ...options, ctx: learnedPrompt?.ctx }),
     );
   },
 
@@ -35,6 +40,13 @@ serveWorker<EngineWorkerInit, EngineJob, EngineJobResult>({
     if (!classifier) throw new Error('engine worker used before init');
     const { prompts } = classifier;
     if (job.kind === 'learn') return learn(classifier, job, signal, progress);
+    if (job.kind === 'stage2') {
+      const { ctx, losses } = await adaptLearnedContext(prompts, job.learnedPrompt, {
+        signal,
+        onStep: (done, total) => progress({ done, total } satisfies Stage2Progress),
+      });
+      return { kind: job.kind, ctx, losses };
+    }
     if (job.kind === 'zero-shot-text') {
       return {
         kind: job.kind,

@@ -1,11 +1,19 @@
 // Runs the engine in worker processes (a native crash ends only its worker): one image, the class
-// set's text features, or a prompt to learn per job.
+// set's text features, a prompt to learn, or a Self-TPT prompt to adapt (stage 2) per job.
 import { WorkerPool } from '../jobs/worker-pool.js';
 import type { AdaptSettings } from '../../shared/domain/adaptation.js';
 import type { ImageResult } from '../store/results.js';
 import type { ZeroShotText } from '../jobs/types.js';
-import type { EngineJob, EngineJobResult, EngineWorkerInit, LearnJob, LearnJobResult } from './protocol.js';
-import type { LearnProgress } from '../../shared/domain/learned-prompts.js';
+import type {
+  EngineJob,
+  EngineJobResult,
+  EngineWorkerInit,
+  LearnJob,
+  LearnJobResult,
+  Stage2Job,
+  Stage2JobResult,
+} from './protocol.js';
+import type { LearnProgress, Stage2Progress } from '../../shared/domain/learned-prompts.js';
 
 export interface EngineHost {
   /**
@@ -26,6 +34,17 @@ export interface EngineHost {
     signal?: AbortSignal,
     onProgress?: (progress: LearnProgress) => void,
   ): Promise<LearnJobResult>;
+  /**
+   * Self-TPT stage 2 of a learned prompt on the loaded class set (the host must be loaded without a
+   * learned prompt); progress once per CPT step.
+   */
+  stage2(
+    job: Omit<Stage2Job, 'kind'>,
+    signal?: AbortSignal,
+    onProgress?: (progress: Stage2Progress) => void,
+  ): Promise<Stage2JobResult>;
+  /** Stage-2 jobs this host's workers completed (workers run stage 2 nowhere else): for tests. */
+  readonly stage2Runs: number;
   /** The execution provider in use, known after the first image. */
   readonly device: string | null;
   close(): Promise<void>;
@@ -55,6 +74,7 @@ export async function startEngineHost(
   });
   await pool.ready();
   let device: string | null = null;
+  let stage2Runs = 0;
   /** Runs a job and checks that the answer is of its kind. */
   async function ask<K extends EngineJob['kind']>(
     job: Extract<EngineJob, { kind: K }>,
@@ -78,6 +98,18 @@ export async function startEngineHost(
     },
     learn: (job, signal, onProgress) =>
       ask({ kind: 'learn', ...job }, signal, onProgress && ((data) => onProgress(data as LearnProgress))),
+    stage2: async (job, signal, onProgress) => {
+      const result = await ask(
+        { kind: 'stage2', ...job },
+        signal,
+        onProgress && ((data) => onProgress(data as Stage2Progress)),
+      );
+      stage2Runs++;
+      return result;
+    },
+    get stage2Runs() {
+      return stage2Runs;
+    },
     get device() {
       return device;
     },

@@ -15,15 +15,36 @@ export interface EngineWorkerInit {
   /** Words that initialise the learned context (default: the template's words before {}). */
   contextInit?: string | null;
   provider: ExecutionProvider | 'auto';
-  /** A learned prompt whose context the class set's prompts start from (methods coop, selftpt, CoOp init). */
+  /**
+   * A learned prompt whose context the class set's prompts start from (methods coop, selftpt, CoOp
+   * init). A Self-TPT prompt must be one for these class names (its own, or adapted by a stage2 job):
+   * workers never run stage 2 while loading, where each worker of a run would repeat it.
+   */
   learnedPrompt?: LearnedContext | null;
 }
 
 /**
- * Classify one image, give the class set's text features (for re-scoring cached images), or learn a
- * prompt from labelled images.
+ * Classify one image, give the class set's text features (for re-scoring cached images), learn a
+ * prompt from labelled images, or adapt a Self-TPT prompt to the class set (stage 2).
  */
-export type EngineJob = ImageJob | { kind: 'zero-shot-text' } | LearnJob;
+export type EngineJob = ImageJob | { kind: 'zero-shot-text' } | LearnJob | Stage2Job;
+
+/**
+ * Self-TPT stage 2 of `learnedPrompt` on the worker's class set (loaded without a learned prompt):
+ * CPT steps from the stage-1 context, no images. Progress: one Stage2Progress per step.
+ */
+export interface Stage2Job {
+  kind: 'stage2';
+  learnedPrompt: LearnedContext;
+}
+
+export interface Stage2JobResult {
+  kind: 'stage2';
+  /** The adapted context [nCtx, D]. */
+  ctx: Float32Array;
+  /** CPT's loss before each step. */
+  losses: number[];
+}
 
 export interface LearnJob {
   kind: 'learn';
@@ -70,4 +91,5 @@ export interface ImageJobResult extends ImageResult {
   device: string;
 }
 
-export type EngineJobResult = ImageJobResult | ({ kind: 'zero-shot-text' } & ZeroShotText) | LearnJobResult;
+export type EngineJobResult =
+  ImageJobResult | ({ kind: 'zero-shot-text' } & ZeroShotText) | LearnJobResult | Stage2JobResult;

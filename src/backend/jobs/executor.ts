@@ -235,7 +235,7 @@ export class RunExecutor {
     try {
       store.runs.setStatus(runId, 'running');
       const spec = runSpec(store, runId);
-      processor = await this.options.openProcessor(spec);
+      processor = await this.options.openProcessor(spec, active.controller.signal);
       const fatal = active.controller.signal.aborted
         ? null
         : await this.process(spec, processor, active, progress);
@@ -252,8 +252,11 @@ export class RunExecutor {
     } catch (error) {
       // The processor could not start, or the store failed (disk full): the run cannot go on. The
       // images in flight stay pending, and `run --resume` continues once the cause is fixed.
+      // A pause or cancel while the processor loaded (stage 2 under way) ends it as asked.
+      if (active.stop === 'pause' || active.stop === 'cancel')
+        store.runs.setStatus(runId, active.stop === 'pause' ? 'paused' : 'cancelled');
       active.controller.abort(error);
-      if (active.stop !== 'lost' && !(error instanceof LeaseLostError)) markFailed(store, runId, error);
+      if (!active.stop && !(error instanceof LeaseLostError)) markFailed(store, runId, error);
     } finally {
       this.active = null;
       await processor?.close();

@@ -70,8 +70,11 @@ export interface ZeroShotText {
   learnedFeatures?: Float32Array | null;
 }
 
-/** Computes a class set's zero-shot text features with a model (in an engine worker). */
-export type ZeroShotTextOf = (spec: Pick<RunSpec, 'model' | 'classSet'>) => Promise<ZeroShotText>;
+/** Computes a run's class set's zero-shot (and learned-prompt) text features with its model (in an engine worker). */
+export type ZeroShotTextOf = (spec: RunSpec) => Promise<ZeroShotText>;
 
-/** Opens the processor for one run; the executor closes it when the run stops. */
-export type OpenProcessor = (run: RunSpec) => Promise<ImageProcessor>;
+/**
+ * Opens the processor for one run; the executor closes it when the run stops. Should reject soon
+ * after `signal` aborts (the run paused or cancelled while its processor loads).
+ */
+export type OpenProcessor = (run: RunSpec, signal?: AbortSignal) => Promise<ImageProcessor>;

@@ -10,6 +10,7 @@ import { createCollectionsService } from './collections.js';
 import { createLearnedPromptsService } from './learned-prompts.js';
 import { createReviewService } from './review.js';
 import { createRunsService } from './runs.js';
+import type { Stage2Service } from './stage2.js';
 
 export function createServices(deps: {
   store: Store;
@@ -17,6 +18,8 @@ export function createServices(deps: {
   thumbnails: ThumbnailCache;
   zeroShotText: ZeroShotTextOf;
   learn: LearnWith;
+  /** Self-TPT stage 2 ahead of runs (created with the executor, which uses it at run start). */
+  stage2: Stage2Service;
 }) {
   return {
     collections: createCollectionsService(deps),
@@ -25,6 +28,7 @@ export function createServices(deps: {
     review: createReviewService(deps),
     browse: createBrowseService(deps),
     learnedPrompts: createLearnedPromptsService(deps),
+    stage2: deps.stage2,
   };
 }
 

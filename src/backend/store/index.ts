@@ -13,6 +13,7 @@ import { exportsRepository } from './exports.js';
 import { imageFeaturesRepository } from './image-features.js';
 import { evaluationRepository } from './evaluation.js';
 import { learnedPromptsRepository } from './learned-prompts.js';
+import { selfTptAdaptationsRepository } from './selftpt-adaptations.js';
 
 export function openStore(path: string, options: OpenDatabaseOptions = {}) {
   const db = openDatabase(path, options);
@@ -43,6 +44,7 @@ export function openStore(path: string, options: OpenDatabaseOptions = {}) {
     imageFeatures: imageFeaturesRepository(db),
     evaluation: evaluationRepository(db),
     learnedPrompts: learnedPromptsRepository(db),
+    selfTptAdaptations: selfTptAdaptationsRepository(db),
     /** The raw connection, for tests and diagnostics only. */
     db: db as Db,
   };
@@ -82,6 +84,7 @@ export type { ExportRecord } from './exports.js';
 export type { CachedFeatures } from './image-features.js';
 export type { LabelledResult, ResultTiming } from './evaluation.js';
 export type { LearnedPrompt, LearnedFromLabel, NewLearnedPrompt } from './learned-prompts.js';
+export type { Stage2Adaptation, Stage2Classes } from './selftpt-adaptations.js';
 export type { LearnedPromptMethod, LearnedPromptSummary } from '../../shared/domain/learned-prompts.js';
 export { float32ToBlob, blobToFloat32 } from './float32.js';
 export { migrations } from './migrations.js';

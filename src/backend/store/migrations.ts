@@ -374,6 +374,23 @@ ALTER TABLE decisions RENAME TO labels;
 CREATE INDEX labels_by_class_set ON labels (class_set_id, decision, class_ordinal);
 `;
 
+// Self-TPT stage 2's adapted contexts, cached: one per (learned prompt, model, classes). The classes
+// are keyed by value (names in order, per-class prompts, template, context init: everything stage 2
+// reads), so an edit that changes any of them misses and one that changes none hits, whichever class
+// set holds them. Deleting the learned prompt or the model deletes its rows.
+const selfTptAdaptations = `
+CREATE TABLE selftpt_adaptations (
+  learned_prompt_id INTEGER NOT NULL REFERENCES learned_prompts(id) ON DELETE CASCADE,
+  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  class_key TEXT NOT NULL,             -- JSON: classes in order (name, prompt), template, context init
+  ctx BLOB NOT NULL,                   -- float32 [n_ctx, D]: the adapted context
+  losses_json TEXT NOT NULL,           -- CPT's loss before each step
+  seconds REAL NOT NULL,               -- how long stage 2 took
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (learned_prompt_id, model_id, class_key)
+) WITHOUT ROWID;
+`;
+
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'base schema', sql: baseSchema },
   { version: 2, description: 'grid query columns and indexes', sql: gridColumns },
@@ -394,4 +411,5 @@ export const migrations: readonly Migration[] = [
   },
   { version: 10, description: "each collection's last scan summary", sql: collectionLastScan },
   { version: 11, description: "imported labels apart from the expert's decisions", sql: importedLabelsApart },
+  { version: 12, description: "Self-TPT stage 2's adapted contexts, cached", sql: selfTptAdaptations },
 ];

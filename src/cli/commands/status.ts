@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { databasePath } from '../../backend/paths.js';
 import { openStore, type Run, type Store } from '../../backend/store/index.js';
 import { evaluateRun } from '../../backend/services/evaluation.js';
+import { stage2Need, stage2Status } from '../../backend/services/stage2.js';
 import { parseId } from '../args.js';
 import { defineCommand } from '../command.js';
 import { evaluationTable } from './evaluate.js';
@@ -32,7 +33,15 @@ function overview(store: Store, io: CommandIo, json: boolean): void {
     .map((c) => ({ ...c, images: store.images.countByStatus(c.id), labels: store.labels.countsIn(c.id) }));
   const runs = store.runs.list();
   if (json) {
-    io.stdout(`${JSON.stringify({ collections, runs })}\n`);
+    // Self-TPT's adaptation of each class set to its classes: 'ready' or 'stale' as stored (a job
+    // queued or running in an open workbench is not visible from here).
+    const selfTptStage2 = store.classSets.list().flatMap((classSet) =>
+      store.models.list().flatMap((model) => {
+        const need = stage2Need(store, classSet.id, model.id);
+        return need ? [stage2Status(need)] : [];
+      }),
+    );
+    io.stdout(`${JSON.stringify({ collections, runs, selfTptStage2 })}\n`);
     return;
   }
   io.stdout(collections.length === 0 ? 'no collections\n' : 'collections:\n');

@@ -160,10 +160,40 @@ export interface LearnedContext {
   settings: unknown;
 }
 
+/** Whether `learned`'s context classifies `classNames` as it is: CoOp's always, Self-TPT's for its own names. */
+export function usableAsLearned(learned: LearnedContext, classNames: readonly string[]): boolean {
+  return (
+    learned.method === 'coop' ||
+    (learned.classNames.length === classNames.length &&
+      learned.classNames.every((n, i) => n === classNames[i]))
+  );
+}
+
+/**
+ * Self-TPT stage 2 (CPT alone, no images) of a stored Self-TPT prompt on `base`'s class names, from
+ * its stage-1 context and head with the settings it was learned with (τ, steps, lr). `base` is the
+ * class set's prompt set with its hand-written context. Returns the adapted context [nCtx, D] and
+ * CPT's loss before each step. Throws when the prompt has no stage-1 record; rejects on abort.
+ */
+export function adaptLearnedContext(
+  base: PromptSet,
+  learned: LearnedContext,
+  hooks: { signal?: AbortSignal; onStep?: (step: number, steps: number) => void } = {},
+): Promise<{ ctx: Float32Array; losses: number[] }> {
+  if (!learned.selfTpt) throw new Error('a Self-TPT prompt needs its stage-1 context and head to adapt');
+  const settings = resolveLearnSettings(learned.settings, base.encoder.projectionDim);
+  return adaptToClasses(
+    base,
+    { ctx: learned.selfTpt.sourceCtx, head: learned.selfTpt.head },
+    settings,
+    hooks,
+  );
+}
+
 /**
  * The prompt set of `classNames` with a learned context. A CoOp context is used as it is; a Self-TPT
- * prompt made for other class names first runs stage 2 (CPT alone, no images) on these names from
- * its stage-1 context — Self-TPT's test-time adaptation of a new or edited class set.
+ * prompt made for other class names first runs stage 2 (adaptLearnedContext) on these names —
+ * Self-TPT's test-time adaptation of a new or edited class set.
  */
 export async function promptsWithLearnedContext(
   encoder: ClipEncoder,
@@ -172,24 +202,14 @@ export async function promptsWithLearnedContext(
   learned: LearnedContext,
   signal?: AbortSignal,
 ): Promise<{ prompts: PromptSet; adaptLosses: number[] }> {
-  const sameNames =
-    learned.classNames.length === classNames.length &&
-    learned.classNames.every((n, i) => n === classNames[i]);
-  if (learned.method === 'coop' || sameNames) {
+  if (usableAsLearned(learned, classNames)) {
     return {
       prompts: await PromptSet.create(encoder, classNames, { ...options, ctx: learned.ctx }),
       adaptLosses: [],
     };
   }
-  if (!learned.selfTpt) throw new Error('a Self-TPT prompt needs its stage-1 context and head to adapt');
   const base = await PromptSet.create(encoder, classNames, options);
-  const settings = resolveLearnSettings(learned.settings, encoder.projectionDim);
-  const adapted = await adaptToClasses(
-    base,
-    { ctx: learned.selfTpt.sourceCtx, head: learned.selfTpt.head },
-    settings,
-    { signal },
-  );
+  const adapted = await adaptLearnedContext(base, learned, { signal });
   return {
     prompts: await PromptSet.create(encoder, classNames, { ...options, ctx: adapted.ctx }),
     adaptLosses: adapted.losses,

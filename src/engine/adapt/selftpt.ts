@@ -391,13 +391,18 @@ export const STAGE2_TEXT_BUCKETS = 3;
  * context, head frozen. No images. Returns the adapted context [nCtx, D] and CPT's loss before each
  * step. The classes run sorted by prompt length, in at most `textBuckets` buckets of their own
  * lengths (planTextBuckets): CPT's loss does not depend on the order of the classes, so the result is
- * that of one pass in class order. Rejects when `signal` aborts.
+ * that of one pass in class order. `onStep` hears after each step (1-based) with the step count.
+ * Rejects when `signal` aborts.
  */
 export async function adaptToClasses(
   prompts: PromptSet,
   source: Pick<SelfTptSource, 'ctx' | 'head'>,
   options: Pick<SelfTptOptions, 'temperature' | 'adaptSteps' | 'adaptLr'>,
-  { signal, textBuckets = STAGE2_TEXT_BUCKETS }: { signal?: AbortSignal; textBuckets?: number } = {},
+  {
+    signal,
+    textBuckets = STAGE2_TEXT_BUCKETS,
+    onStep,
+  }: { signal?: AbortSignal; textBuckets?: number; onStep?: (step: number, steps: number) => void } = {},
 ): Promise<{ ctx: Float32Array; losses: number[] }> {
   const { encoder, length, nCtx } = prompts;
   const { model } = encoder;
@@ -426,6 +431,7 @@ export async function adaptToClasses(
     const out = await fn.run({ ...feeds, ctx });
     losses.push((out.loss.data as Float32Array)[0]);
     optimizer.update([ctx], [out.grad.data as Float32Array]);
+    onStep?.(i + 1, options.adaptSteps);
   }
   return { ctx, losses };
 }

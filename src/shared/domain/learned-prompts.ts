@@ -39,3 +39,30 @@ export interface LearnProgress {
   trainAccuracy?: number;
   validationAccuracy?: number | null;
 }
+
+/** What a Self-TPT stage-2 job reports while it runs: CPT steps done of all. */
+export interface Stage2Progress {
+  done: number;
+  total: number;
+}
+
+/**
+ * Whether a class set's Self-TPT adaptation (stage 2 of the Self-TPT prompt it uses, on its current
+ * classes) is there: 'ready' (cached, or the prompt was learned for exactly these classes), 'queued'
+ * or 'running' (a background job), 'stale' (the classes changed since; a run computes it first),
+ * 'failed' (the last job's error is given).
+ */
+export type Stage2State = 'ready' | 'queued' | 'running' | 'stale' | 'failed';
+
+export interface Stage2Status {
+  classSetId: number;
+  modelId: number;
+  /** The Self-TPT prompt the class set's runs use under the model (its own, or the newest of any set). */
+  learnedPromptId: number;
+  learnedPromptVersion: number;
+  /** The class set the prompt was learned on. */
+  learnedOnClassSetId: number;
+  state: Stage2State;
+  progress: Stage2Progress | null;
+  error: string | null;
+}
