@@ -5,6 +5,9 @@
 //              image features cached as in the product (target < 60 s);
 //   throughput images/s of Self-TPT (and CoOp) classification against zero-shot, interleaved in the
 //              same run, on the embedded model and the ViT-B/16-shaped one (target ≥ 0.9×);
+//   runstart   a Self-TPT run's start (until its engine worker can classify) for a class set edited
+//              since its prompt was learned, on the embedded demo model, through the backend's run
+//              processors and stage-2 cache: with the adaptation cached vs computed at the start;
 //   sweep      the learning settings the papers leave open, tried on the source labels' held-out split
 //              (chosen there, never on test);
 //   accuracy   zero-shot, CoOp, Self-TPT, Self-TPT-v, TPT, TPT + CoOp init and MetaTPT + CoOp init on
@@ -13,10 +16,18 @@
 //              in turn, as a user's reviewed images would be); accuracy with Wilson 95 % intervals and
 //              each method against zero-shot on the same images (fixed / broken, exact McNemar p),
 //              with src/shared/evaluation.ts.
-// `npm run bench -- prompt-learning [--only stage2,learning,throughput,sweep,accuracy] [--model DIR]
+// `npm run bench -- prompt-learning [--only stage2,learning,runstart,throughput,sweep,accuracy] [--model DIR]
 //   [--per-class 16] [--test-per-class 13] [--views 32] [--cases zeroshot-v,selftpt-v,...]`
 // --cases: the accuracy part's methods by key (zero-shot, the baseline, always runs).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ENGINE_WORKER_SCRIPT } from '../src/backend/engine-host/host.js';
+import { runSpecOf } from '../src/backend/jobs/executor.js';
+import { createRunProcessors } from '../src/backend/run-processors.js';
+import { createStage2Service } from '../src/backend/services/stage2.js';
+import { openStore } from '../src/backend/store/index.js';
 import {
   ADAPT_DEFAULTS,
   adaptImage,
@@ -25,7 +36,12 @@ import {
   type PreparedImage,
 } from '../src/engine/adapt/adapt.js';
 import type { LabelledFeatures } from '../src/engine/adapt/coop.js';
-import { learnPrompt, resolveLearnSettings, type LearnSettings } from '../src/engine/adapt/learn.js';
+import {
+  flatLearnSettings,
+  learnPrompt,
+  resolveLearnSettings,
+  type LearnSettings,
+} from '../src/engine/adapt/learn.js';
 import { PromptSet } from '../src/engine/adapt/prompts.js';
 import {
   adaptToClasses,
@@ -38,7 +54,12 @@ import { ClipEncoder, planTextBuckets } from '../src/engine/clip/encoder.js';
 import { ClipModel } from '../src/engine/clip/model.js';
 import { Random } from '../src/engine/random.js';
 import { Engine } from '../src/engine/runtime.js';
-import type { AdaptMethod } from '../src/shared/domain/adaptation.js';
+import {
+  DEFAULT_CONTEXT_INIT,
+  DEFAULT_TEMPLATE,
+  parseAdaptSettings,
+  type AdaptMethod,
+} from '../src/shared/domain/adaptation.js';
 import { comparePaired, formatPValue, wilsonInterval } from '../src/shared/domain/evaluation.js';
 import { EMBEDDED_MODEL_DIR } from '../tools/synthetic/embedded.js';
 import { renderScene, SHIFTS } from '../tools/synthetic/render.js';
@@ -56,7 +77,7 @@ import {
 } from './lib/shapes.js';
 import { normalizeRowsHost } from '../src/engine/host-math.js';
 
-const PARTS = ['stage2', 'learning', 'throughput', 'sweep', 'accuracy'] as const;
+const PARTS = ['stage2', 'learning', 'runstart', 'throughput', 'sweep', 'accuracy'] as const;
 type Part = (typeof PARTS)[number];
 
 /** Unit image features of the samples with their labels: what the product's feature cache holds. */
@@ -81,6 +102,7 @@ function perClassSubset(samples: ShapeSample[], perClass: number): ShapeSample[]
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const preciseSeconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const percentOf = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)} %`);
 
 async function stage2Part(engine: Engine, log: (line: string) => void): Promise<string> {
@@ -124,6 +146,101 @@ async function stage2Part(engine: Engine, log: (line: string) => void): Promise<
     ) +
     '\n'
   );
+}
+
+/**
+ * A Self-TPT run's start on an edited class set (the 16 shapes renamed), through createRunProcessors
+ * and the stage-2 service as the backend wires them: the adapted context read from the store's cache,
+ * or computed at the start (cache emptied before each). Each start loads the model in a fresh worker
+ * (the processors are closed after each), as the first run after the app starts does.
+ */
+async function runStartPart(prompts: PromptSet, source: ShapeSample[], modelDir: string): Promise<string> {
+  const data = await labelledFeatures(prompts, perClassSubset(source, 10));
+  const learned = await learnPrompt(
+    prompts,
+    data,
+    'selftpt',
+    resolveLearnSettings({}, prompts.encoder.projectionDim),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'metatpt-bench-'));
+  const store = openStore(join(dir, 'bench.db'));
+  const processors = createRunProcessors({ provider: 'cpu', workerScript: ENGINE_WORKER_SCRIPT });
+  try {
+    const model = store.models.upsert({ name: 'demo', dir: modelDir, config: {} });
+    const classSet = (name: string, names: readonly string[]) =>
+      store.classSets.create({
+        name,
+        template: DEFAULT_TEMPLATE,
+        contextInit: DEFAULT_CONTEXT_INIT,
+        classes: names.map((n) => ({ name: n, prompt: null })),
+      });
+    const sourceSet = classSet('source', SHAPES);
+    const prompt = store.learnedPrompts.add({
+      classSetId: sourceSet.id,
+      modelId: model.id,
+      method: 'selftpt',
+      template: DEFAULT_TEMPLATE,
+      classNames: [...SHAPES],
+      ctx: learned.ctx,
+      nCtx: learned.ctx.length / prompts.encoder.model.config.text.hiddenSize,
+      selfTpt: learned.selfTpt,
+      settings: flatLearnSettings(learned.options),
+      labels: [],
+      accuracy: learned.accuracy,
+      history: [],
+      nearestTokens: [],
+    });
+    const edited = classSet(
+      'edited',
+      SHAPES.map((n) => `${n} shape`),
+    );
+    const spec = {
+      runId: 0,
+      settings: parseAdaptSettings({ method: 'selftpt', learnedPrompt: prompt.id }),
+      ...runSpecOf(store, { modelId: model.id, classSetId: edited.id, learnedPromptId: prompt.id }),
+    };
+    const stage2 = createStage2Service({ store, stage2: processors.stage2 });
+    const start = async () => {
+      const processor = await processors.open(await stage2.adaptedSpec(spec));
+      await processor.close();
+      await processors.close();
+    };
+    const emptyCache = store.db.prepare('DELETE FROM selftpt_adaptations');
+    const runs = await interleaved(
+      {
+        computed: async () => {
+          emptyCache.run();
+          await start();
+        },
+        cached: start,
+      },
+      { rounds: 5, warmupRounds: 1 },
+    );
+    const cachedSeconds = store.selfTptAdaptations.get(prompt.id, model.id, spec.classSet)!.seconds;
+    return (
+      `### Self-TPT run start on an edited class set (16 renamed classes), embedded demo model
+
+` +
+      `From the run's start until its engine worker can classify (model loaded in a fresh worker ` +
+      `each time), medians of 5 interleaved starts; ${processors.stage2Runs} stage-2 jobs ran ` +
+      `(one per computed start). Stage 2 itself (as the cache records it, words worker included): ` +
+      `${preciseSeconds(cachedSeconds * 1000)}.\n\n` +
+      markdownTable(
+        ['adapted context', 'run start (median)', 'range', 'speed-up'],
+        (['computed', 'cached'] as const).map((k) => [
+          k === 'computed' ? 'computed at the start (no cache)' : 'read from the cache',
+          preciseSeconds(median(runs[k])),
+          `${preciseSeconds(Math.min(...runs[k]))}–${preciseSeconds(Math.max(...runs[k]))}`,
+          ratio(median(runs.computed), median(runs[k])),
+        ]),
+      ) +
+      '\n'
+    );
+  } finally {
+    await processors.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function learningPart(prompts: PromptSet, source: ShapeSample[]): Promise<string> {
@@ -381,6 +498,7 @@ export async function main(args: string[]): Promise<void> {
   const out = [`## prompt-learning (issue 12)\n`, machineLine(), `Model ${values.model}.\n`];
   if (needs('stage2')) out.push(await stage2Part(engine, log));
   if (needs('learning')) out.push(await learningPart(prompts, source));
+  if (needs('runstart')) out.push(await runStartPart(prompts, source, values.model));
   if (needs('throughput')) out.push(await throughputPart(engine, prompts, test, log));
   if (needs('sweep')) out.push(await sweepPart(prompts, source, log));
   const only = values.cases?.split(',') ?? null;
