@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { makeImageFolder } from '../../scripts/make-image-folder.js';
 import { createBackend, type Backend, type BackendOptions } from '../../src/backend/app.js';
 import { ENGINE_WORKER_SCRIPT } from '../../src/backend/engine-host/host.js';
-import type { ApiEventName, ApiEvents, ApiInput, ApiMethod, ApiOutput } from '../../src/shared/api.js';
+import type { ApiEventName, ApiEvents, ApiInput, ApiMethod, ApiOutput, Run } from '../../src/shared/api.js';
 import { GOLDEN_MODEL_DIR, goldenIndex } from '../fixtures/golden/load.js';
 
 export { GOLDEN_MODEL_DIR };
@@ -74,6 +74,18 @@ export function nextEvent<E extends ApiEventName>(
       resolve(payload);
     });
   });
+}
+
+/** Resolves with the run once it is done or failed (at once if it already is done). */
+export async function runToEnd(backend: Backend, run: Run): Promise<Run> {
+  if (run.status !== 'done') {
+    await nextEvent(
+      backend,
+      'run.progress',
+      (p) => p.runId === run.id && (p.status === 'done' || p.status === 'failed'),
+    );
+  }
+  return call(backend, 'runs.get', { runId: run.id });
 }
 
 /**

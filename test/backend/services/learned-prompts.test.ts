@@ -9,14 +9,13 @@ import { PromptSet } from '../../../src/engine/adapt/prompts.js';
 import { ClipEncoder } from '../../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../../src/engine/clip/model.js';
 import { Engine } from '../../../src/engine/runtime.js';
-import type { Run } from '../../../src/shared/api.js';
 import { expectClose } from '../../helpers.js';
 import {
   CLASS_NAMES,
   GOLDEN_MODEL_DIR,
   call,
   makeWorkspace,
-  nextEvent,
+  runToEnd,
   startBackend,
   type Workspace,
 } from '../app-fixtures.js';
@@ -50,17 +49,6 @@ afterAll(async () => {
   workspace.remove();
 });
 
-async function runToEnd(run: Run): Promise<Run> {
-  if (run.status !== 'done') {
-    await nextEvent(
-      backend,
-      'run.progress',
-      (p) => p.runId === run.id && (p.status === 'done' || p.status === 'failed'),
-    );
-  }
-  return call(backend, 'runs.get', { runId: run.id });
-}
-
 const predictions = (runId: number) =>
   backend.store.runs.items(runId).map((item) => backend.store.results.prediction(runId, item.imageId)!);
 
@@ -88,6 +76,7 @@ describe('learned prompts', () => {
     expect(learned.nearestTokens).toHaveLength(4);
 
     const run = await runToEnd(
+      backend,
       await call(backend, 'runs.start', { ...ids, method: 'coop', scope: { kind: 'collection' } }),
     );
     expect(run).toMatchObject({ status: 'done', done: 8, params: { learnedPrompt: learned.id } });
@@ -132,10 +121,12 @@ describe('learned prompts', () => {
     });
     expect(learned).toMatchObject({ version: 2, method: 'selftpt' });
     const selftpt = await runToEnd(
+      backend,
       await call(backend, 'runs.start', { ...ids, method: 'selftpt', scope: { kind: 'collection' } }),
     );
     expect(selftpt).toMatchObject({ status: 'done', done: 8, params: { learnedPrompt: learned.id } });
     const views = await runToEnd(
+      backend,
       await call(backend, 'runs.start', {
         ...ids,
         method: 'selftpt-v',
@@ -148,6 +139,7 @@ describe('learned prompts', () => {
       all.filter((p) => p.method === 'coop'),
     );
     const tpt = await runToEnd(
+      backend,
       await call(backend, 'runs.start', {
         ...ids,
         method: 'tpt',

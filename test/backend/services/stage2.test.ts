@@ -13,7 +13,7 @@ import { PromptSet } from '../../../src/engine/adapt/prompts.js';
 import { ClipEncoder } from '../../../src/engine/clip/encoder.js';
 import { ClipModel } from '../../../src/engine/clip/model.js';
 import { Engine } from '../../../src/engine/runtime.js';
-import type { ClassSet, Run, Stage2Status } from '../../../src/shared/api.js';
+import type { ClassSet, Stage2Status } from '../../../src/shared/api.js';
 import { expectClose } from '../../helpers.js';
 import {
   CLASS_NAMES,
@@ -21,6 +21,7 @@ import {
   call,
   makeWorkspace,
   nextEvent,
+  runToEnd,
   startBackend,
   type Workspace,
 } from '../app-fixtures.js';
@@ -43,19 +44,9 @@ async function reaches(classSetId: number, state: Stage2Status['state']): Promis
   return now?.state === state ? now : event;
 }
 
-async function runToEnd(run: Run): Promise<Run> {
-  if (run.status !== 'done') {
-    await nextEvent(
-      backend,
-      'run.progress',
-      (p) => p.runId === run.id && (p.status === 'done' || p.status === 'failed'),
-    );
-  }
-  return call(backend, 'runs.get', { runId: run.id });
-}
-
 const selfTptRun = async (classSetId: number) =>
   runToEnd(
+    backend,
     await call(backend, 'runs.start', {
       ...ids,
       classSetId,
