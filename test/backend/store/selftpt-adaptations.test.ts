@@ -14,20 +14,20 @@ const classes = (...names: string[]) => ({
 });
 
 describe('Self-TPT adaptations cache', () => {
-  it('upgrades a version 10 database: learned prompts stay, adaptations are cached per prompt, model and classes', () => {
-    const path = join(tempDir(), 'v10.db');
-    const v10 = openDatabase(path, { targetVersion: 10 });
-    v10.exec(`
+  it('upgrades a version 11 database: learned prompts stay, adaptations are cached per prompt, model and classes', () => {
+    const path = join(tempDir(), 'v11.db');
+    const v11 = openDatabase(path, { targetVersion: 11 });
+    v11.exec(`
       INSERT INTO class_sets (id, name, template, context_init, created_at, updated_at) VALUES (1, 'c', '{}', 'a', 0, 0);
       INSERT INTO models (id, name, dir, config_json, created_at) VALUES (1, 'm', '/m', '{}', 0);`);
-    v10
+    v11
       .prepare(
         `INSERT INTO learned_prompts (id, class_set_id, model_id, version, method, template, class_names_json, ctx,
            n_ctx, settings_json, labels_json, accuracy_json, history_json, nearest_tokens_json, created_at)
          VALUES (1, 1, 1, 1, 'selftpt', '{}', '["a","b"]', ?, 1, '{}', '[]', '{}', '[]', '[]', 0)`,
       )
       .run(float32ToBlob([1, 2]));
-    v10.close();
+    v11.close();
 
     const store = openStore(path);
     expect(store.schemaVersion()).toBe(migrations.length);
