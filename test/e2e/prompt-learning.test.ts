@@ -121,6 +121,8 @@ describe.skipIf(skipReason !== null)(
           `${(100 * validationBefore!).toFixed(0)}% → ${(100 * validationAfter!).toFixed(0)}%`,
         );
       }
+      // Learned for exactly these classes: nothing for stage 2 to adapt.
+      await page.locator('[data-testid="stage2-status"][data-state="ready"]').waitFor();
       await page.locator('[data-testid="learn-card"]').scrollIntoViewIfNeeded();
       await shot('learned-prompt');
     });
@@ -165,6 +167,25 @@ describe.skipIf(skipReason !== null)(
       await card.waitFor();
       await card.scrollIntoViewIfNeeded();
       await shot('inspector-learned-prompt');
+      expect(workbench.pageErrors).toEqual([]);
+      expect(workbench.consoleErrors).toEqual([]);
+    });
+
+    it('adapts the Self-TPT prompt to renamed classes in the background, shown in the Classes view', async () => {
+      await tab('classes');
+      const status = page.locator('[data-testid="stage2-status"]');
+      await status.and(page.locator('[data-state="ready"]')).waitFor();
+      const [classSet] = await api.call('classSets.list', {});
+      const classes = classSet.classes.map((c, i) => ({ name: i === 0 ? `${c.name} shape` : c.name }));
+      await api.call('classSets.update', { classSetId, patch: { classes } });
+      // Stage 2 loads the model in a worker first: seconds in which the card shows the job.
+      await status.and(page.locator('[data-state="queued"], [data-state="running"]')).waitFor();
+      await status.and(page.locator('[data-state="ready"]')).waitFor();
+      const [model] = await api.call('models.list', {});
+      expect(await api.call('prompts.stage2', { classSetId, modelId: model.id })).toMatchObject({
+        state: 'ready',
+        error: null,
+      });
       expect(workbench.pageErrors).toEqual([]);
       expect(workbench.consoleErrors).toEqual([]);
     });
