@@ -4,10 +4,11 @@
 // Usage: npx tsx scripts/train-embedded-model.ts --out resources/models/shapes-clip-v2 [--seed 0]
 //        [--steps 9000] [--shape-steps 4000] [--batch 32] [--lr 5e-4] [--warmup 200] [--cooldown 1500]
 //        [--log-every 20] [--eval-every 500] [--checkpoint-every 250] [--pool-groups 400]
-//        [--ramp-steps 1500] [--resume]
+//        [--ramp-steps 1500] [--pool-min-difficulty 0] [--resume | --init-from MODEL_DIR]
 // A checkpoint (weights in model layout + optimiser moments + log) is kept in <out>.checkpoint/ and is
 // itself a loadable model folder; --resume continues from it, with --steps possibly changed (a
-// shorter run anneals its learning rate from there).
+// shorter run anneals its learning rate from there). --init-from starts from another model folder's
+// weights (fresh optimiser moments), resampling its position embedding when its input size differs.
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,7 @@ import {
   initClipModel,
   RENDER_SCALE,
   renderScenePool,
+  resizePositionEmbedding,
   sampleTrainingBatch,
   writeClipModelFolder,
   zeroShotShapeAccuracy,
@@ -30,7 +32,7 @@ import {
 import { balancedScenes } from '../tools/synthetic/scenes.js';
 
 const USAGE =
-  'usage: train-embedded-model --out DIR [--seed N] [--steps N] [--batch N] [--lr X] [--weight-decay X] [--warmup N] [--cooldown N] [--shape-steps N] [--log-every N] [--eval-every N] [--checkpoint-every N] [--pool-groups N] [--ramp-steps N] [--resume]';
+  'usage: train-embedded-model --out DIR [--seed N] [--steps N] [--batch N] [--lr X] [--weight-decay X] [--warmup N] [--cooldown N] [--shape-steps N] [--log-every N] [--eval-every N] [--checkpoint-every N] [--pool-groups N] [--ramp-steps N] [--pool-min-difficulty X] [--resume | --init-from MODEL_DIR]';
 /** Every caption of the domain fits in this many tokens (checked on every batch). */
 const TEXT_LENGTH = 16;
 /** Batches whose loss is averaged for the reported final loss. */
@@ -39,6 +41,7 @@ const FINAL_LOSS_WINDOW = 20;
 const VALIDATION_PER_CLASS = 5;
 const VALIDATION_SEED = 777;
 const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
+const VISION_POSITIONS = 'vision_model.embeddings.position_embedding.weight';
 
 /** The log a checkpoint keeps next to the weights and moments. */
 interface CheckpointLog {
@@ -89,6 +92,24 @@ function loadCheckpoint(dir: string, model: ClipModel): { state: TrainerState; l
   return { state: { steps: log.steps, moments }, log };
 }
 
+/**
+ * Copies every weight of the model folder `dir` into `model`; a vision position embedding of another
+ * grid is resampled (resizePositionEmbedding). Throws if any other weight's shape differs.
+ */
+function initFromModel(dir: string, model: ClipModel): void {
+  const source = ClipModel.load(dir);
+  const grid = (m: ClipModel) => m.config.vision.imageSize / m.config.vision.patchSize;
+  for (const name of clipWeightShapes(model.config).keys()) {
+    let data = source.weightData(name);
+    if (name === VISION_POSITIONS && grid(source) !== grid(model)) {
+      data = resizePositionEmbedding(data, grid(source), grid(model), model.config.vision.hiddenSize);
+    }
+    const target = model.weightData(name);
+    if (data.length !== target.length) throw new Error(`${dir}: ${name} has another shape than this model's`);
+    target.set(data);
+  }
+}
+
 function positiveNumber(text: string | undefined, flag: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0)
@@ -113,7 +134,9 @@ async function main(): Promise<number> {
       'checkpoint-every': { type: 'string', default: '250' },
       'pool-groups': { type: 'string', default: '400' },
       'ramp-steps': { type: 'string', default: '1500' },
+      'pool-min-difficulty': { type: 'string', default: '0' },
       resume: { type: 'boolean', default: false },
+      'init-from': { type: 'string' },
     },
   });
   if (!values.out) {
@@ -132,8 +155,11 @@ async function main(): Promise<number> {
   const poolGroups = positiveNumber(values['pool-groups'], '--pool-groups');
   // A curriculum over the scenes' nuisance and the augmentation's strength (sampleTrainingBatch).
   const rampSteps = positiveNumber(values['ramp-steps'], '--ramp-steps');
+  const poolMinDifficulty = positiveNumber(values['pool-min-difficulty'], '--pool-min-difficulty');
+  if (poolMinDifficulty >= 1) throw new Error('--pool-min-difficulty must be below 1');
 
   const checkpointDir = `${outDir}.checkpoint`;
+  if (values.resume && values['init-from']) throw new Error('--resume and --init-from exclude each other');
   if (values.resume && !existsSync(join(checkpointDir, LOG_FILE)))
     throw new Error(`${checkpointDir}: no checkpoint to resume from`);
   // A curriculum: the first batches are captioned with the shape alone, so that the only thing to
@@ -166,10 +192,13 @@ async function main(): Promise<number> {
     ({ losses, validation } = log);
     previousSeconds = log.seconds;
     console.log(`resumed at step ${state.steps} from ${checkpointDir}`);
+  } else if (values['init-from']) {
+    initFromModel(resolve(values['init-from']), model);
+    console.log(`initialised from ${values['init-from']}`);
   }
   const elapsed = () => previousSeconds + (performance.now() - started) / 1000;
   const side = RENDER_SCALE * model.config.vision.imageSize;
-  const pool = await renderScenePool(new Random(seedFrom(seed, 'pool')), poolGroups, side);
+  const pool = await renderScenePool(new Random(seedFrom(seed, 'pool')), poolGroups, side, poolMinDifficulty);
   console.log(`rendered ${poolGroups} groups of scenes at ${side} px in ${elapsed().toFixed(0)} s`);
   const validationScenes = balancedScenes(new Random(VALIDATION_SEED), VALIDATION_PER_CLASS);
   const validate = async (step: number) => {
@@ -217,13 +246,15 @@ async function main(): Promise<number> {
     shapeSteps,
     rampSteps,
     poolGroups,
+    poolMinDifficulty,
     augmentation: TRAINING_AUGMENTATION,
     firstLoss: losses[0],
     validation,
     trainingSeconds: Math.round(seconds),
     machine: `${process.platform} ${process.arch}, node ${process.version}, onnxruntime cpu`,
-    command: `npx tsx scripts/train-embedded-model.ts --out ${values.out} --seed ${seed} --steps ${steps} --batch ${options.batchSize} --lr ${options.lr} --weight-decay ${options.weightDecay} --warmup ${options.warmupSteps} --cooldown ${options.cooldownSteps} --shape-steps ${shapeSteps} --ramp-steps ${rampSteps} --pool-groups ${poolGroups}`,
+    command: `npx tsx scripts/train-embedded-model.ts --out ${values.out} --seed ${seed} --steps ${steps} --batch ${options.batchSize} --lr ${options.lr} --weight-decay ${options.weightDecay} --warmup ${options.warmupSteps} --cooldown ${options.cooldownSteps} --shape-steps ${shapeSteps} --ramp-steps ${rampSteps} --pool-groups ${poolGroups} --pool-min-difficulty ${poolMinDifficulty}${values['init-from'] ? ` --init-from ${values['init-from']}` : ''}`,
     resumed: values.resume,
+    initialisedFrom: values['init-from'] ?? null,
   };
   writeClipModelFolder(outDir, model, EMBEDDED_DIMS, {
     generator: 'metatpt scripts/train-embedded-model.ts',

@@ -1,11 +1,18 @@
 // Renders scenes to pixels: SVG drawn by sharp (librsvg inside libvips), then the domain shifts that
-// test-time adaptation is meant for — line art, heavy noise, blur, colour inversion, low contrast.
+// test-time adaptation is meant for — line art, heavy noise, blur, pixelation, low contrast.
 import sharp from 'sharp';
 import type { DecodedImage } from '../../src/engine/image/decode.js';
 import { Random } from '../../src/engine/random.js';
 import { COLOURS, type ColourName, type Scene, type ShapeName } from './scenes.js';
 
-export const SHIFTS = ['sketch', 'noise', 'blur', 'invert', 'low-contrast'] as const;
+/**
+ * Severities are set so that the shipped model's zero-shot accuracy under each shift lies between 30
+ * and 80 % (issue 11: room to fix and to break). They were calibrated on the demo's scenes (seed 4242)
+ * with an intermediate checkpoint of the model, never on the adaptation benchmark's splits. Colour
+ * inversion was a shift until the 96 px model: trained on eleven colours under colour jitter, it
+ * recognised 93 % of inverted scenes, which left no room; pixelation replaced it.
+ */
+export const SHIFTS = ['sketch', 'noise', 'blur', 'pixelate', 'low-contrast'] as const;
 export type ShiftName = (typeof SHIFTS)[number];
 /** 'clean' is the training domain; every other style is a shift of it. */
 export type RenderStyle = 'clean' | ShiftName;
@@ -148,11 +155,13 @@ export function sceneSvg(scene: Scene, side: number, lineArt = false): string {
 }
 
 /** Standard deviation of the 'noise' shift, in 8-bit levels. */
-const NOISE_STD = 70;
+const NOISE_STD = 85;
 /** Gaussian blur sigma of the 'blur' shift, in fractions of the side. */
-const BLUR_SIGMA = 0.035;
+const BLUR_SIGMA = 0.08;
+/** The 'pixelate' shift draws the image in blocks of this fraction of the side (ImageNet-C's pixelate). */
+const PIXEL_BLOCK = 1 / 16;
 /** The 'low-contrast' shift keeps this fraction of the distance from mid-grey. */
-const LOW_CONTRAST_GAIN = 0.2;
+const LOW_CONTRAST_GAIN = 0.1;
 
 function addNoise(data: Uint8Array, seed: number): void {
   const random = new Random(seed);
@@ -165,9 +174,18 @@ export async function renderScene(scene: Scene, options: RenderOptions): Promise
   const { side, style = 'clean', noiseSeed = 0 } = options;
   let pipeline = sharp(Buffer.from(sceneSvg(scene, side, style === 'sketch'))).removeAlpha();
   if (style === 'blur') pipeline = pipeline.blur(Math.max(0.3, BLUR_SIGMA * side));
-  if (style === 'invert') pipeline = pipeline.negate();
   if (style === 'low-contrast') pipeline = pipeline.linear(LOW_CONTRAST_GAIN, 128 * (1 - LOW_CONTRAST_GAIN));
-  const buffer = await pipeline.raw().toBuffer();
+  let buffer = await pipeline.raw().toBuffer();
+  if (style === 'pixelate') {
+    // Down with an area-weighted (linear) filter, back up with nearest neighbour: square blocks.
+    const blocks = Math.max(1, Math.round(side * PIXEL_BLOCK));
+    const raw = { width: side, height: side, channels: 3 } as const;
+    const small = await sharp(buffer, { raw }).resize(blocks, blocks, { kernel: 'linear' }).raw().toBuffer();
+    buffer = await sharp(small, { raw: { ...raw, width: blocks, height: blocks } })
+      .resize(side, side, { kernel: 'nearest' })
+      .raw()
+      .toBuffer();
+  }
   const data = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
   if (style === 'noise') addNoise(data, noiseSeed);
   return { width: side, height: side, data };

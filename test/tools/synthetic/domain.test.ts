@@ -101,6 +101,21 @@ describe('procedural domain', () => {
     }
   });
 
+  it('pixelates into square blocks of a sixteenth of the side', async () => {
+    const [scene] = scenesFrom(4, 1);
+    const side = 64; // blocks of 4 × 4 px
+    const { data } = await renderScene(scene, { side, style: 'pixelate' });
+    const at = (x: number, y: number) => [...data.subarray((y * side + x) * 3, (y * side + x) * 3 + 3)];
+    const colours = new Set<string>();
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        expect(at(x, y)).toEqual(at(x - (x % 4), y - (y % 4)));
+        colours.add(at(x, y).join());
+      }
+    }
+    expect(colours.size).toBeGreaterThan(2);
+  });
+
   it('a scene group shares its look and covers every shape before repeating one', () => {
     const group = sampleSceneGroup(new Random(5), 16);
     const looks = new Set(group.map((s) => `${s.colour}/${s.texture}/${s.background}/${s.gradient}`));

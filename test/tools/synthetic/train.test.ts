@@ -12,6 +12,7 @@ import {
   captionTargets,
   learningRateFactor,
   renderScenePool,
+  resizePositionEmbedding,
   sampleTrainingBatch,
   writeClipModelFolder,
   type ClipDims,
@@ -105,5 +106,18 @@ describe('contrastive training', () => {
     expect(a.data.length).toBe(16 * 16 * 3);
     expect(augmentImage(image, new Random(9), options).data).toEqual(a.data);
     expect(augmentImage(image, new Random(10), options).data).not.toEqual(a.data);
+  });
+
+  it('resamples a position embedding grid bilinearly (torch, align_corners=False), keeping the class token', () => {
+    // Class token 9, then the 2 × 2 grid [[0, 1], [2, 3]]; width 1. Source rows/columns of the
+    // 4 × 4 grid: (i + ½)·½ − ½ = −¼, ¼, ¾, 1¼, clamped to 0, ¼, ¾, 1.
+    const resized = resizePositionEmbedding(new Float32Array([9, 0, 1, 2, 3]), 2, 4, 1);
+    expect([...resized]).toEqual([
+      9, 0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3,
+    ]);
+    // Same grid: unchanged, every channel.
+    const same = new Float32Array(Array.from({ length: 10 * 2 }, (_, i) => i * 0.5));
+    expect([...resizePositionEmbedding(same, 3, 3, 2)]).toEqual([...same]);
+    expect(() => resizePositionEmbedding(same, 4, 6, 2)).toThrow(/not \(1 \+ 4²\) × 2/);
   });
 });
