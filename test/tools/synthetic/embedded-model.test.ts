@@ -22,19 +22,20 @@ const PER_CLASS = 5;
 describe('the shipped model', () => {
   it('loads as a CLIP folder and classifies clean generated shapes far above chance', async () => {
     const model = ClipModel.load(EMBEDDED_MODEL_DIR);
-    expect(model.config.vision.imageSize).toBe(64);
+    expect(model.config.vision.imageSize).toBe(96);
     const engine = new Engine({ provider: 'cpu', log: () => {} });
     const classifier = new Classifier(await PromptSet.create(new ClipEncoder(model, engine), SHAPES));
     const scenes = balancedScenes(new Random(31_337), PER_CLASS);
     let correct = 0;
     for (const scene of scenes) {
-      const image = await classifier.prepare(await renderScene(scene, { side: 128 }));
+      const image = await classifier.prepare(await renderScene(scene, { side: 192 }));
       const result = await classifier.run(image, { ...ADAPT_DEFAULTS, method: 'zeroshot' });
       if (SHAPES[result.label] === scene.shape) correct++;
     }
     // Chance is 1/16 ≈ 6 %; random weights of this architecture stay near it (8 % measured). The
-    // shipped model scores about 40 % on clean scenes (docs/embedded-model.md).
-    expect(correct / scenes.length).toBeGreaterThanOrEqual(0.2);
+    // shipped model scores 95 % on clean scenes (docs/embedded-model.md); 80 % leaves room for the
+    // small differences between onnxruntime builds, not for a broken model.
+    expect(correct / scenes.length).toBeGreaterThanOrEqual(0.8);
     await engine.dispose();
   });
 
