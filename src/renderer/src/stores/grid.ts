@@ -60,11 +60,8 @@ export function filtersToParams(filters: GridFilters): Record<string, string> {
 }
 
 /** Filters from page-address parameters; what is missing or unreadable takes its default. */
-export function filtersFromParams(params: Record<string, string | string[] | undefined>): GridFilters {
-  const text = (key: string) => {
-    const value = params[key];
-    return Array.isArray(value) ? value[0] : value;
-  };
+export function filtersFromParams(params: Record<string, string | undefined>): GridFilters {
+  const text = (key: string) => params[key];
   const number = (key: string) => {
     const value = Number(text(key) ?? NaN);
     return text(key) !== undefined && Number.isFinite(value) ? value : null;
