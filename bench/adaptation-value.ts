@@ -37,6 +37,7 @@ import { median } from './lib/measure.js';
 import { machineLine, markdownTable } from './lib/report.js';
 import {
   argmax,
+  averageSoftmax,
   entropies,
   normalizeRowsHost,
   scaledSimilarities,
@@ -234,12 +235,10 @@ async function runTptGrid(
     const viewLogits = scaledSimilarities(features, prompts.contextFeatures, width, encoder.model.logitScale);
     const rows = viewLogits.length / SHAPES.length;
     const confident = selectConfident(entropies(viewLogits, rows), TPT_DEFAULTS.selectRatio);
-    const ensemble = new Float64Array(SHAPES.length);
-    for (const v of confident) {
-      softmax(viewLogits.subarray(v * SHAPES.length, (v + 1) * SHAPES.length)).forEach(
-        (p, c) => (ensemble[c] += p / confident.length),
-      );
-    }
+    const C = SHAPES.length;
+    const confidentLogits = new Float32Array(confident.length * C);
+    confident.forEach((v, i) => confidentLogits.set(viewLogits.subarray(v * C, (v + 1) * C), i * C));
+    const ensemble = averageSoftmax(confidentLogits, confident.length);
     const voted = argmax(ensemble);
     const { style, key, label } = sample;
     log.add({

@@ -51,9 +51,6 @@ function countedHosts() {
       zeroShotText: host.zeroShotText,
       learn: host.learn,
       stage2: host.stage2,
-      get stage2Runs() {
-        return host.stage2Runs;
-      },
       get device() {
         return host.device;
       },

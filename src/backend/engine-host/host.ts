@@ -43,8 +43,6 @@ export interface EngineHost {
     signal?: AbortSignal,
     onProgress?: (progress: Stage2Progress) => void,
   ): Promise<Stage2JobResult>;
-  /** Stage-2 jobs this host's workers completed (workers run stage 2 nowhere else): for tests. */
-  readonly stage2Runs: number;
   /** The execution provider in use, known after the first image. */
   readonly device: string | null;
   close(): Promise<void>;
@@ -74,7 +72,6 @@ export async function startEngineHost(
   });
   await pool.ready();
   let device: string | null = null;
-  let stage2Runs = 0;
   /** Runs a job and checks that the answer is of its kind. */
   async function ask<K extends EngineJob['kind']>(
     job: Extract<EngineJob, { kind: K }>,
@@ -98,18 +95,8 @@ export async function startEngineHost(
     },
     learn: (job, signal, onProgress) =>
       ask({ kind: 'learn', ...job }, signal, onProgress && ((data) => onProgress(data as LearnProgress))),
-    stage2: async (job, signal, onProgress) => {
-      const result = await ask(
-        { kind: 'stage2', ...job },
-        signal,
-        onProgress && ((data) => onProgress(data as Stage2Progress)),
-      );
-      stage2Runs++;
-      return result;
-    },
-    get stage2Runs() {
-      return stage2Runs;
-    },
+    stage2: (job, signal, onProgress) =>
+      ask({ kind: 'stage2', ...job }, signal, onProgress && ((data) => onProgress(data as Stage2Progress))),
     get device() {
       return device;
     },

@@ -17,6 +17,7 @@ import {
   type LabelSource,
 } from './types.js';
 import { InvalidRequestError } from '../store/errors.js';
+import { isFile } from '../library/files.js';
 import { quoted } from './named-list.js';
 
 /** Folder names that mean "a split" in the trees people hand around (torchvision, Ultralytics, HF). */
@@ -166,10 +167,6 @@ async function importCsv(file: string): Promise<ImportResult> {
   }
   const warnings = missing > 0 ? [`${file}: skipped ${missing} rows without a path or a label`] : [];
   return { labels, warnings };
-}
-
-async function isFile(file: string): Promise<boolean> {
-  return (await fs.stat(file).catch(() => null))?.isFile() ?? false;
 }
 
 /**

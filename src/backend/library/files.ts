@@ -38,7 +38,8 @@ export const CACHEDIR_TAG = 'CACHEDIR.TAG';
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
 export const CACHEDIR_TAG_CONTENT = `${CACHEDIR_SIGNATURE}\n# MetaTPT Workbench thumbnail cache (safe to delete).\n`;
 
-async function isFile(path: string): Promise<boolean> {
+/** Whether `path` is a regular file (false for a folder, a missing path or one that cannot be read). */
+export async function isFile(path: string): Promise<boolean> {
   return stat(path).then(
     (info) => info.isFile(),
     () => false,

@@ -4,12 +4,12 @@
 // or edited, or a Self-TPT prompt it uses is learned, and its result is cached in the store
 // (selftpt_adaptations); a run start reads the cache, or computes the adaptation once and passes it
 // to every engine worker (which never run stage 2 while loading).
-import { usableAsLearned, type LearnedContext } from '../../engine/adapt/learn.js';
+import { usableAsLearned } from '../../engine/adapt/learn.js';
 import type { Stage2Progress, Stage2Status } from '../../shared/domain/learned-prompts.js';
 import { runSpecOf } from '../jobs/executor.js';
 import type { RunSpec } from '../jobs/types.js';
 import type { Stage2With } from '../run-processors.js';
-import type { LearnedPrompt, Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { stage2ClassKey } from '../store/selftpt-adaptations.js';
 
 export interface Stage2ServiceDeps {
@@ -40,14 +40,6 @@ interface Job {
 const jobKey = (learnedPromptId: number, modelId: number, classes: RunSpec['classSet']) =>
   `${learnedPromptId}:${modelId}:${stage2ClassKey(classes)}`;
 
-const learnedContext = ({ method, ctx, classNames, selfTpt, settings }: LearnedPrompt): LearnedContext => ({
-  method,
-  ctx,
-  classNames,
-  selfTpt,
-  settings,
-});
-
 /** Resolves with `promise`, or rejects with the reason once `signal` aborts (the promise goes on). */
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
@@ -70,10 +62,8 @@ export function stage2Need(store: Store, classSetId: number, modelId: number) {
   if (!prompt) return null;
   const spec = runSpecOf(store, { modelId, classSetId, learnedPromptId: prompt.id });
   const names = spec.classSet.classes.map((c) => c.name);
-  const key = usableAsLearned(learnedContext(prompt), names)
-    ? null
-    : jobKey(prompt.id, modelId, spec.classSet);
-  const cached = key === null || Boolean(store.selfTptAdaptations.get(prompt.id, modelId, spec.classSet));
+  const key = usableAsLearned(prompt, names) ? null : jobKey(prompt.id, modelId, spec.classSet);
+  const cached = key === null || store.selfTptAdaptations.has(prompt.id, modelId, spec.classSet);
   return { prompt, spec, key, cached };
 }
 

@@ -43,6 +43,10 @@ export function selfTptAdaptationsRepository(db: Db) {
        (learned_prompt_id, model_id, class_key, ctx, losses_json, seconds, created_at)
      VALUES (@learnedPromptId, @modelId, @classKey, @ctx, @losses, @seconds, @now)`,
   );
+  const has = db.prepare<[number, number, string], { one: number }>(
+    `SELECT 1 AS one FROM selftpt_adaptations
+     WHERE learned_prompt_id = ? AND model_id = ? AND class_key = ?`,
+  );
   const countOf = db.prepare<[number], { n: number }>(
     'SELECT COUNT(*) AS n FROM selftpt_adaptations WHERE learned_prompt_id = ?',
   );
@@ -58,6 +62,9 @@ export function selfTptAdaptationsRepository(db: Db) {
         }
       );
     },
+    /** Whether an adaptation is cached (without decoding it: status checks run at every CPT step). */
+    has: (learnedPromptId: number, modelId: number, classes: Stage2Classes): boolean =>
+      has.get(learnedPromptId, modelId, stage2ClassKey(classes)) !== undefined,
     put(
       learnedPromptId: number,
       modelId: number,

@@ -46,6 +46,8 @@ describe('Self-TPT adaptations cache', () => {
     ])
       expect(store.selfTptAdaptations.get(1, 1, other)).toBeUndefined();
     expect(store.selfTptAdaptations.get(1, 2, classes('b', 'c'))).toBeUndefined();
+    expect(store.selfTptAdaptations.has(1, 1, classes('b', 'c'))).toBe(true);
+    expect(store.selfTptAdaptations.has(1, 2, classes('b', 'c'))).toBe(false);
 
     store.learnedPrompts.remove(1);
     expect(store.selfTptAdaptations.countOf(1)).toBe(0);

@@ -61,19 +61,18 @@ export function filtersToParams(filters: GridFilters): Record<string, string> {
 
 /** Filters from page-address parameters; what is missing or unreadable takes its default. */
 export function filtersFromParams(params: Record<string, string | undefined>): GridFilters {
-  const text = (key: string) => params[key];
   const number = (key: string) => {
-    const value = Number(text(key) ?? NaN);
-    return text(key) !== undefined && Number.isFinite(value) ? value : null;
+    const value = Number(params[key] ?? NaN);
+    return Number.isFinite(value) ? value : null;
   };
   const filters = defaultFilters();
   const predicted = number('class');
   if (predicted !== null && Number.isInteger(predicted) && predicted >= 0) filters.predictedClass = predicted;
-  filters.reviewState = REVIEW_STATES.find((state) => state === text('review')) ?? null;
+  filters.reviewState = REVIEW_STATES.find((state) => state === params.review) ?? null;
   filters.confidence = { min: number('cmin'), max: number('cmax') };
   filters.entropy = { min: number('hmin'), max: number('hmax') };
-  filters.disagreement = text('changed') === 'yes' ? true : text('changed') === 'no' ? false : null;
-  const [key, direction] = (text('sort') ?? '').split(':');
+  filters.disagreement = params.changed === 'yes' ? true : params.changed === 'no' ? false : null;
+  const [key, direction] = (params.sort ?? '').split(':');
   const sortKey = GRID_SORT_KEYS.find((k) => k === key);
   if (sortKey) filters.sort = { key: sortKey, direction: direction === 'desc' ? 'desc' : 'asc' };
   return filters;
